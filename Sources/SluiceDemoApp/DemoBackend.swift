@@ -1,0 +1,168 @@
+public import Logging
+public import NIOCore
+import NIOConcurrencyHelpers
+import NIOHTTP1
+public import NIOPosix
+public import SluiceServer
+public import SluiceWeb
+
+/// The demo backend: a SluiceWeb app with a few realistic routes and knobs to make it slow, failing or unhealthy.
+/// The quick start, the tests and the benchmarks run it, as a process (`sluice-demo`) or in-process.
+public final class DemoBackend: Sendable {
+    /// What an instance is and how it misbehaves.
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// The zone label this instance reports, e.g. `az1`.
+        public var zone: String
+        /// The instance name it reports, e.g. `a1`.
+        public var name: String
+        /// Share of requests (0...1) answered 503 on purpose. `/healthz` and `/admin` are exempt.
+        public var failRate: Double
+        /// Latency added to every answer. `/healthz` and `/admin` are exempt.
+        public var delay: TimeAmount
+        /// No access log.
+        public var quiet: Bool
+
+        public init(
+            host: String = "127.0.0.1", port: Int = 0, zone: String = "az1", name: String = "demo",
+            failRate: Double = 0, delay: TimeAmount = .zero, quiet: Bool = false
+        ) {
+            self.host = host
+            self.port = port
+            self.zone = zone
+            self.name = name
+            self.failRate = failRate
+            self.delay = delay
+            self.quiet = quiet
+        }
+    }
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let healthy = NIOLockedValueBox(true)
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "sluice.demo")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Whether `/healthz` answers 200 (true) or 503 (false). Also switchable with `POST /admin/healthz?state=fail`.
+    public var isHealthy: Bool {
+        get { healthy.withLockedValue { $0 } }
+        set { healthy.withLockedValue { $0 = newValue } }
+    }
+
+    /// Builds the engine with the demo's routes.
+    public func makeEngine() throws -> Engine {
+        let engine = Engine(logger: logger)
+        engine.use(RequestID())
+        if !configuration.quiet { engine.use(AccessLog(logger: logger)) }
+        engine.use(Recovery(logger: logger))
+
+        let instance = Instance(name: configuration.name, zone: configuration.zone)
+        try engine.get("/healthz") { [self] c in
+            if isHealthy {
+                try c.json(.ok, Health(status: "ok", instance: instance.name, zone: instance.zone))
+            } else {
+                try c.json(.serviceUnavailable, Health(status: "failing", instance: instance.name, zone: instance.zone))
+            }
+        }
+        let admin = engine.group("/admin")
+        try admin.post("/healthz") { [self] c in
+            switch c.query("state") {
+            case "fail": isHealthy = false
+            case "ok": isHealthy = true
+            default:
+                try c.json(.badRequest, Failure(error: "state must be ok or fail", instance: instance.name))
+                return
+            }
+            try c.json(.ok, Health(status: isHealthy ? "ok" : "failing", instance: instance.name, zone: instance.zone))
+        }
+        try admin.get("/state") { [self] c in
+            try c.json(
+                .ok,
+                State(
+                    instance: instance.name, zone: instance.zone, healthy: isHealthy,
+                    failRate: configuration.failRate, delayMilliseconds: configuration.delay.nanoseconds / 1_000_000))
+        }
+
+        let api = engine.group("/", Self.faults(configuration, instance))
+        try api.get("/ping") { c in try c.json(.ok, Pong(message: "pong")) }
+        try api.get("/api/v1/users/:id") { c in
+            let id = c.param("id") ?? ""
+            try c.json(.ok, User(id: id, name: "user-\(id)", instance: instance.name, zone: instance.zone))
+        }
+        try api.post("/echo") { c in
+            let type = c.header("content-type") ?? "application/octet-stream"
+            c.data(.ok, contentType: type, c.body ?? ByteBuffer())
+        }
+        return engine
+    }
+
+    /// Starts serving; read the port from the returned server.
+    public func start(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> HTTPServer {
+        let server = ServerConfiguration(host: configuration.host, port: configuration.port, serverName: nil)
+        return try await makeEngine().start(server, group: group)
+    }
+
+    /// The fault knobs: `?status=503` answers that status, `?delay=50ms` delays the answer, and the instance's
+    /// `failRate` and `delay` apply to every request through this middleware.
+    static func faults(_ configuration: Configuration, _ instance: Instance) -> Handler {
+        { c in
+            if let text = c.query("status") {
+                guard let code = Int(text), (100...599).contains(code) else {
+                    try c.json(.badRequest, Failure(error: "status must be 100...599", instance: instance.name))
+                    c.abort()
+                    return
+                }
+                try c.json(
+                    HTTPResponseStatus(statusCode: code), Failure(error: "status \(code) asked for", instance: instance.name))
+                c.abort()
+            } else if configuration.failRate > 0, Double.random(in: 0..<1) < configuration.failRate {
+                try c.json(.serviceUnavailable, Failure(error: "injected failure", instance: instance.name))
+                c.abort()
+            } else {
+                try c.next()
+            }
+            var delay = configuration.delay
+            if let text = c.query("delay") {
+                guard let asked = TimeAmount(text: text), asked <= .seconds(60) else {
+                    try c.json(.badRequest, Failure(error: "delay must be a duration up to 60s", instance: instance.name))
+                    return
+                }
+                delay = asked
+            }
+            if delay > .zero { c.respondLater().finish(after: delay) { _ in } }
+        }
+    }
+}
+
+struct Instance: Sendable {
+    let name: String
+    let zone: String
+}
+
+private struct Pong: Encodable { let message: String }
+private struct User: Encodable {
+    let id: String
+    let name: String
+    let instance: String
+    let zone: String
+}
+private struct Health: Encodable {
+    let status: String
+    let instance: String
+    let zone: String
+}
+private struct Failure: Encodable {
+    let error: String
+    let instance: String
+}
+private struct State: Encodable {
+    let instance: String
+    let zone: String
+    let healthy: Bool
+    let failRate: Double
+    let delayMilliseconds: Int64
+}

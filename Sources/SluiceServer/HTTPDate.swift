@@ -1,0 +1,47 @@
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `Date` header value (RFC 9110 §5.6.7, IMF-fixdate), formatted at most once a second per thread.
+public enum HTTPDate {
+    private final class Cache {
+        var second = -1
+        var value = ""
+    }
+
+    /// One cache per thread, so event loops never contend.
+    nonisolated(unsafe) private static let cache = ThreadSpecificVariable<Cache>()
+
+    /// Now, as `Sun, 06 Nov 1994 08:49:37 GMT`.
+    public static func now() -> String {
+        let cache: Cache
+        if let current = Self.cache.currentValue {
+            cache = current
+        } else {
+            cache = Cache()
+            Self.cache.currentValue = cache
+        }
+        var now = time(nil)
+        if now != cache.second {
+            cache.second = now
+            var parts = tm()
+            gmtime_r(&now, &parts)
+            cache.value = format(parts)
+        }
+        return cache.value
+    }
+
+    static func format(_ parts: tm) -> String {
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(1900 + parts.tm_year) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+}

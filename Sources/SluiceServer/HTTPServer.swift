@@ -1,0 +1,156 @@
+public import Logging
+public import NIOCore
+import NIOHTTP1
+public import NIOPosix
+import NIOConcurrencyHelpers
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An HTTP/1.1 listener: binds, builds each connection's pipeline (codec, pipelining, `RequestGuard`, then the
+/// application's handlers), tracks open connections and drains them on shutdown.
+///
+/// Requests stay on the event loop that accepted their connection; nothing here hops threads per request.
+public final class HTTPServer: Sendable {
+    /// Adds the application's handlers to a new connection's pipeline, after the HTTP handlers. Runs on the
+    /// connection's event loop: use `channel.pipeline.syncOperations`.
+    public typealias ChildInitializer = @Sendable (any Channel) throws -> Void
+
+    public let configuration: ServerConfiguration
+    public let group: any EventLoopGroup
+    private let logger: Logger
+    private let childInitializer: ChildInitializer
+    private let connections = ConnectionTracker()
+    private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
+
+    /// - Parameter group: the event loops; by default NIO's shared group, one loop per core.
+    public init(
+        configuration: ServerConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "sluice.server"),
+        childInitializer: @escaping ChildInitializer
+    ) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        self.childInitializer = childInitializer
+    }
+
+    /// The bound address once `start()` returned (the real port when the configuration asked for port 0).
+    public var localAddress: SocketAddress? { serverChannel.withLockedValue { $0?.localAddress } }
+
+    /// The bound port once `start()` returned.
+    public var port: Int? { localAddress?.port }
+
+    /// The number of open client connections.
+    public var connectionCount: Int { connections.count }
+
+    /// Binds the listener. Throws if the address cannot be bound.
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        let configuration = self.configuration
+        let connections = self.connections
+        let childInitializer = self.childInitializer
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: configuration.backlog)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        if configuration.reusePort {
+            bootstrap = bootstrap.serverChannelOption(ChannelOptions.socket(SocketOptionLevel(SOL_SOCKET), SO_REUSEPORT), value: 1)
+        }
+        let channel = try await bootstrap
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    connections.add(channel)
+                    try Self.configureHTTP(channel: channel, configuration: configuration)
+                    try childInitializer(channel)
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+        serverChannel.withLockedValue { $0 = channel }
+        let address = channel.localAddress!
+        logger.info("listening", metadata: ["address": "\(address)"])
+        return address
+    }
+
+    /// Adds the HTTP/1.1 handlers every Sluice connection has: NIO's codec and pipelining assistance, then the
+    /// `RequestGuard` with the configured limits. Public so that tests can build the same pipeline on an
+    /// `EmbeddedChannel`.
+    public static func configureHTTP(channel: any Channel, configuration: ServerConfiguration) throws {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = configuration.maxHeadSize
+        limits.maxHeaderFieldSize = configuration.maxHeadSize
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withPipeliningAssistance: true,
+            withServerUpgrade: nil,
+            withErrorHandling: false,
+            withOutboundHeaderValidation: true,
+            withEncoderConfiguration: HTTPResponseEncoder.Configuration(),
+            withDecoderLimitConfiguration: limits
+        )
+        try channel.pipeline.syncOperations.addHandler(RequestGuard(configuration: configuration))
+    }
+
+    /// Stops accepting, lets in-flight requests finish (idle keep-alive connections close at once, busy ones after
+    /// their current answer), and closes whatever is still open after `gracePeriod`.
+    public func shutdown(gracePeriod: TimeAmount = .seconds(10)) async {
+        guard let channel = serverChannel.withLockedValue({ $0 }) else { return }
+        try? await channel.close()
+        let open = connections.count
+        logger.info("draining", metadata: ["connections": "\(open)", "grace": "\(gracePeriod)"])
+        let drained = connections.drain(on: channel.eventLoop)
+        let force = channel.eventLoop.scheduleTask(in: gracePeriod) { [connections] in
+            connections.closeAll()
+        }
+        try? await drained.get()
+        force.cancel()
+        logger.info("stopped")
+    }
+}
+
+/// The open connections of one server, so that shutdown can tell them to finish and wait for them.
+final class ConnectionTracker: Sendable {
+    private struct State {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var drained: EventLoopPromise<Void>?
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    var count: Int { state.withLockedValue { $0.channels.count } }
+
+    func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        state.withLockedValue { $0.channels[id] = channel }
+        channel.closeFuture.whenComplete { [self] _ in
+            let drained = state.withLockedValue { state -> EventLoopPromise<Void>? in
+                state.channels[id] = nil
+                return state.channels.isEmpty ? state.drained : nil
+            }
+            drained?.succeed()
+        }
+    }
+
+    /// Sends every connection `ChannelShouldQuiesceEvent`; the future completes when the last one has closed.
+    func drain(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let channels = state.withLockedValue { state -> [any Channel] in
+            state.drained = promise
+            return Array(state.channels.values)
+        }
+        if channels.isEmpty { promise.succeed() }
+        for channel in channels {
+            channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+        }
+        return promise.futureResult
+    }
+
+    func closeAll() {
+        for channel in state.withLockedValue({ Array($0.channels.values) }) { channel.close(promise: nil) }
+    }
+}

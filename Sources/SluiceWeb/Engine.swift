@@ -1,0 +1,122 @@
+public import Logging
+public import NIOCore
+import NIOHTTP1
+public import NIOPosix
+public import SluiceRouter
+public import SluiceServer
+
+/// The framework's entry point (Gin's `*gin.Engine`): register middleware and routes, then `start` it.
+///
+/// ```swift
+/// let engine = Engine.default()
+/// try engine.get("/ping") { c in try c.json(.ok, ["message": "pong"]) }
+/// let server = try await engine.start(ServerConfiguration(port: 8080))
+/// ```
+///
+/// Routes and middleware are composed once, at registration and at `start`; a request only looks its chain up.
+public final class Engine: RouterGroup {
+    /// Options for the route table (trailing-slash and fixed-path redirects).
+    public var routerOptions: RouterOptions
+    /// Answer 405 with `Allow` when the path exists for other methods (otherwise such requests get 404).
+    public var handleMethodNotAllowed = true
+    public var logger: Logger
+    private var noRouteHandlers: [Handler] = []
+    private var noMethodHandlers: [Handler] = []
+
+    public init(logger: Logger = Logger(label: "sluice.web"), routerOptions: RouterOptions = RouterOptions()) {
+        self.logger = logger
+        self.routerOptions = routerOptions
+        super.init(table: RouteTable(), prefix: "", middleware: [])
+    }
+
+    /// An engine with the usual middleware: `RequestID`, `AccessLog` and `Recovery` (Gin's `gin.Default()`).
+    public static func `default`(logger: Logger = Logger(label: "sluice.web")) -> Engine {
+        let engine = Engine(logger: logger)
+        engine.use(RequestID(), AccessLog(logger: logger), Recovery(logger: logger))
+        return engine
+    }
+
+    /// Handlers for requests that match no route; they run after the engine's middleware. Default: 404.
+    public func noRoute(_ handlers: Handler...) { noRouteHandlers = handlers }
+
+    /// Handlers for paths that exist only for other methods; they run after the engine's middleware. Default: 405
+    /// with `Allow`.
+    public func noMethod(_ handlers: Handler...) { noMethodHandlers = handlers }
+
+    /// Freezes the routes into an immutable responder that serves requests from any event loop.
+    public func makeResponder() -> Responder {
+        Responder(
+            router: table.builder.build(options: routerOptions),
+            middleware: middleware,
+            noRoute: noRouteHandlers,
+            noMethod: noMethodHandlers,
+            handleMethodNotAllowed: handleMethodNotAllowed,
+            logger: logger
+        )
+    }
+
+    /// Freezes the routes and starts an HTTP server for them.
+    public func start(
+        _ configuration: ServerConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> HTTPServer {
+        let responder = makeResponder()
+        let server = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
+            try channel.pipeline.syncOperations.addHandler(EngineChannelHandler(responder: responder))
+        }
+        try await server.start()
+        return server
+    }
+}
+
+/// The frozen form of an `Engine`: the compiled route table and the chains for misses. `Sendable`.
+public struct Responder: Sendable {
+    let router: Router<HandlerChain>
+    let middleware: [Handler]
+    let noRoute: [Handler]
+    let noMethod: [Handler]
+    let handleMethodNotAllowed: Bool
+    let logger: Logger
+
+    /// Looks the request up and returns its chain, parameters and matched route.
+    func resolve(method: HTTPMethod, path: Substring) -> (handlers: [Handler], parameters: Parameters, route: HandlerChain?) {
+        switch router.lookup(method.rawValue, String(path)) {
+        case .found(let chain, let parameters):
+            return (chain.handlers, parameters, chain)
+        case .redirect(let location):
+            let status: HTTPResponseStatus = method == .GET || method == .HEAD ? .movedPermanently : .permanentRedirect
+            return (middleware + [Self.redirect(status, location)], Parameters(), nil)
+        case .methodNotAllowed(let allowed):
+            if method == .HEAD, case .found(let chain, let parameters) = router.lookup("GET", String(path)) {
+                return (chain.handlers, parameters, chain)
+            }
+            guard handleMethodNotAllowed else { return (middleware + notFound, Parameters(), nil) }
+            let allow = Self.allow(allowed)
+            return (middleware + [allow] + (noMethod.isEmpty ? [Self.methodNotAllowed] : noMethod), Parameters(), nil)
+        case .notFound:
+            return (middleware + notFound, Parameters(), nil)
+        }
+    }
+
+    private var notFound: [Handler] { noRoute.isEmpty ? [Self.notFound] : noRoute }
+
+    private static let notFound: Handler = { c in c.text(.notFound, "404 page not found\n") }
+    private static let methodNotAllowed: Handler = { c in c.text(.methodNotAllowed, "405 method not allowed\n") }
+
+    private static func allow(_ methods: [String]) -> Handler {
+        let value = methods.joined(separator: ", ")
+        return { c in
+            c.setHeader("allow", value)
+            try c.next()
+        }
+    }
+
+    private static func redirect(_ status: HTTPResponseStatus, _ location: String) -> Handler {
+        { c in
+            var target = location
+            if !c.queryString.isEmpty { target += "?" + c.queryString }
+            c.setHeader("location", target)
+            c.status(status)
+        }
+    }
+}

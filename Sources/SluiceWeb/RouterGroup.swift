@@ -1,0 +1,59 @@
+public import SluiceRouter
+
+/// A set of routes under a common path prefix with their own middleware (Gin's `RouterGroup`). Middleware added
+/// with `use` applies to routes registered on the group afterwards, and to the groups made from it afterwards.
+public class RouterGroup {
+    let table: RouteTable
+    let prefix: String
+    private(set) var middleware: [Handler]
+
+    init(table: RouteTable, prefix: String, middleware: [Handler]) {
+        self.table = table
+        self.prefix = prefix
+        self.middleware = middleware
+    }
+
+    /// Adds middleware for the routes registered after this call.
+    public func use(_ handlers: Handler...) {
+        middleware.append(contentsOf: handlers)
+    }
+
+    /// A group under `prefix` (relative to this group's), starting with this group's middleware plus `handlers`.
+    public func group(_ prefix: String, _ handlers: Handler...) -> RouterGroup {
+        RouterGroup(table: table, prefix: Self.join(self.prefix, prefix), middleware: middleware + handlers)
+    }
+
+    /// Registers a route for `method` (nil: any method). Throws a `RouterError` naming both routes if it conflicts
+    /// with one already registered.
+    public func handle(_ method: String?, _ path: String, _ handlers: [Handler]) throws(RouterError) {
+        precondition(!handlers.isEmpty, "a route needs at least one handler")
+        let pattern = Self.join(prefix, path)
+        try table.builder.add(method, pattern, HandlerChain(handlers: middleware + handlers, pattern: pattern))
+    }
+
+    public func get(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle("GET", path, handlers) }
+    public func post(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle("POST", path, handlers) }
+    public func put(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle("PUT", path, handlers) }
+    public func delete(_ path: String, _ handlers: Handler...) throws(RouterError) {
+        try handle("DELETE", path, handlers)
+    }
+    public func patch(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle("PATCH", path, handlers) }
+    public func head(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle("HEAD", path, handlers) }
+    public func options(_ path: String, _ handlers: Handler...) throws(RouterError) {
+        try handle("OPTIONS", path, handlers)
+    }
+    /// A route for every method; a route for a specific method on the same path wins over it.
+    public func any(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle(nil, path, handlers) }
+
+    static func join(_ prefix: String, _ path: String) -> String {
+        if path.isEmpty { return prefix.isEmpty ? "/" : prefix }
+        if prefix.isEmpty || prefix == "/" { return path.hasPrefix("/") ? path : "/" + path }
+        let head = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+        return head + (path.hasPrefix("/") ? path : "/" + path)
+    }
+}
+
+/// The routes being registered, shared by an engine and all its groups.
+final class RouteTable {
+    var builder = RouterBuilder<HandlerChain>()
+}
