@@ -97,11 +97,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Blocking socket client and helpers shared by the test targets.
+        .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter"], swiftSettings: strict),
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [
-                "SluiceServer",
+                "SluiceServer", "SluiceTestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -111,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "SluiceWebTests",
             dependencies: [
-                "SluiceWeb", "SluiceServer",
+                "SluiceWeb", "SluiceServer", "SluiceTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -122,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "SluiceWeb", "SluiceServer", "SluiceDemoApp",
+                "SluiceWeb", "SluiceServer", "SluiceDemoApp", "SluiceTestSupport", "sluice-demo",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

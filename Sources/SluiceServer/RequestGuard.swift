@@ -177,7 +177,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             deadline = nil
             return
         }
-        let next = NIODeadline.now() + timeout
+        let next = context.eventLoop.now + timeout
         deadline = next
         if timer == nil { schedule(context: context, at: next) }
     }
@@ -186,7 +186,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
             timer = nil
             guard let deadline else { return }
-            if deadline <= .now() {
+            if deadline <= context.eventLoop.now {
                 expire(context: context)
             } else {
                 schedule(context: context, at: deadline)

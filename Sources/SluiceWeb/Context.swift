@@ -3,6 +3,7 @@ public import NIOCore
 public import NIOHTTP1
 public import SluiceRouter
 import NIOConcurrencyHelpers
+import NIOPosix
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -30,6 +31,8 @@ public final class Context {
     /// The matched route's pattern (`/api/v1/users/:id`), or nil when no route matched (404/405).
     public let fullPath: String?
     public var logger: Logger
+    /// The request id, once the `RequestID` middleware has run.
+    public var requestID: String?
     /// Whether the client's request allows keeping the connection open.
     let requestKeepAlive: Bool
     /// When the request was fully received.
@@ -142,7 +145,7 @@ public final class Context {
 
     /// Answers `status` with `value` encoded as JSON.
     public func json(_ status: HTTPResponseStatus, _ value: some Encodable) throws {
-        let encoded = try JSONEncoder().encode(value)
+        let encoded = try JSONCoding.encoder.encode(value)
         var buffer = allocator.buffer(capacity: encoded.count)
         buffer.writeBytes(encoded)
         data(status, contentType: "application/json; charset=utf-8", buffer)
@@ -156,9 +159,16 @@ public final class Context {
     /// Answers `status` with `bytes` of the given content type.
     public func data(_ status: HTTPResponseStatus, contentType: String, _ bytes: ByteBuffer) {
         responseStatus = status
-        responseHeaders.replaceOrAdd(name: "content-type", value: contentType)
+        if hasContentType {
+            responseHeaders.replaceOrAdd(name: "content-type", value: contentType)
+        } else {
+            responseHeaders.add(name: "content-type", value: contentType)
+            hasContentType = true
+        }
         responseBody = bytes
     }
+
+    private var hasContentType = false
 
     /// Keeps the connection waiting after the handlers return: the answer goes out when `finish` is called on the
     /// returned value, from any thread. Handlers use it for timers and for work done elsewhere.
@@ -185,6 +195,19 @@ public struct PendingResponse: Sendable {
     /// Finishes after `delay`, on the event loop, without blocking it.
     public func finish(after delay: TimeAmount, _ body: @escaping @Sendable (Context) -> Void) {
         context.eventLoop.scheduleTask(in: delay) { finish(body) }
+    }
+}
+
+/// One JSON encoder per event loop thread: making an encoder per answer costs more than the encoding.
+enum JSONCoding {
+    private static let encoders = ThreadSpecificVariable<JSONEncoder>()
+
+    static var encoder: JSONEncoder {
+        if let encoder = encoders.currentValue { return encoder }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoders.currentValue = encoder
+        return encoder
     }
 }
 

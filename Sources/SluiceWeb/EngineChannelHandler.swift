@@ -83,7 +83,7 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         let keepAlive = c.isKeepAlive
         let bodyLength = c.responseBody?.readableBytes ?? 0
         let bodyAllowed = c.responseStatus.mayHaveResponseBody
-        if bodyAllowed { headers.replaceOrAdd(name: "content-length", value: String(bodyLength)) }
+        if bodyAllowed { headers.add(name: "content-length", value: String(bodyLength)) }
         headers.add(name: "date", value: HTTPDate.now())
         if !keepAlive {
             headers.replaceOrAdd(name: "connection", value: "close")
@@ -113,7 +113,9 @@ extension Context {
     /// Whether the connection stays open after this answer: the client asked for it (RFC 9112 §9.3) and no handler
     /// set `Connection: close`.
     var isKeepAlive: Bool {
-        requestKeepAlive && !responseHeaders[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+        guard requestKeepAlive else { return false }
+        guard responseHeaders.contains(name: "connection") else { return true }
+        return !responseHeaders[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
     }
 }
 

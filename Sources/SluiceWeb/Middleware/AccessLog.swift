@@ -15,7 +15,7 @@ public func AccessLog(logger: Logger, level: Logger.Level = .info) -> Handler {
                 "duration_us": "\(micros)",
             ]
             if let client = c.clientIP { metadata["client"] = "\(client)" }
-            if let id = c.get("requestID") as? String { metadata["request_id"] = "\(id)" }
+            if let id = c.requestID { metadata["request_id"] = "\(id)" }
             logger.log(level: level, "request", metadata: metadata)
         }
         try c.next()
