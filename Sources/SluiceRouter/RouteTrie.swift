@@ -113,32 +113,29 @@ struct RouteTrie: Sendable {
 
     /// Finds the route for `method` and `path`, capturing parameters; returns the entry index or -1.
     func find(_ path: UnsafeBufferPointer<UInt8>, method: String, captures: inout Captures) -> Int32 {
-        walk(0, path, 0, captures: &captures) { node in handler(at: node, method: method) }
+        var acceptor = MethodAcceptor(method: method)
+        return walk(0, path, 0, captures: &captures, acceptor: &acceptor)
     }
 
     /// Visits every node that ends a route matching `path`, whatever the method (used to answer 405 with `Allow`).
     func methods(matching path: UnsafeBufferPointer<UInt8>) -> [String] {
-        var found = Set<String>()
         var captures = Captures(capacity: maxCaptures)
-        _ = walk(0, path, 0, captures: &captures) { node in
-            for index in Int(node.handlerStart)..<Int(node.handlerEnd) {
-                if let method = handlerMethods[index] { found.insert(method) }
-            }
-            return -1  // keep going: collect every match
-        }
-        return found.sorted()
+        var collector = MethodCollector()
+        _ = walk(0, path, 0, captures: &captures, acceptor: &collector)
+        return collector.found.sorted()
     }
 
     /// Depth-first match with backtracking. `node`'s own edge has already been matched; `position` is after it.
-    /// `accept` says whether the route ending at a node fits (returns its entry) or not (-1).
-    private func walk(
+    /// The acceptor says whether the route ending at a node fits (returns its entry) or not (-1). Generic rather than
+    /// a closure, so the fast path is specialized and inlined.
+    private func walk<Acceptor: NodeAcceptor>(
         _ index: Int32, _ path: UnsafeBufferPointer<UInt8>, _ position: Int, captures: inout Captures,
-        accept: (Node) -> Int32
+        acceptor: inout Acceptor
     ) -> Int32 {
         let node = nodes[Int(index)]
         let count = path.count
         if position == count, node.handlerEnd > node.handlerStart {
-            let entry = accept(node)
+            let entry = acceptor.accept(node, in: self)
             if entry >= 0 { return entry }
         }
         if position < count, node.literalEnd > node.literalStart {
@@ -147,7 +144,7 @@ struct RouteTrie: Sendable {
                 let edge = nodes[Int(child)]
                 let length = Int(edge.edgeEnd - edge.edgeStart)
                 if count - position >= length && matches(edge, path, position, length) {
-                    let entry = walk(child, path, position + length, captures: &captures, accept: accept)
+                    let entry = walk(child, path, position + length, captures: &captures, acceptor: &acceptor)
                     if entry >= 0 { return entry }
                 }
             }
@@ -159,14 +156,14 @@ struct RouteTrie: Sendable {
                 let child = nodes[Int(node.parameter)]
                 let mark = captures.count
                 captures.append(name: child.name, start: position, end: end, capacity: maxCaptures)
-                let entry = walk(node.parameter, path, end, captures: &captures, accept: accept)
+                let entry = walk(node.parameter, path, end, captures: &captures, acceptor: &acceptor)
                 if entry >= 0 { return entry }
                 captures.truncate(to: mark)
             }
         }
         if node.catchAll >= 0 {
             let child = nodes[Int(node.catchAll)]
-            let entry = accept(child)
+            let entry = acceptor.accept(child, in: self)
             if entry >= 0 {
                 captures.append(name: child.name, start: position, end: count, capacity: maxCaptures)
                 return entry
@@ -242,6 +239,32 @@ struct RouteTrie: Sendable {
     @inline(__always)
     private static func lower(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+    }
+}
+
+/// Decides whether the routes ending at a node fit the request.
+protocol NodeAcceptor {
+    /// The route entry to answer with, or -1 to keep looking.
+    mutating func accept(_ node: RouteTrie.Node, in trie: RouteTrie) -> Int32
+}
+
+/// The lookup: the route for one method (or any-method).
+struct MethodAcceptor: NodeAcceptor {
+    let method: String
+
+    @inline(__always)
+    func accept(_ node: RouteTrie.Node, in trie: RouteTrie) -> Int32 { trie.handler(at: node, method: method) }
+}
+
+/// For 405: collects the methods of every route the path matches, and never stops the walk.
+struct MethodCollector: NodeAcceptor {
+    var found = Set<String>()
+
+    mutating func accept(_ node: RouteTrie.Node, in trie: RouteTrie) -> Int32 {
+        for index in Int(node.handlerStart)..<Int(node.handlerEnd) {
+            if let method = trie.handlerMethods[index] { found.insert(method) }
+        }
+        return -1
     }
 }
 

@@ -3,13 +3,6 @@ public import NIOCore
 public import NIOHTTP1
 public import SluiceRouter
 import NIOConcurrencyHelpers
-import NIOPosix
-
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 /// One request and the answer being built for it (Gin's `*gin.Context`). Lives on the event loop of its connection:
 /// never hand it to another thread; use `respondLater()` to answer from elsewhere.
@@ -145,9 +138,8 @@ public final class Context {
 
     /// Answers `status` with `value` encoded as JSON.
     public func json(_ status: HTTPResponseStatus, _ value: some Encodable) throws {
-        let encoded = try JSONCoding.encoder.encode(value)
-        var buffer = allocator.buffer(capacity: encoded.count)
-        buffer.writeBytes(encoded)
+        var buffer = allocator.buffer(capacity: 256)
+        try JSONStreamEncoder().encode(value, into: &buffer)
         data(status, contentType: "application/json; charset=utf-8", buffer)
     }
 
@@ -195,19 +187,6 @@ public struct PendingResponse: Sendable {
     /// Finishes after `delay`, on the event loop, without blocking it.
     public func finish(after delay: TimeAmount, _ body: @escaping @Sendable (Context) -> Void) {
         context.eventLoop.scheduleTask(in: delay) { finish(body) }
-    }
-}
-
-/// One JSON encoder per event loop thread: making an encoder per answer costs more than the encoding.
-enum JSONCoding {
-    private static let encoders = ThreadSpecificVariable<JSONEncoder>()
-
-    static var encoder: JSONEncoder {
-        if let encoder = encoders.currentValue { return encoder }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoders.currentValue = encoder
-        return encoder
     }
 }
 

@@ -79,18 +79,18 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     /// Writes the answer `c` holds. Runs on the event loop.
     func send(_ c: Context) {
         guard let context = channelContext else { return }
-        var headers = c.responseHeaders
         let keepAlive = c.isKeepAlive
         let bodyLength = c.responseBody?.readableBytes ?? 0
         let bodyAllowed = c.responseStatus.mayHaveResponseBody
-        if bodyAllowed { headers.add(name: "content-length", value: String(bodyLength)) }
-        headers.add(name: "date", value: HTTPDate.now())
+        // Added in place: `c.responseHeaders` is the only reference, so no copy is made.
+        if bodyAllowed { c.responseHeaders.add(name: "content-length", value: String(bodyLength)) }
+        c.responseHeaders.add(name: "date", value: HTTPDate.now())
         if !keepAlive {
-            headers.replaceOrAdd(name: "connection", value: "close")
+            c.responseHeaders.replaceOrAdd(name: "connection", value: "close")
         } else if c.version.major == 1 && c.version.minor == 0 {
-            headers.replaceOrAdd(name: "connection", value: "keep-alive")
+            c.responseHeaders.replaceOrAdd(name: "connection", value: "keep-alive")
         }
-        let head = HTTPResponseHead(version: c.version, status: c.responseStatus, headers: headers)
+        let head = HTTPResponseHead(version: c.version, status: c.responseStatus, headers: c.responseHeaders)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if bodyAllowed, c.method != .HEAD, let body = c.responseBody, body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)

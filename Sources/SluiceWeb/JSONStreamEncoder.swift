@@ -1,0 +1,281 @@
+public import NIOCore
+
+/// Encodes `Encodable` values as compact JSON straight into a `ByteBuffer`, with no intermediate tree.
+///
+/// Foundation's `JSONEncoder` builds a value tree and then serializes it; on a small answer that costs more than
+/// the rest of the request. This encoder writes as `encode(to:)` runs: a container's closing bracket is written when
+/// a shallower container writes again or when the value is done, which is how every well-behaved `Encodable`
+/// (synthesized or hand-written) uses containers. Keys come out in the order the type encodes them. Non-finite
+/// floating-point values throw `EncodingError.invalidValue`, as Foundation's encoder does by default.
+public struct JSONStreamEncoder {
+    public init() {}
+
+    /// Appends the JSON for `value` to `buffer`.
+    public func encode(_ value: some Encodable, into buffer: inout ByteBuffer) throws {
+        let state = JSONStreamState(buffer: buffer)
+        buffer = ByteBuffer()  // hand the storage over, so writes do not copy it
+        defer { buffer = state.buffer }
+        try state.encodeValue(value, codingPath: [])
+    }
+}
+
+/// The writer's state: the output and a stack of open containers.
+final class JSONStreamState {
+    enum Kind { case object, array }
+
+    struct Frame {
+        var kind: Kind
+        var count: Int
+    }
+
+    var buffer: ByteBuffer
+    var frames: [Frame] = []
+
+    init(buffer: ByteBuffer) {
+        self.buffer = buffer
+        frames.reserveCapacity(8)
+    }
+
+    /// Closes containers deeper than `depth` (a write at `depth` means they are finished).
+    @inline(__always)
+    func close(deeperThan depth: Int) {
+        while frames.count > depth {
+            let frame = frames.removeLast()
+            buffer.writeInteger(frame.kind == .object ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+        }
+    }
+
+    /// Opens a container at `depth` (the new frame's index), or continues it if one of that kind is already open
+    /// there (Codable allows asking for the same container twice).
+    func open(_ kind: Kind, depth: Int) {
+        close(deeperThan: depth + 1)
+        if frames.count == depth + 1, frames[depth].kind == kind { return }
+        close(deeperThan: depth)
+        frames.append(Frame(kind: kind, count: 0))
+        buffer.writeInteger(kind == .object ? UInt8(ascii: "{") : UInt8(ascii: "["))
+    }
+
+    /// Writes the separator before the next element of the container at `depth`.
+    @inline(__always)
+    func nextElement(depth: Int) {
+        close(deeperThan: depth + 1)
+        if frames[depth].count > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+        frames[depth].count += 1
+    }
+
+    func writeKey(_ key: String, depth: Int) {
+        nextElement(depth: depth)
+        writeString(key)
+        buffer.writeInteger(UInt8(ascii: ":"))
+    }
+
+    /// Encodes a nested value whose container (if any) will sit at `frames.count`.
+    func encodeValue<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws {
+        let depth = frames.count
+        let start = buffer.writerIndex
+        try value.encode(to: JSONStreamEncoding(state: self, depth: depth, codingPath: codingPath))
+        close(deeperThan: depth)
+        if buffer.writerIndex == start { buffer.writeStaticString("{}") }  // encoded nothing: an empty object
+    }
+
+    func writeString(_ string: String) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        var string = string
+        string.withUTF8 { bytes in
+            var runStart = 0
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart..<index]))
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+                case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+                case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+                case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+                default:
+                    let hex: StaticString = "0123456789abcdef"
+                    buffer.writeStaticString("\\u00")
+                    hex.withUTF8Buffer { hex in
+                        buffer.writeInteger(hex[Int(byte >> 4)])
+                        buffer.writeInteger(hex[Int(byte & 0xF)])
+                    }
+                }
+            }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart...]))
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    func writeInteger(_ value: some BinaryInteger) {
+        buffer.writeString(String(value))
+    }
+
+    func writeFloat(_ value: Double, codingPath: [any CodingKey]) throws {
+        guard value.isFinite else {
+            throw EncodingError.invalidValue(
+                value, EncodingError.Context(codingPath: codingPath, debugDescription: "\(value) is not valid JSON"))
+        }
+        if value == value.rounded(), abs(value) < 1e15 {
+            buffer.writeString(String(Int64(value)))
+        } else {
+            buffer.writeString(value.description)
+        }
+    }
+
+    func writeBool(_ value: Bool) {
+        if value { buffer.writeStaticString("true") } else { buffer.writeStaticString("false") }
+    }
+
+    /// Writes a primitive, or recurses for anything else.
+    func write<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws {
+        switch value {
+        case let string as String: writeString(string)
+        case let bool as Bool: writeBool(bool)
+        case let int as Int: writeInteger(int)
+        case let int as Int64: writeInteger(int)
+        case let int as Int32: writeInteger(int)
+        case let int as UInt: writeInteger(int)
+        case let int as UInt64: writeInteger(int)
+        case let double as Double: try writeFloat(double, codingPath: codingPath)
+        case let float as Float: try writeFloat(Double(float), codingPath: codingPath)
+        default: try encodeValue(value, codingPath: codingPath)
+        }
+    }
+}
+
+/// The `Encoder` handed to `encode(to:)`: remembers the depth its containers open at.
+struct JSONStreamEncoding: Encoder {
+    let state: JSONStreamState
+    let depth: Int
+    let codingPath: [any CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        state.open(.object, depth: depth)
+        return KeyedEncodingContainer(JSONStreamKeyed<Key>(state: state, depth: depth, codingPath: codingPath))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        state.open(.array, depth: depth)
+        return JSONStreamUnkeyed(state: state, depth: depth, codingPath: codingPath)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        JSONStreamSingle(state: state, depth: depth, codingPath: codingPath)
+    }
+}
+
+struct JSONStreamKeyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let state: JSONStreamState
+    let depth: Int
+    let codingPath: [any CodingKey]
+
+    mutating func encodeNil(forKey key: Key) throws {
+        state.writeKey(key.stringValue, depth: depth)
+        state.buffer.writeStaticString("null")
+    }
+
+    mutating func encode(_ value: String, forKey key: Key) throws {
+        state.writeKey(key.stringValue, depth: depth)
+        state.writeString(value)
+    }
+
+    mutating func encode(_ value: Bool, forKey key: Key) throws {
+        state.writeKey(key.stringValue, depth: depth)
+        state.writeBool(value)
+    }
+
+    mutating func encode(_ value: Int, forKey key: Key) throws {
+        state.writeKey(key.stringValue, depth: depth)
+        state.writeInteger(value)
+    }
+
+    mutating func encode(_ value: Double, forKey key: Key) throws {
+        state.writeKey(key.stringValue, depth: depth)
+        try state.writeFloat(value, codingPath: codingPath + [key])
+    }
+
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        state.writeKey(key.stringValue, depth: depth)
+        try state.write(value, codingPath: codingPath + [key])
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type, forKey key: Key
+    ) -> KeyedEncodingContainer<NestedKey> {
+        state.writeKey(key.stringValue, depth: depth)
+        state.open(.object, depth: depth + 1)
+        return KeyedEncodingContainer(
+            JSONStreamKeyed<NestedKey>(state: state, depth: depth + 1, codingPath: codingPath + [key]))
+    }
+
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        state.writeKey(key.stringValue, depth: depth)
+        state.open(.array, depth: depth + 1)
+        return JSONStreamUnkeyed(state: state, depth: depth + 1, codingPath: codingPath + [key])
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        state.writeKey("super", depth: depth)
+        return JSONStreamEncoding(state: state, depth: depth + 1, codingPath: codingPath)
+    }
+
+    mutating func superEncoder(forKey key: Key) -> any Encoder {
+        state.writeKey(key.stringValue, depth: depth)
+        return JSONStreamEncoding(state: state, depth: depth + 1, codingPath: codingPath + [key])
+    }
+}
+
+struct JSONStreamUnkeyed: UnkeyedEncodingContainer {
+    let state: JSONStreamState
+    let depth: Int
+    let codingPath: [any CodingKey]
+    var count: Int { state.frames.count > depth ? state.frames[depth].count : 0 }
+
+    mutating func encodeNil() throws {
+        state.nextElement(depth: depth)
+        state.buffer.writeStaticString("null")
+    }
+
+    mutating func encode(_ value: String) throws {
+        state.nextElement(depth: depth)
+        state.writeString(value)
+    }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        state.nextElement(depth: depth)
+        try state.write(value, codingPath: codingPath)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        state.nextElement(depth: depth)
+        state.open(.object, depth: depth + 1)
+        return KeyedEncodingContainer(JSONStreamKeyed<NestedKey>(state: state, depth: depth + 1, codingPath: codingPath))
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        state.nextElement(depth: depth)
+        state.open(.array, depth: depth + 1)
+        return JSONStreamUnkeyed(state: state, depth: depth + 1, codingPath: codingPath)
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        state.nextElement(depth: depth)
+        return JSONStreamEncoding(state: state, depth: depth + 1, codingPath: codingPath)
+    }
+}
+
+struct JSONStreamSingle: SingleValueEncodingContainer {
+    let state: JSONStreamState
+    let depth: Int
+    let codingPath: [any CodingKey]
+
+    mutating func encodeNil() throws { state.buffer.writeStaticString("null") }
+    mutating func encode(_ value: String) throws { state.writeString(value) }
+    mutating func encode(_ value: Bool) throws { state.writeBool(value) }
+    mutating func encode(_ value: Int) throws { state.writeInteger(value) }
+    mutating func encode(_ value: Double) throws { try state.writeFloat(value, codingPath: codingPath) }
+    mutating func encode<T: Encodable>(_ value: T) throws { try state.write(value, codingPath: codingPath) }
+}

@@ -1,0 +1,93 @@
+import NIOCore
+import SluiceWeb
+import Testing
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+private func encode(_ value: some Encodable) throws -> String {
+    var buffer = ByteBuffer()
+    try JSONStreamEncoder().encode(value, into: &buffer)
+    return String(buffer: buffer)
+}
+
+private struct Inner: Codable, Equatable {
+    let name: String
+    let tags: [String]
+}
+
+private struct Outer: Codable, Equatable {
+    let id: Int
+    let ratio: Double
+    let ok: Bool
+    let missing: String?
+    let present: String?
+    let inner: Inner
+    let list: [Inner]
+    let matrix: [[Int]]
+    let map: [String: Int]
+    let empty: [Int]
+}
+
+/// Uses nested containers by hand, the way some hand-written `encode(to:)` do.
+private struct HandWritten: Encodable {
+    enum Keys: String, CodingKey { case a, nested, b, list }
+    enum NestedKeys: String, CodingKey { case x, y }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(1, forKey: .a)
+        var nested = container.nestedContainer(keyedBy: NestedKeys.self, forKey: .nested)
+        try nested.encode("x", forKey: .x)
+        try nested.encode(2.5, forKey: .y)
+        try container.encode(true, forKey: .b)
+        var list = container.nestedUnkeyedContainer(forKey: .list)
+        try list.encode(1)
+        var deeper = list.nestedUnkeyedContainer()
+        try deeper.encode("z")
+        try list.encodeNil()
+    }
+}
+
+private struct Nothing: Encodable {
+    func encode(to encoder: any Encoder) throws {}
+}
+
+@Suite struct JSONStreamEncoderTests {
+    @Test func roundTripsThroughFoundationsDecoder() throws {
+        let value = Outer(
+            id: -42, ratio: 0.25, ok: true, missing: nil, present: "here",
+            inner: Inner(name: "in", tags: ["a", "b"]), list: [Inner(name: "x", tags: []), Inner(name: "y", tags: ["q"])],
+            matrix: [[1, 2], [], [3]], map: ["one": 1, "two": 2], empty: [])
+        let json = try encode(value)
+        let decoded = try JSONDecoder().decode(Outer.self, from: Data(json.utf8))
+        #expect(decoded == value)
+        #expect(!json.contains("missing"), "nil optionals are left out, as Foundation does")
+    }
+
+    @Test func exactOutputForSimpleValues() throws {
+        #expect(try encode(["message": "pong"]) == #"{"message":"pong"}"#)
+        #expect(try encode(Inner(name: "n", tags: ["t"])) == #"{"name":"n","tags":["t"]}"#)
+        #expect(try encode([1, 2, 3]) == "[1,2,3]")
+        #expect(try encode("plain") == #""plain""#)
+        #expect(try encode(3.5) == "3.5")
+        #expect(try encode(Optional<Int>.none) == "null")
+        #expect(try encode(HandWritten()) == #"{"a":1,"nested":{"x":"x","y":2.5},"b":true,"list":[1,["z"],null]}"#)
+        #expect(try encode(Nothing()) == "{}")
+    }
+
+    @Test func escapesStrings() throws {
+        let text = "quote\" backslash\\ newline\n tab\t bell\u{7} é 😀"
+        let json = try encode([text])
+        #expect(json == #"["quote\" backslash\\ newline\n tab\t bell\u0007 é 😀"]"#)
+        #expect(try JSONDecoder().decode([String].self, from: Data(json.utf8)) == [text])
+    }
+
+    @Test func rejectsNonFiniteNumbers() {
+        #expect(throws: EncodingError.self) { try encode([Double.nan]) }
+        #expect(throws: EncodingError.self) { try encode(["x": Double.infinity]) }
+    }
+}
