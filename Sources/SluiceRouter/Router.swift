@@ -36,28 +36,37 @@ public struct Router<Value> {
     /// The routes, in the order they were added; lookups return `routes[i].value`.
     public let routes: [Route<Value>]
     public let options: RouterOptions
+    /// `routes[i].value`, kept apart so that a hit copies one value, not a whole `Route`.
+    private let values: [Value]
 
     init(trie: RouteTrie, routes: [Route<Value>], options: RouterOptions) {
         self.trie = trie
         self.routes = routes
         self.options = options
+        self.values = routes.map(\.value)
     }
 
     /// Looks up `method` and `path`: the path only, without the query string, still percent-encoded.
     public func lookup(_ method: String, _ path: String) -> RouteMatch<Value> {
+        lookup(method, path[...])
+    }
+
+    /// Looks up a path given as a slice, e.g. of the request target before its `?`, without copying it.
+    public func lookup(_ method: String, _ path: Substring) -> RouteMatch<Value> {
         if let result = path.utf8.withContiguousStorageIfAvailable({ lookup(method, path, bytes: $0) }) {
             return result
         }
-        var contiguous = path
+        var contiguous = String(path)
         contiguous.makeContiguousUTF8()
-        return contiguous.utf8.withContiguousStorageIfAvailable { lookup(method, contiguous, bytes: $0) }!
+        let slice = contiguous[...]
+        return slice.utf8.withContiguousStorageIfAvailable { lookup(method, slice, bytes: $0) }!
     }
 
-    private func lookup(_ method: String, _ path: String, bytes: UnsafeBufferPointer<UInt8>) -> RouteMatch<Value> {
+    private func lookup(_ method: String, _ path: Substring, bytes: UnsafeBufferPointer<UInt8>) -> RouteMatch<Value> {
         var captures = Captures()
         let entry = trie.find(bytes, method: method, captures: &captures)
         if entry >= 0 {
-            return .found(routes[Int(entry)].value, Parameters(path: path, names: trie.names, captures: captures.items))
+            return .found(values[Int(entry)], Parameters(path: path, names: trie.names, captures: captures.items))
         }
         return miss(method, bytes)
     }
@@ -106,11 +115,11 @@ extension Router: Sendable where Value: Sendable {}
 public struct Parameters: Sendable, RandomAccessCollection {
     public typealias Element = (name: String, value: Substring)
 
-    private let path: String
+    private let path: Substring
     private let names: [String]
     private let captures: [Captures.Capture]
 
-    init(path: String, names: [String], captures: [Captures.Capture]) {
+    init(path: Substring, names: [String], captures: [Captures.Capture]) {
         self.path = path
         self.names = names
         self.captures = captures

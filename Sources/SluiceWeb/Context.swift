@@ -17,7 +17,9 @@ public final class Context {
     public let headers: HTTPHeaders
     /// The request body, if one was sent.
     public let body: ByteBuffer?
-    public let remoteAddress: SocketAddress?
+    /// The client's address as seen on the socket.
+    public var remoteAddress: SocketAddress? { channel.remoteAddress }
+    let channel: any Channel
     public let eventLoop: any EventLoop
     /// Parameters captured by the route's pattern, raw; `param(_:)` decodes them.
     public let parameters: Parameters
@@ -34,7 +36,7 @@ public final class Context {
     // MARK: Response
 
     public var responseStatus: HTTPResponseStatus = .ok
-    public var responseHeaders = HTTPHeaders()
+    public var responseHeaders: HTTPHeaders
     public internal(set) var responseBody: ByteBuffer?
 
     // MARK: Chain
@@ -50,7 +52,7 @@ public final class Context {
     weak var connection: EngineChannelHandler?
 
     init(
-        head: HTTPRequestHead, body: ByteBuffer?, remoteAddress: SocketAddress?, eventLoop: any EventLoop,
+        head: HTTPRequestHead, body: ByteBuffer?, channel: any Channel, eventLoop: any EventLoop,
         allocator: ByteBufferAllocator, parameters: Parameters, route: HandlerChain?, handlers: [Handler],
         logger: Logger
     ) {
@@ -59,7 +61,10 @@ public final class Context {
         self.version = head.version
         self.headers = head.headers
         self.body = body
-        self.remoteAddress = remoteAddress
+        self.channel = channel
+        var responseHeaders = HTTPHeaders()
+        responseHeaders.reserveCapacity(6)  // the usual answer's headers, without regrowing
+        self.responseHeaders = responseHeaders
         self.eventLoop = eventLoop
         self.allocator = allocator
         self.parameters = parameters
@@ -139,7 +144,7 @@ public final class Context {
     /// Answers `status` with `value` encoded as JSON.
     public func json(_ status: HTTPResponseStatus, _ value: some Encodable) throws {
         var buffer = allocator.buffer(capacity: 256)
-        try JSONStreamEncoder().encode(value, into: &buffer)
+        try JSONStreamEncoder.shared.encode(value, into: &buffer)
         data(status, contentType: "application/json; charset=utf-8", buffer)
     }
 

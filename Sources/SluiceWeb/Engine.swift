@@ -80,14 +80,14 @@ public struct Responder: Sendable {
 
     /// Looks the request up and returns its chain, parameters and matched route.
     func resolve(method: HTTPMethod, path: Substring) -> (handlers: [Handler], parameters: Parameters, route: HandlerChain?) {
-        switch router.lookup(method.rawValue, String(path)) {
+        switch router.lookup(method.rawValue, path) {
         case .found(let chain, let parameters):
             return (chain.handlers, parameters, chain)
         case .redirect(let location):
             let status: HTTPResponseStatus = method == .GET || method == .HEAD ? .movedPermanently : .permanentRedirect
             return (middleware + [Self.redirect(status, location)], Parameters(), nil)
         case .methodNotAllowed(let allowed):
-            if method == .HEAD, case .found(let chain, let parameters) = router.lookup("GET", String(path)) {
+            if method == .HEAD, case .found(let chain, let parameters) = router.lookup("GET", path) {
                 return (chain.handlers, parameters, chain)
             }
             guard handleMethodNotAllowed else { return (middleware + notFound, Parameters(), nil) }

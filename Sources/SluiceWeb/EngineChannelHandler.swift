@@ -58,7 +58,7 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         }
         let resolved = responder.resolve(method: head.method, path: path)
         let c = Context(
-            head: head, body: body, remoteAddress: context.channel.remoteAddress, eventLoop: context.eventLoop,
+            head: head, body: body, channel: context.channel, eventLoop: context.eventLoop,
             allocator: context.channel.allocator, parameters: resolved.parameters, route: resolved.route,
             handlers: resolved.handlers, logger: responder.logger)
         do {

@@ -1,4 +1,5 @@
 public import NIOCore
+import NIOPosix
 
 /// Encodes `Encodable` values as compact JSON straight into a `ByteBuffer`, with no intermediate tree.
 ///
@@ -7,14 +8,33 @@ public import NIOCore
 /// a shallower container writes again or when the value is done, which is how every well-behaved `Encodable`
 /// (synthesized or hand-written) uses containers. Keys come out in the order the type encodes them. Non-finite
 /// floating-point values throw `EncodingError.invalidValue`, as Foundation's encoder does by default.
-public struct JSONStreamEncoder {
+public struct JSONStreamEncoder: Sendable {
     public init() {}
+
+    /// The encoder; its working state is kept per thread, so encoding allocates nothing of its own.
+    public static let shared = JSONStreamEncoder()
+
+    // Each thread sees only its own value: safe to share the variable.
+    nonisolated(unsafe) private static let states = ThreadSpecificVariable<JSONStreamState>()
 
     /// Appends the JSON for `value` to `buffer`.
     public func encode(_ value: some Encodable, into buffer: inout ByteBuffer) throws {
-        let state = JSONStreamState(buffer: buffer)
+        let state: JSONStreamState
+        if let cached = Self.states.currentValue, !cached.inUse {
+            state = cached
+        } else {
+            state = JSONStreamState()
+            if Self.states.currentValue == nil { Self.states.currentValue = state }
+        }
+        state.inUse = true
+        state.buffer = buffer
         buffer = ByteBuffer()  // hand the storage over, so writes do not copy it
-        defer { buffer = state.buffer }
+        defer {
+            buffer = state.buffer
+            state.buffer = ByteBuffer()
+            state.frames.removeAll(keepingCapacity: true)
+            state.inUse = false
+        }
         try state.encodeValue(value, codingPath: [])
     }
 }
@@ -28,11 +48,12 @@ final class JSONStreamState {
         var count: Int
     }
 
-    var buffer: ByteBuffer
+    var buffer = ByteBuffer()
     var frames: [Frame] = []
+    /// Set while an encoding runs, so that a nested encoding on the same thread gets its own state.
+    var inUse = false
 
-    init(buffer: ByteBuffer) {
-        self.buffer = buffer
+    init() {
         frames.reserveCapacity(8)
     }
 
