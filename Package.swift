@@ -52,14 +52,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The INI configuration: parser, typed `GatewayConfig`, validation with file:line errors. No NIO.
+        .target(name: "SluiceConfig", dependencies: ["SluiceRouter"], swiftSettings: strict),
         // The proxy: sits on SluiceServer and SluiceRouter, never on SluiceWeb.
         .target(
             name: "SluiceGateway",
             dependencies: [
-                "SluiceRouter", "SluiceServer",
+                "SluiceRouter", "SluiceServer", "SluiceConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ],
             swiftSettings: strict
         ),
@@ -121,6 +126,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"], swiftSettings: strict),
         .testTarget(name: "SluiceGatewayTests", dependencies: ["SluiceGateway"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

@@ -1,0 +1,1 @@
+// SluiceConfig: see GatewayConfig.swift
