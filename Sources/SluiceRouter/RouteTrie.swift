@@ -119,7 +119,7 @@ struct RouteTrie: Sendable {
 
     /// Visits every node that ends a route matching `path`, whatever the method (used to answer 405 with `Allow`).
     func methods(matching path: UnsafeBufferPointer<UInt8>) -> [String] {
-        var captures = Captures(capacity: maxCaptures)
+        var captures = Captures()
         var collector = MethodCollector()
         _ = walk(0, path, 0, captures: &captures, acceptor: &collector)
         return collector.found.sorted()

@@ -32,54 +32,91 @@ extension RouteMatch: Sendable where Value: Sendable {}
 /// specific branch dead-ends. Misses are answered in httprouter's order: trailing-slash redirect, fixed-path redirect,
 /// 405 with the methods that would match, then 404.
 public struct Router<Value> {
-    let trie: RouteTrie
+    /// Everything but the values: trie, options and the matching, none of it generic. `lookup` is only a thin
+    /// `@inlinable` shell over it, so callers' modules specialize it for their `Value` and a lookup does no run-time
+    /// generic metadata look-ups (that alone cost 60% of a static lookup).
+    @usableFromInline let core: RouterCore
     /// The routes, in the order they were added; lookups return `routes[i].value`.
     public let routes: [Route<Value>]
-    public let options: RouterOptions
     /// `routes[i].value`, kept apart so that a hit copies one value, not a whole `Route`.
-    private let values: [Value]
+    @usableFromInline let values: [Value]
+    public var options: RouterOptions { core.options }
+    var trie: RouteTrie { core.trie }
 
     init(trie: RouteTrie, routes: [Route<Value>], options: RouterOptions) {
-        self.trie = trie
+        self.core = RouterCore(trie: trie, options: options)
         self.routes = routes
-        self.options = options
         self.values = routes.map(\.value)
     }
 
     /// Looks up `method` and `path`: the path only, without the query string, still percent-encoded.
+    @inlinable
     public func lookup(_ method: String, _ path: String) -> RouteMatch<Value> {
         lookup(method, path[...])
     }
 
     /// Looks up a path given as a slice, e.g. of the request target before its `?`, without copying it.
+    @inlinable
     public func lookup(_ method: String, _ path: Substring) -> RouteMatch<Value> {
-        if let result = path.utf8.withContiguousStorageIfAvailable({ lookup(method, path, bytes: $0) }) {
+        switch core.match(method, path) {
+        case .found(let entry, let parameters): .found(values[Int(entry)], parameters)
+        case .redirect(let location): .redirect(location: location)
+        case .methodNotAllowed(let allowed): .methodNotAllowed(allowed: allowed)
+        case .notFound: .notFound
+        }
+    }
+}
+
+/// A `RouteMatch` with the route's index in place of its value.
+@usableFromInline
+enum RawMatch {
+    case found(Int32, Parameters)
+    case redirect(String)
+    case methodNotAllowed([String])
+    case notFound
+}
+
+/// The non-generic half of `Router`.
+@usableFromInline
+struct RouterCore: Sendable {
+    let trie: RouteTrie
+    let options: RouterOptions
+
+    @usableFromInline
+    func match(_ method: String, _ path: Substring) -> RawMatch {
+        // Through the base string: `Substring.UTF8View` (a `Slice`) takes a slower generic route.
+        let base = path.base
+        let start = base.utf8.distance(from: base.utf8.startIndex, to: path.startIndex)
+        let end = base.utf8.distance(from: base.utf8.startIndex, to: path.endIndex)
+        if let result = base.utf8.withContiguousStorageIfAvailable({
+            match(method, path, bytes: UnsafeBufferPointer(rebasing: $0[start..<end]))
+        }) {
             return result
         }
         var contiguous = String(path)
         contiguous.makeContiguousUTF8()
         let slice = contiguous[...]
-        return slice.utf8.withContiguousStorageIfAvailable { lookup(method, slice, bytes: $0) }!
+        return slice.utf8.withContiguousStorageIfAvailable { match(method, slice, bytes: $0) }!
     }
 
-    private func lookup(_ method: String, _ path: Substring, bytes: UnsafeBufferPointer<UInt8>) -> RouteMatch<Value> {
+    private func match(_ method: String, _ path: Substring, bytes: UnsafeBufferPointer<UInt8>) -> RawMatch {
         var captures = Captures()
         let entry = trie.find(bytes, method: method, captures: &captures)
         if entry >= 0 {
-            return .found(values[Int(entry)], Parameters(path: path, names: trie.names, captures: captures.items))
+            return .found(entry, Parameters(path: path, names: trie.names, captures: captures.items))
         }
         return miss(method, bytes)
     }
 
     /// The slow path: redirects, 405, 404.
-    private func miss(_ method: String, _ bytes: UnsafeBufferPointer<UInt8>) -> RouteMatch<Value> {
+    private func miss(_ method: String, _ bytes: UnsafeBufferPointer<UInt8>) -> RawMatch {
         if options.redirectTrailingSlash, method != "CONNECT", let location = trailingSlashVariant(method, bytes) {
-            return .redirect(location: location)
+            return .redirect(location)
         }
         if options.redirectFixedPath, method != "CONNECT" {
             let cleaned = PathCleaner.clean(bytes)
             let fixed = cleaned.withUnsafeBufferPointer { trie.caseInsensitivePath($0, method: method) }
-            if let fixed { return .redirect(location: String(decoding: fixed, as: UTF8.self)) }
+            if let fixed { return .redirect(String(decoding: fixed, as: UTF8.self)) }
             if options.redirectTrailingSlash {
                 var toggled = cleaned
                 if toggled.count > 1 && toggled.last == UInt8(ascii: "/") {
@@ -88,11 +125,11 @@ public struct Router<Value> {
                     toggled.append(UInt8(ascii: "/"))
                 }
                 let fixed = toggled.withUnsafeBufferPointer { trie.caseInsensitivePath($0, method: method) }
-                if let fixed { return .redirect(location: String(decoding: fixed, as: UTF8.self)) }
+                if let fixed { return .redirect(String(decoding: fixed, as: UTF8.self)) }
             }
         }
         let allowed = trie.methods(matching: bytes)
-        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed)
     }
 
     private func trailingSlashVariant(_ method: String, _ bytes: UnsafeBufferPointer<UInt8>) -> String? {

@@ -1,0 +1,480 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import SluiceRouter
+import SluiceServer
+
+/// Forwards the requests of one client connection to upstreams and streams the answers back.
+///
+/// Everything happens on the connection's event loop: the upstream connection comes from that loop's pool, parts
+/// are forwarded as they arrive, and each side's reads pause while the other side cannot take more (backpressure
+/// both ways), so a 1 GiB body passes through in bounded memory. NIO's pipelining handler feeds one request at a
+/// time; this handler serves it, then is idle until the next.
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamExchange {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Phase {
+        /// No request in progress.
+        case idle
+        /// Waiting for an upstream connection; request parts are buffered.
+        case connecting
+        /// Request parts go upstream as they arrive; response parts come back.
+        case forwarding
+        /// The gateway answered itself (404, 502, ...); the rest of the request is dropped.
+        case answered
+        /// The server layer rejected the request (413, 408) and closes the connection.
+        case aborted
+    }
+
+    private let shared: ProxyContext
+    private var context: ChannelHandlerContext?
+    private var phase = Phase.idle
+    /// Bumped per request, so that a late pool callback for an earlier request is recognised.
+    private var sequence = 0
+
+    // The current request.
+    private var route: ProxyRoute?
+    private var clientHead: HTTPRequestHead?
+    private var upstreamHead: HTTPRequestHead?
+    private var framing = BodyFraming.none
+    private var buffered: [HTTPClientRequestPart] = []
+    private var bufferedBytes = 0
+    private var requestEnded = false
+    private var bodyForwarded = false
+    private var clientKeepAlive = true
+    private var connection: UpstreamConnection?
+    private var tried: [UpstreamServer] = []
+    private var responseStarted = false
+    private var upstreamReusable = true
+    private var upstreamNeedsFlush = false
+    private var startTime = NIODeadline.uptimeNanoseconds(0)
+    private var responseStatus: UInt = 0
+
+    // Backpressure on the client: reads are held while buffering or while the upstream cannot take more.
+    private var clientReadsPaused = false
+    private var clientReadPending = false
+
+    // One lazy timer: the response-head timeout, then the idle timeout while bodies stream.
+    private var deadline: NIODeadline?
+    private var timer: Scheduled<Void>?
+
+    /// Buffered request bytes while connecting, before client reads pause.
+    private static let bufferLimit = 64 * 1024
+
+    init(shared: ProxyContext) {
+        self.shared = shared
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    // MARK: Client side
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): receiveHead(head, context: context)
+        case .body(let body): receiveBody(body)
+        case .end(let trailers): receiveEnd(trailers)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if upstreamNeedsFlush {
+            upstreamNeedsFlush = false
+            connection?.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if clientReadsPaused {
+            clientReadPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { connection?.resumeReads() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The client went away: whatever the upstream was doing for it is wasted and its connection out of step.
+        if phase == .connecting || phase == .forwarding {
+            shared.stats.aborted.wrappingIncrement(ordering: .relaxed)
+        }
+        releaseConnection(reusable: false)
+        cancelTimer()
+        phase = .idle
+        sequence += 1
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPServerError {
+            // RequestGuard answered (413/408) and closes the connection.
+            releaseConnection(reusable: false)
+            cancelTimer()
+            phase = .aborted
+        }
+        context.fireErrorCaught(error)
+    }
+
+    private func receiveHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        sequence += 1
+        shared.stats.requests.wrappingIncrement(ordering: .relaxed)
+        startTime = .now()
+        clientHead = head
+        clientKeepAlive = head.isKeepAlive
+        requestEnded = false
+        bodyForwarded = false
+        responseStarted = false
+        upstreamReusable = true
+        responseStatus = 0
+        tried.removeAll(keepingCapacity: true)
+        framing = ProxyHeaders.framing(of: head)
+
+        let path: Substring
+        if let question = head.uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            path = head.uri[..<question]
+        } else {
+            path = head.uri[...]
+        }
+        let state = shared.state
+        switch state.routes.lookup(host: head.headers.first(name: "host"), method: head.method.rawValue, path: path) {
+        case .found(let route, _):
+            self.route = route
+        case .methodNotAllowed(let allowed):
+            answer(.methodNotAllowed, "method not allowed\n", extra: [("allow", allowed.joined(separator: ", "))])
+            return
+        case .notFound, .redirect:
+            shared.stats.notFound.wrappingIncrement(ordering: .relaxed)
+            answer(.notFound, "no route\n")
+            return
+        }
+        let requestID = head.headers.first(name: "x-request-id").flatMap { RequestIDs.isAcceptable($0) ? $0 : nil }
+            ?? RequestIDs.make()
+        upstreamHead = ProxyHeaders.upstreamRequest(
+            head, framing: framing, clientAddress: context.channel.remoteAddress?.ipAddress, scheme: "http",
+            requestID: requestID, hostRewrite: route?.hostRewrite)
+        if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+            // Like nginx: the gateway asks for the body itself rather than relaying the upstream's 100.
+            let continueHead = HTTPResponseHead(version: head.version, status: .continue)
+            context.writeAndFlush(wrapOutboundOut(.head(continueHead)), promise: nil)
+        }
+        phase = .connecting
+        connect()
+    }
+
+    private func receiveBody(_ body: ByteBuffer) {
+        switch phase {
+        case .connecting:
+            buffered.append(.body(.byteBuffer(body)))
+            bufferedBytes += body.readableBytes
+            if bufferedBytes > Self.bufferLimit { pauseClientReads() }
+        case .forwarding:
+            guard let connection else { return }
+            connection.write(.body(.byteBuffer(body)))
+            bodyForwarded = true
+            upstreamNeedsFlush = true
+            if !connection.isWritable { pauseClientReads() }
+            if !responseStarted { touchIdleTimer() }
+        case .idle, .answered, .aborted:
+            break
+        }
+    }
+
+    private func receiveEnd(_ trailers: HTTPHeaders?) {
+        requestEnded = true
+        switch phase {
+        case .connecting:
+            buffered.append(.end(trailers))
+        case .forwarding:
+            guard let connection else { return }
+            connection.write(.end(trailers))
+            connection.flush()
+            upstreamNeedsFlush = false
+            if !responseStarted, let route { arm(after: route.timeout) }
+        case .answered:
+            phase = .idle
+        case .idle, .aborted:
+            break
+        }
+    }
+
+    // MARK: Upstream side
+
+    private func connect() {
+        guard let route, let context else { return }
+        guard let server = route.upstream.pick(on: context.eventLoop, excluding: tried) else {
+            fail(.badGateway, "no upstream server left to try\n")
+            return
+        }
+        tried.append(server)
+        let expected = sequence
+        server.pool(on: context.eventLoop).acquire { [self] result in
+            guard expected == sequence, phase == .connecting else {
+                // The request ended (client gone, or answered) while we waited.
+                if case .success(let connection) = result { connection.pool?.release(connection, reusable: true) }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                start(on: connection)
+            case .failure(.connectFailed(let reason)):
+                shared.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
+                shared.logger.warning(
+                    "upstream connect failed",
+                    metadata: ["upstream": "\(route.upstream.name)", "server": "\(server.target)", "error": "\(reason)"])
+                retryOr(.badGateway, "upstream connect failed\n")
+            case .failure(.queueFull), .failure(.queueTimeout), .failure(.closed):
+                fail(.serviceUnavailable, "upstream busy\n")
+            }
+        }
+    }
+
+    private func start(on connection: UpstreamConnection) {
+        guard let upstreamHead else { return }
+        self.connection = connection
+        connection.exchange = self
+        connection.requestCount += 1
+        phase = .forwarding
+        connection.write(.head(upstreamHead))
+        for part in buffered {
+            if case .body = part { bodyForwarded = true }
+            connection.write(part)
+        }
+        buffered.removeAll(keepingCapacity: true)
+        bufferedBytes = 0
+        connection.flush()
+        if let route {
+            if requestEnded { arm(after: route.timeout) } else { arm(after: route.idleTimeout) }
+        }
+        if connection.isWritable { resumeClientReads() }
+    }
+
+    func upstreamRead(_ part: HTTPClientResponsePart) {
+        guard phase == .forwarding, let context else { return }
+        switch part {
+        case .head(let head):
+            guard head.status.code >= 200 else { return }  // 1xx: the gateway already sent its own 100
+            responseStarted = true
+            responseStatus = head.status.code
+            upstreamReusable = head.isKeepAlive
+            var response = ProxyHeaders.clientResponse(head, version: clientHead?.version ?? .http1_1)
+            if !clientKeepAlive { response.headers.replaceOrAdd(name: "connection", value: "close") }
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            if let route { arm(after: route.idleTimeout) }
+        case .body(let body):
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            if !context.channel.isWritable {
+                context.flush()
+                connection?.pauseReads()
+            }
+            touchIdleTimer()
+        case .end(let trailers):
+            shared.stats.upstreamResponses.wrappingIncrement(ordering: .relaxed)
+            // A response that ends before its request was fully sent leaves both connections out of step.
+            let reusable = upstreamReusable && requestEnded
+            if !requestEnded { clientKeepAlive = false }
+            releaseConnection(reusable: reusable)
+            cancelTimer()
+            finish(status: responseStatus)
+            writeEnd(trailers, context: context)
+        }
+    }
+
+    func upstreamReadComplete() {
+        context?.flush()
+    }
+
+    func upstreamWritabilityChanged(writable: Bool) {
+        if writable && phase == .forwarding { resumeClientReads() }
+    }
+
+    func upstreamClosed(error: (any Error)?) {
+        guard phase == .forwarding, let context else { return }
+        connection = nil
+        cancelTimer()
+        if responseStarted {
+            // Part of the answer is out: the only honest thing left is to cut the client off.
+            shared.stats.aborted.wrappingIncrement(ordering: .relaxed)
+            phase = .aborted
+            context.close(promise: nil)
+            return
+        }
+        // Nothing came back. Retrying is safe when no body went out (the same bytes can be sent again) and the
+        // method is idempotent (RFC 9110 §9.2.2): a kept-alive connection closed by the server in the meantime.
+        if framing == .none && clientHead?.method.isIdempotent == true {
+            phase = .connecting
+            retryOr(.badGateway, "upstream closed the connection\n")
+        } else {
+            fail(.badGateway, "upstream closed the connection\n")
+        }
+    }
+
+    // MARK: Outcomes
+
+    /// Tries another server if the route allows, otherwise answers `status`.
+    private func retryOr(_ status: HTTPResponseStatus, _ body: String) {
+        guard let route, tried.count <= route.retries, tried.count < route.upstream.servers.count else {
+            fail(status, body)
+            return
+        }
+        shared.stats.retries.wrappingIncrement(ordering: .relaxed)
+        phase = .connecting
+        connect()
+    }
+
+    /// Answers with a gateway error and counts it.
+    private func fail(_ status: HTTPResponseStatus, _ body: String) {
+        switch status {
+        case .badGateway: shared.stats.badGateway.wrappingIncrement(ordering: .relaxed)
+        case .serviceUnavailable: shared.stats.serviceUnavailable.wrappingIncrement(ordering: .relaxed)
+        case .gatewayTimeout: shared.stats.gatewayTimeout.wrappingIncrement(ordering: .relaxed)
+        default: break
+        }
+        releaseConnection(reusable: false)
+        answer(status, body)
+    }
+
+    /// Writes an answer of the gateway's own. The rest of the request, if any, is dropped as it arrives.
+    private func answer(_ status: HTTPResponseStatus, _ body: String, extra: [(String, String)] = []) {
+        guard let context else { return }
+        cancelTimer()
+        buffered.removeAll()
+        bufferedBytes = 0
+        resumeClientReads()
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(5 + extra.count)
+        headers.add(name: "content-type", value: "text/plain; charset=utf-8")
+        headers.add(name: "content-length", value: String(body.utf8.count))
+        headers.add(name: "date", value: HTTPDate.now())
+        headers.add(name: "server", value: "sluice")
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        if !clientKeepAlive { headers.add(name: "connection", value: "close") }
+        let version = clientHead?.version ?? .http1_1
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        if clientHead?.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        }
+        finish(status: status.code)
+        phase = requestEnded ? .idle : .answered
+        writeEnd(nil, context: context)
+    }
+
+    /// Logs the exchange; the state is reset before the end is written, because writing it may deliver the next
+    /// pipelined request at once.
+    private func finish(status: UInt) {
+        if shared.accessLog, let clientHead {
+            let micros = (NIODeadline.now() - startTime).nanoseconds / 1_000
+            shared.logger.info(
+                "request",
+                metadata: [
+                    "method": "\(clientHead.method.rawValue)", "uri": "\(clientHead.uri)", "status": "\(status)",
+                    "route": "\(route?.name ?? "-")", "duration_us": "\(micros)",
+                ])
+        }
+        if phase == .forwarding { phase = .idle }
+        route = nil
+        upstreamHead = nil
+    }
+
+    private func writeEnd(_ trailers: HTTPHeaders?, context: ChannelHandlerContext) {
+        if clientKeepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func releaseConnection(reusable: Bool) {
+        guard let connection else { return }
+        self.connection = nil
+        connection.resumeReads()
+        if let pool = connection.pool {
+            pool.release(connection, reusable: reusable)
+        } else {
+            connection.close()
+        }
+    }
+
+    // MARK: Backpressure
+
+    private func pauseClientReads() { clientReadsPaused = true }
+
+    private func resumeClientReads() {
+        guard clientReadsPaused else { return }
+        clientReadsPaused = false
+        if clientReadPending, let context {
+            clientReadPending = false
+            context.read()
+        }
+    }
+
+    // MARK: Timers
+
+    private func arm(after timeout: TimeAmount) {
+        guard let context else { return }
+        let next = context.eventLoop.now + timeout
+        deadline = next
+        if timer == nil { schedule(at: next) }
+    }
+
+    /// Moves the idle deadline while a body streams.
+    private func touchIdleTimer() {
+        guard let route, deadline != nil else { return }
+        // Until the request is fully sent and before the response starts, the idle timeout applies; once the
+        // request is in, the response timeout runs and is not moved by our own writes.
+        if responseStarted || !requestEnded { arm(after: route.idleTimeout) }
+    }
+
+    private func cancelTimer() {
+        deadline = nil
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func schedule(at when: NIODeadline) {
+        guard let context else { return }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
+            timer = nil
+            guard let deadline, let context = self.context else { return }
+            if deadline <= context.eventLoop.now {
+                expire()
+            } else {
+                schedule(at: deadline)
+            }
+        }
+    }
+
+    private func expire() {
+        deadline = nil
+        guard phase == .forwarding || phase == .connecting, let context else { return }
+        if responseStarted {
+            shared.stats.aborted.wrappingIncrement(ordering: .relaxed)
+            releaseConnection(reusable: false)
+            phase = .aborted
+            context.close(promise: nil)
+        } else {
+            fail(.gatewayTimeout, "upstream timed out\n")
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ProxyHandler: Sendable {}
+
+extension HTTPMethod {
+    /// RFC 9110 §9.2.2.
+    var isIdempotent: Bool {
+        switch self {
+        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: true
+        default: false
+        }
+    }
+}

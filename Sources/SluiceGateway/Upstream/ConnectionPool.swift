@@ -1,0 +1,227 @@
+import DequeModule
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// How a pool treats its connections (one upstream's settings).
+struct PoolSettings: Hashable, Sendable {
+    /// Idle connections kept for reuse; 0 turns keep-alive to this upstream off.
+    var keepalive = 32
+    var idleTimeout = TimeAmount.seconds(60)
+    /// Requests sent on one connection before it is retired.
+    var maxRequestsPerConnection = 1000
+    /// Open connections (busy, connecting and idle) at most.
+    var maxConnections = 256
+    /// Requests that may wait for a connection when all are busy; more are refused (503).
+    var queue = 128
+    var queueTimeout = TimeAmount.seconds(1)
+    var connectTimeout = TimeAmount.seconds(1)
+}
+
+/// Why a pool could not hand out a connection.
+enum PoolError: Error, Hashable {
+    /// TCP connect failed or timed out.
+    case connectFailed(String)
+    /// All connections busy and the queue full.
+    case queueFull
+    /// Waited `queue_timeout` for a connection.
+    case queueTimeout
+    /// The pool was retired by a reload and takes no new requests.
+    case closed
+}
+
+/// The keep-alive connections to one upstream server from one event loop.
+///
+/// Everything here runs on `eventLoop`: the client connections that use it live there too, so the pool needs no
+/// locks. Idle connections are reused last-in first-out (the warmest first) and closed after `idleTimeout`.
+final class ConnectionPool {
+    typealias Callback = (Result<UpstreamConnection, PoolError>) -> Void
+
+    private struct Waiter {
+        let id: Int
+        let callback: Callback
+        let timeout: Scheduled<Void>
+    }
+
+    let eventLoop: any EventLoop
+    let target: UpstreamTarget
+    let settings: PoolSettings
+    private var idle: [UpstreamConnection] = []
+    /// Connections counted against `maxConnections`: busy, connecting and idle.
+    private(set) var openCount = 0
+    private var waiters = Deque<Waiter>()
+    private var nextWaiterID = 0
+    private var sweep: Scheduled<Void>?
+    private(set) var isClosed = false
+
+    init(eventLoop: any EventLoop, target: UpstreamTarget, settings: PoolSettings) {
+        self.eventLoop = eventLoop
+        self.target = target
+        self.settings = settings
+    }
+
+    var idleCount: Int { idle.count }
+    var busyCount: Int { openCount - idle.count }
+
+    /// Hands out a connection: an idle one, a new one, or (when all are busy) one freed later.
+    func acquire(_ callback: @escaping Callback) {
+        eventLoop.preconditionInEventLoop()
+        guard !isClosed else { return callback(.failure(.closed)) }
+        let now = NIODeadline.now()
+        while let connection = idle.popLast() {
+            if connection.isActive && now - connection.idleSince < settings.idleTimeout {
+                return callback(.success(connection))
+            }
+            retire(connection)
+        }
+        if openCount < settings.maxConnections {
+            connect(callback)
+        } else if waiters.count < settings.queue {
+            let id = nextWaiterID
+            nextWaiterID += 1
+            let timeout = eventLoop.assumeIsolated().scheduleTask(in: settings.queueTimeout) { [self] in
+                if let index = waiters.firstIndex(where: { $0.id == id }) {
+                    let waiter = waiters.remove(at: index)
+                    waiter.callback(.failure(.queueTimeout))
+                }
+            }
+            waiters.append(Waiter(id: id, callback: callback, timeout: timeout))
+        } else {
+            callback(.failure(.queueFull))
+        }
+    }
+
+    /// Takes a connection back. `reusable` says the exchange ended cleanly, so the connection is in step.
+    func release(_ connection: UpstreamConnection, reusable: Bool) {
+        eventLoop.preconditionInEventLoop()
+        connection.exchange = nil
+        let keep = reusable && !isClosed && connection.isActive
+            && connection.requestCount < settings.maxRequestsPerConnection && settings.keepalive > 0
+        guard keep else {
+            retire(connection)
+            serveWaiterWithNewConnection()
+            return
+        }
+        if let waiter = waiters.popFirst() {
+            waiter.timeout.cancel()
+            waiter.callback(.success(connection))
+            return
+        }
+        if idle.count >= settings.keepalive {
+            retire(connection)
+            return
+        }
+        connection.idleSince = .now()
+        idle.append(connection)
+        scheduleSweep()
+    }
+
+    /// An idle connection was closed by the server.
+    func idleConnectionClosed(_ connection: UpstreamConnection) {
+        if let index = idle.firstIndex(where: { $0 === connection }) {
+            idle.remove(at: index)
+            openCount -= 1
+            serveWaiterWithNewConnection()
+        }
+    }
+
+    /// Stops handing out connections (after a reload removed or changed this server): idle ones close now, busy
+    /// ones when their exchange ends; waiters get `.closed`.
+    func close() {
+        eventLoop.preconditionInEventLoop()
+        isClosed = true
+        sweep?.cancel()
+        for connection in idle { retire(connection) }
+        idle.removeAll()
+        while let waiter = waiters.popFirst() {
+            waiter.timeout.cancel()
+            waiter.callback(.failure(.closed))
+        }
+    }
+
+    // MARK: Internals
+
+    private func retire(_ connection: UpstreamConnection) {
+        connection.pool = nil
+        connection.close()
+        openCount -= 1
+    }
+
+    private func serveWaiterWithNewConnection() {
+        guard !isClosed, openCount < settings.maxConnections, let waiter = waiters.popFirst() else { return }
+        waiter.timeout.cancel()
+        connect(waiter.callback)
+    }
+
+    private func connect(_ callback: @escaping Callback) {
+        openCount += 1
+        let connection = UpstreamConnection()
+        connection.pool = self
+        let bound = NIOLoopBound(connection, eventLoop: eventLoop)  // the channel is created on this loop
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(settings.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                }
+            }
+        let future: EventLoopFuture<any Channel>
+        if let address = target.socketAddress {
+            future = bootstrap.connect(to: address)
+        } else {
+            future = bootstrap.connect(host: target.host, port: target.port)
+        }
+        future.assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .success:
+                if isClosed {
+                    connection.close()
+                    openCount -= 1
+                    callback(.failure(.closed))
+                } else {
+                    callback(.success(connection))
+                }
+            case .failure(let error):
+                openCount -= 1
+                callback(.failure(.connectFailed("\(error)")))
+                serveWaiterWithNewConnection()
+            }
+        }
+    }
+
+    private func scheduleSweep() {
+        guard sweep == nil else { return }
+        sweep = eventLoop.assumeIsolated().scheduleTask(in: settings.idleTimeout) { [self] in
+            sweep = nil
+            let now = NIODeadline.now()
+            let (stale, fresh) = (
+                idle.filter { now - $0.idleSince >= settings.idleTimeout },
+                idle.filter { now - $0.idleSince < settings.idleTimeout }
+            )
+            idle = fresh
+            for connection in stale { retire(connection) }
+            if !idle.isEmpty { scheduleSweep() }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionPool: Sendable {}
+
+/// Where an upstream server is.
+struct UpstreamTarget: Hashable, Sendable, CustomStringConvertible {
+    let host: String
+    let port: Int
+    /// Pre-resolved when the host is an IP literal, so that connecting needs no resolver.
+    let socketAddress: SocketAddress?
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+        self.socketAddress = try? SocketAddress(ipAddress: host, port: port)
+    }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
