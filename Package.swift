@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ],
     targets: [
         // The radix-tree router: pure Swift, no NIO. Shared by the gateway and SluiceWeb.
@@ -65,6 +66,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strict
         ),
@@ -127,7 +129,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"], swiftSettings: strict),
-        .testTarget(name: "SluiceGatewayTests", dependencies: ["SluiceGateway"], swiftSettings: strict),
+        .testTarget(
+            name: "SluiceGatewayTests",
+            dependencies: [
+                "SluiceGateway", "SluiceServer", "SluiceRouter", "SluiceDemoApp", "SluiceTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -93,6 +93,15 @@ public final class DemoBackend: Sendable {
             let id = c.param("id") ?? ""
             try c.json(.ok, User(id: id, name: "user-\(id)", instance: instance.name, zone: instance.zone))
         }
+        try api.get("/headers") { c in
+            // What this backend was sent, as a JSON object of lowercased names to values (repeats joined by ", ").
+            var seen: [String: String] = [:]
+            for (name, value) in c.headers {
+                let key = name.lowercased()
+                seen[key] = seen[key].map { "\($0), \(value)" } ?? value
+            }
+            try c.json(.ok, seen)
+        }
         try api.post("/echo") { c in
             let type = c.header("content-type") ?? "application/octet-stream"
             c.data(.ok, contentType: type, c.body ?? ByteBuffer())

@@ -185,7 +185,8 @@ public enum TestHTTP {
         port: Int, _ method: String = "GET", _ target: String, headers: [(String, String)] = [], body: String? = nil
     ) async throws -> TestResponse {
         let socket = try TestSocket(port: port)
-        var text = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        var text = "\(method) \(target) HTTP/1.1\r\n"
+        if !headers.contains(where: { $0.0.lowercased() == "host" }) { text += "Host: 127.0.0.1\r\n" }
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if let body { text += "Content-Length: \(body.utf8.count)\r\n" }
         text += "\r\n" + (body ?? "")

@@ -46,12 +46,18 @@ final class UpstreamPool: Sendable {
         self.cursors = LoopLocal(group: group) { _ in Cursor() }
     }
 
-    /// Round robin (this balancer), skipping servers already tried for this request. Call on `eventLoop`.
+    /// Round robin (this balancer). A retry takes the server after the last one tried, without moving the
+    /// shared cursor: otherwise, with two servers, every first try would land on the same (failing) one. Call on
+    /// `eventLoop`.
     func pick(on eventLoop: any EventLoop, excluding tried: [UpstreamServer]) -> UpstreamServer? {
-        let cursor = cursors.value(on: eventLoop)
-        for _ in 0..<servers.count {
+        guard let last = tried.last, let lastIndex = servers.firstIndex(where: { $0 === last }) else {
+            let cursor = cursors.value(on: eventLoop)
             let server = servers[cursor.next % servers.count]
             cursor.next &+= 1
+            return server
+        }
+        for step in 1..<max(servers.count, 1) {
+            let server = servers[(lastIndex + step) % servers.count]
             if !tried.contains(where: { $0 === server }) { return server }
         }
         return nil
