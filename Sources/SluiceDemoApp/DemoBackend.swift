@@ -111,8 +111,15 @@ public final class DemoBackend: Sendable {
 
     /// Starts serving; read the port from the returned server.
     public func start(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> HTTPServer {
-        let server = ServerConfiguration(host: configuration.host, port: configuration.port, serverName: nil)
-        return try await makeEngine().start(server, group: group)
+        let settings = ServerConfiguration(
+            host: configuration.host, port: configuration.port, maxBodySize: Int.max, serverName: nil)
+        let responder = try makeEngine().makeResponder()
+        let server = HTTPServer(configuration: settings, group: group, logger: logger) { channel in
+            try channel.pipeline.syncOperations.addHandler(StreamingEndpoints())
+            try channel.pipeline.syncOperations.addHandler(responder.makeHandler())
+        }
+        try await server.start()
+        return server
     }
 
     /// The fault knobs: `?status=503` answers that status, `?delay=50ms` delays the answer, and the instance's

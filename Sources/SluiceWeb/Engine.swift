@@ -78,6 +78,10 @@ public struct Responder: Sendable {
     let handleMethodNotAllowed: Bool
     let logger: Logger
 
+    /// The channel handler that serves this responder's routes on one connection, for servers that build their own
+    /// pipeline (add it after `HTTPServer.configureHTTP`'s handlers).
+    public func makeHandler() -> any ChannelHandler { EngineChannelHandler(responder: self) }
+
     /// Looks the request up and returns its chain, parameters and matched route.
     func resolve(method: HTTPMethod, path: Substring) -> (handlers: [Handler], parameters: Parameters, route: HandlerChain?) {
         switch router.lookup(method.rawValue, path) {

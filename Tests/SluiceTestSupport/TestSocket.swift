@@ -60,6 +60,24 @@ public final class TestSocket: @unchecked Sendable {
         try await offload { try self.readResponseNow(head: head) }
     }
 
+    /// Reads a response head, then counts (and drops) its `Content-Length` body: for bodies too large to keep.
+    public func readHeadAndCountBody() async throws -> (status: Int, bodyBytes: Int) {
+        try await offload {
+            var head = try self.readResponseNow(head: true)
+            let length = head.header("content-length").flatMap(Int.init) ?? 0
+            var counted = min(self.buffer.count, length)
+            self.buffer.removeFirst(counted)
+            while counted < length {
+                guard try self.fill() else { break }
+                let take = min(self.buffer.count, length - counted)
+                counted += take
+                self.buffer.removeFirst(take)
+            }
+            head.body = []
+            return (head.status, counted)
+        }
+    }
+
     private func sendNow(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {

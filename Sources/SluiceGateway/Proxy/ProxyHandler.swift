@@ -80,9 +80,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if upstreamNeedsFlush {
+        if upstreamNeedsFlush, let connection {
             upstreamNeedsFlush = false
-            connection?.flush()
+            connection.flush()
+            if clientReadsPaused && phase == .forwarding && connection.isWritable { resumeClientReads() }
         }
         context.fireChannelReadComplete()
     }
@@ -270,8 +271,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .body(let body):
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             if !context.channel.isWritable {
-                context.flush()
+                // Pause before flushing: the flush may make the channel writable again, and report it, at once.
                 connection?.pauseReads()
+                context.flush()
+                if context.channel.isWritable { connection?.resumeReads() }
             }
             touchIdleTimer()
         case .end(let trailers):
