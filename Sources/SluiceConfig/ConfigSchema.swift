@@ -1,0 +1,50 @@
+/// The sections and keys Sluice knows: what the validator checks against, and what "did you mean" chooses from.
+/// A new key is added here and read in the matching `ConfigValidator+…` file.
+enum SectionKind: String, CaseIterable, Sendable {
+    case server, upstream, route
+
+    /// `[server]` is one section (several are merged); upstreams and routes are named.
+    var takesName: Bool { self != .server }
+
+    /// The keys of this section, in the order the reference file documents them.
+    var keys: [KeySpec] {
+        switch self {
+        case .server:
+            [
+                .list("listen"), .single("zone"), .single("admin"), .single("workers"), .single("max_header_size"),
+                .single("max_body_size"), .single("client_header_timeout"), .single("keepalive_timeout"),
+                .single("drain_timeout"), .single("access_log"), .single("log_level"), .list("include"),
+            ]
+        case .upstream:
+            [
+                .list("server"), .single("balance"), .single("keepalive"), .single("keepalive_timeout"),
+                .single("keepalive_requests"), .single("max_connections"), .single("queue"), .single("queue_timeout"),
+                .single("connect_timeout"),
+            ]
+        case .route:
+            [
+                .single("match"), .list("host"), .single("methods"), .single("upstream"), .single("timeout"),
+                .single("idle_timeout"), .single("retries"), .single("host_rewrite"),
+            ]
+        }
+    }
+
+    /// `[upstream users]`-style example for messages.
+    var example: String {
+        switch self {
+        case .server: "[server]"
+        case .upstream: "[upstream users]"
+        case .route: "[route users]"
+        }
+    }
+}
+
+/// One key a section accepts.
+struct KeySpec: Hashable, Sendable {
+    let name: String
+    /// Whether the key may be given more than once (each occurrence adds to a list).
+    let repeatable: Bool
+
+    static func single(_ name: String) -> KeySpec { KeySpec(name: name, repeatable: false) }
+    static func list(_ name: String) -> KeySpec { KeySpec(name: name, repeatable: true) }
+}

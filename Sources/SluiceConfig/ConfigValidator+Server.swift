@@ -1,0 +1,83 @@
+extension ConfigValidator {
+    /// `[server]`: every `[server]` section, in every file, merged into one (the first header is its location).
+    mutating func readServer(_ sections: [INISection], mainFile: String) -> ServerConfig {
+        guard let first = sections.first else {
+            errors.append(
+                ConfigError(
+                    location: SourceLocation(file: mainFile, line: 0), section: "[server]",
+                    message: "missing; a config needs a [server] section with at least one 'listen = 0.0.0.0:8080'"))
+            return ServerConfig(listen: [], location: SourceLocation(file: mainFile, line: 0))
+        }
+        let reader = SectionReader(
+            kind: .server, header: "[server]", location: first.location, entries: sections.flatMap(\.entries),
+            errors: &errors)
+
+        let listen = readListen(reader)
+        var admin: ListenAddress?
+        if let entry = reader.entry("admin") {
+            do {
+                let address = try ListenAddress(entry.value)
+                if let clash = listen.first(where: { $0.address.overlaps(address) }) {
+                    errors.append(
+                        reader.error(
+                            entry,
+                            "\(address) is also where the gateway listens (listen = \(clash.address) at "
+                                + "\(clash.entry.location)); give admin its own address"))
+                } else {
+                    admin = address
+                }
+            } catch {
+                errors.append(reader.error(entry, error.description))
+            }
+        }
+        let workers: Int? = reader.value("workers", default: nil, errors: &errors) { text throws(ValueError) in
+            try ValueParsing.integer(text, in: 1...256)
+        }
+        return ServerConfig(
+            listen: listen.map(\.address),
+            zone: reader.value("zone", default: nil, errors: &errors) { text throws(ValueError) in try Self.zone(text) },
+            admin: admin,
+            workers: workers,
+            maxHeaderSize: reader.size(
+                "max_header_size", default: ServerConfig.defaultMaxHeaderSize, minimum: 1024, errors: &errors),
+            maxBodySize: reader.size("max_body_size", default: 0, errors: &errors),
+            clientHeaderTimeout: reader.duration(
+                "client_header_timeout", default: ServerConfig.defaultClientHeaderTimeout, positive: true,
+                errors: &errors),
+            keepaliveTimeout: reader.duration(
+                "keepalive_timeout", default: ServerConfig.defaultKeepaliveTimeout, errors: &errors),
+            drainTimeout: reader.duration("drain_timeout", default: ServerConfig.defaultDrainTimeout, errors: &errors),
+            accessLog: reader.boolean("access_log", default: true, errors: &errors),
+            logLevel: reader.choice("log_level", default: LogLevel.info, errors: &errors),
+            location: first.location)
+    }
+
+    /// `listen` lines: at least one, none that would fail to bind beside another.
+    private mutating func readListen(_ reader: SectionReader) -> [(address: ListenAddress, entry: INIEntry)] {
+        let entries = reader.entries("listen")
+        if entries.isEmpty {
+            _ = reader.required("listen", example: "0.0.0.0:8080", errors: &errors)
+        }
+        var listen: [(address: ListenAddress, entry: INIEntry)] = []
+        for entry in entries {
+            let address: ListenAddress
+            do {
+                address = try ListenAddress(entry.value)
+            } catch {
+                errors.append(reader.error(entry, error.description))
+                continue
+            }
+            if let clash = listen.first(where: { $0.address.overlaps(address) }) {
+                let message =
+                    clash.address == address
+                    ? "\(address) is listed twice (first at \(clash.entry.location))"
+                    : "\(address) overlaps \(clash.address) (at \(clash.entry.location)): a wildcard address takes "
+                        + "the port on every interface"
+                errors.append(reader.error(entry, message))
+                continue
+            }
+            listen.append((address, entry))
+        }
+        return listen
+    }
+}

@@ -1,0 +1,98 @@
+extension ConfigValidator {
+    /// `[upstream NAME]`.
+    mutating func readUpstream(_ section: INISection) -> UpstreamConfig {
+        let reader = SectionReader(
+            kind: .upstream, header: section.header, location: section.location, entries: section.entries,
+            errors: &errors)
+        let entries = reader.entries("server")
+        if entries.isEmpty {
+            _ = reader.required("server", example: "10.0.1.10:8081 zone=az1", errors: &errors)
+        }
+        var servers: [UpstreamServerConfig] = []
+        for entry in entries {
+            guard let server = readUpstreamServer(entry, reader) else { continue }
+            if let clash = servers.first(where: { $0.address == server.address }) {
+                errors.append(reader.error(entry, "\(server.address) is listed twice (first at \(clash.location))"))
+                continue
+            }
+            servers.append(server)
+        }
+        return UpstreamConfig(
+            name: section.name ?? "",
+            servers: servers,
+            balance: reader.choice("balance", default: BalanceAlgorithm.roundRobin, errors: &errors),
+            keepalive: reader.integer(
+                "keepalive", default: UpstreamConfig.defaultKeepalive, in: 0...100_000, errors: &errors),
+            keepaliveTimeout: reader.duration(
+                "keepalive_timeout", default: UpstreamConfig.defaultKeepaliveTimeout, errors: &errors),
+            keepaliveRequests: reader.integer(
+                "keepalive_requests", default: UpstreamConfig.defaultKeepaliveRequests, in: 1...1_000_000_000,
+                errors: &errors),
+            maxConnections: reader.integer(
+                "max_connections", default: UpstreamConfig.defaultMaxConnections, in: 1...100_000, errors: &errors),
+            queue: reader.integer("queue", default: UpstreamConfig.defaultQueue, in: 0...1_000_000, errors: &errors),
+            queueTimeout: reader.duration(
+                "queue_timeout", default: UpstreamConfig.defaultQueueTimeout, errors: &errors),
+            connectTimeout: reader.duration(
+                "connect_timeout", default: UpstreamConfig.defaultConnectTimeout, positive: true, errors: &errors),
+            location: section.location)
+    }
+
+    /// One `server = HOST:PORT [zone=az1] [weight=N] [max_conns=N] [backup]` line; nil (and errors) if it is bad.
+    private mutating func readUpstreamServer(_ entry: INIEntry, _ reader: SectionReader) -> UpstreamServerConfig? {
+        let options = ValueParsing.options(entry.value)
+        let expected = "HOST:PORT like 10.0.1.10:8081, followed by any of zone=NAME weight=N max_conns=N backup"
+        guard let first = options.first, first.name == nil else {
+            errors.append(reader.error(entry, ValueError(expected: expected, got: entry.value).description))
+            return nil
+        }
+        var server = UpstreamServerConfig(host: "", port: 0, location: entry.location)
+        var valid = true
+        do {
+            (server.host, server.port) = try HostPort.parse(
+                first.value, defaultHost: nil, ports: 1...65535, expected: "HOST:PORT like 10.0.1.10:8081")
+        } catch {
+            errors.append(reader.error(entry, error.description))
+            valid = false
+        }
+        let optionNames = ["zone", "weight", "max_conns", "backup"]
+        var seen = Set<String>()
+        for option in options.dropFirst() {
+            let name = option.name ?? option.value
+            if let problem = Self.optionProblem(option, known: optionNames) {
+                errors.append(reader.error(entry, problem + "; expected \(expected)"))
+                valid = false
+                continue
+            }
+            guard seen.insert(name).inserted else {
+                errors.append(reader.error(entry, "server option '\(name)' given twice"))
+                valid = false
+                continue
+            }
+            do throws(ValueError) {
+                switch name {
+                case "zone": server.zone = try Self.zone(option.value)
+                case "weight": server.weight = try ValueParsing.integer(option.value, in: 1...1000)
+                case "max_conns": server.maxConnections = try ValueParsing.integer(option.value, in: 1...100_000)
+                default: server.backup = true
+                }
+            } catch {
+                errors.append(reader.error(entry, "option \(name): \(error)"))
+                valid = false
+            }
+        }
+        return valid ? server : nil
+    }
+
+    /// Why a server option is not one of `known` (`backup` is a flag, the others take `=value`); nil if it is fine.
+    private static func optionProblem(_ option: ValueOption, known: [String]) -> String? {
+        let name = option.name ?? option.value
+        if known.contains(name) {
+            if name == "backup" { return option.name == nil ? nil : "'backup' takes no value" }
+            return option.name == nil ? "'\(name)' needs a value, like \(name)=..." : nil
+        }
+        var message = "unknown server option '\(name)'"
+        if let close = Suggestion.closest(to: name, in: known) { message += "; did you mean '\(close)'?" }
+        return message
+    }
+}

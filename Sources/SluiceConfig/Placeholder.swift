@@ -1,1 +1,0 @@
-// SluiceConfig: see GatewayConfig.swift

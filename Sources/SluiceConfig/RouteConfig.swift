@@ -1,0 +1,50 @@
+/// `[route NAME]`: which requests go to which upstream, and how long they may take.
+public struct RouteConfig: Sendable, Equatable {
+    public var name: String
+    /// `match`: a SluiceRouter pattern, `/api/v1/users/:id` or `/api/v1/users/*`.
+    public var match: String
+    /// `host`: lowercase exact names or `*.example.com` wildcards; empty matches any host.
+    public var hosts: [String]
+    /// `methods`: uppercase; empty matches any method.
+    public var methods: [String]
+    /// `upstream`: the name of an `[upstream]` section.
+    public var upstream: String
+    /// `timeout`: from sending the request until the response head arrives; 504 after it.
+    public var timeout: Duration
+    /// `idle_timeout`: the longest silence while a body streams in either direction.
+    public var idleTimeout: Duration
+    /// `retries` (0...10): further attempts on another server after a connect failure or a retryable answer.
+    public var retries: Int
+    /// `host_rewrite`: the Host header sent upstream; nil passes the client's.
+    public var hostRewrite: String?
+    /// The `[route NAME]` header.
+    public var location: SourceLocation
+
+    public static let defaultTimeout = Duration.seconds(30)
+    public static let defaultIdleTimeout = Duration.seconds(60)
+    public static let defaultRetries = 1
+
+    public init(
+        name: String,
+        match: String,
+        hosts: [String] = [],
+        methods: [String] = [],
+        upstream: String,
+        timeout: Duration = RouteConfig.defaultTimeout,
+        idleTimeout: Duration = RouteConfig.defaultIdleTimeout,
+        retries: Int = RouteConfig.defaultRetries,
+        hostRewrite: String? = nil,
+        location: SourceLocation = SourceLocation(file: "<memory>", line: 0)
+    ) {
+        self.name = name
+        self.match = match
+        self.hosts = hosts
+        self.methods = methods
+        self.upstream = upstream
+        self.timeout = timeout
+        self.idleTimeout = idleTimeout
+        self.retries = retries
+        self.hostRewrite = hostRewrite
+        self.location = location
+    }
+}

@@ -1,0 +1,109 @@
+/// `[upstream NAME]`: a pool of servers that routes send requests to, and how connections to them are kept.
+///
+/// Connection limits are per server per event loop: each loop owns its pools, so no lock is taken on the request path.
+public struct UpstreamConfig: Sendable, Equatable {
+    public var name: String
+    /// `server = HOST:PORT [zone=az1] [weight=N] [max_conns=N] [backup]`, repeatable, at least one.
+    public var servers: [UpstreamServerConfig]
+    /// `balance`: how a server is picked among the healthy ones.
+    public var balance: BalanceAlgorithm
+    /// `keepalive`: idle pooled connections kept per server per event loop; 0 disables pooling.
+    public var keepalive: Int
+    /// `keepalive_timeout`: how long an idle pooled connection is kept.
+    public var keepaliveTimeout: Duration
+    /// `keepalive_requests`: requests sent on one connection before it is closed and replaced.
+    public var keepaliveRequests: Int
+    /// `max_connections`: open connections per server per event loop; a server's own `max_conns` overrides it.
+    public var maxConnections: Int
+    /// `queue`: requests that may wait for a connection when the pool is full; 0 for none. Overflow is answered 503.
+    public var queue: Int
+    /// `queue_timeout`: how long a queued request waits before it is answered 503.
+    public var queueTimeout: Duration
+    /// `connect_timeout`: for one TCP connect to one server.
+    public var connectTimeout: Duration
+    /// The `[upstream NAME]` header.
+    public var location: SourceLocation
+
+    public static let defaultKeepalive = 32
+    public static let defaultKeepaliveTimeout = Duration.seconds(60)
+    public static let defaultKeepaliveRequests = 1000
+    public static let defaultMaxConnections = 256
+    public static let defaultQueue = 128
+    public static let defaultQueueTimeout = Duration.seconds(1)
+    public static let defaultConnectTimeout = Duration.seconds(1)
+
+    public init(
+        name: String,
+        servers: [UpstreamServerConfig],
+        balance: BalanceAlgorithm = .roundRobin,
+        keepalive: Int = UpstreamConfig.defaultKeepalive,
+        keepaliveTimeout: Duration = UpstreamConfig.defaultKeepaliveTimeout,
+        keepaliveRequests: Int = UpstreamConfig.defaultKeepaliveRequests,
+        maxConnections: Int = UpstreamConfig.defaultMaxConnections,
+        queue: Int = UpstreamConfig.defaultQueue,
+        queueTimeout: Duration = UpstreamConfig.defaultQueueTimeout,
+        connectTimeout: Duration = UpstreamConfig.defaultConnectTimeout,
+        location: SourceLocation = SourceLocation(file: "<memory>", line: 0)
+    ) {
+        self.name = name
+        self.servers = servers
+        self.balance = balance
+        self.keepalive = keepalive
+        self.keepaliveTimeout = keepaliveTimeout
+        self.keepaliveRequests = keepaliveRequests
+        self.maxConnections = maxConnections
+        self.queue = queue
+        self.queueTimeout = queueTimeout
+        self.connectTimeout = connectTimeout
+        self.location = location
+    }
+}
+
+/// `balance`: how a server is chosen among the healthy ones in the chosen zone.
+public enum BalanceAlgorithm: String, Sendable, CaseIterable {
+    /// Weighted round robin.
+    case roundRobin = "round_robin"
+    /// The fewer of two random picks' in-flight requests (power of two choices), weighted.
+    case leastRequest = "least_request"
+    /// Weighted random.
+    case random
+    /// Consistent hashing, so the same key keeps reaching the same server.
+    case hash
+}
+
+/// One `server = HOST:PORT [zone=az1] [weight=N] [max_conns=N] [backup]` line of an upstream.
+public struct UpstreamServerConfig: Hashable, Sendable {
+    /// An IP address (IPv6 without brackets) or a DNS name.
+    public var host: String
+    public var port: Int
+    /// `zone=`: the availability zone the server runs in; nil for unknown (treated as remote by zone-aware routing).
+    public var zone: String?
+    /// `weight=` (1...1000): its share of requests relative to the others.
+    public var weight: Int
+    /// `max_conns=`: overrides the upstream's `max_connections` for this server.
+    public var maxConnections: Int?
+    /// `backup`: used only when no primary server is healthy.
+    public var backup: Bool
+    public var location: SourceLocation
+
+    public init(
+        host: String,
+        port: Int,
+        zone: String? = nil,
+        weight: Int = 1,
+        maxConnections: Int? = nil,
+        backup: Bool = false,
+        location: SourceLocation = SourceLocation(file: "<memory>", line: 0)
+    ) {
+        self.host = host
+        self.port = port
+        self.zone = zone
+        self.weight = weight
+        self.maxConnections = maxConnections
+        self.backup = backup
+        self.location = location
+    }
+
+    /// `host:port`, `[v6]:port`: how the server is named in logs, metrics and the admin API.
+    public var address: String { HostPort.format(host: host, port: port) }
+}

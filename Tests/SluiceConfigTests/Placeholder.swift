@@ -1,2 +1,0 @@
-import SluiceConfig
-import Testing

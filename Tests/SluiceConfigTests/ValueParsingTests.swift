@@ -1,0 +1,133 @@
+import SluiceConfig
+import Testing
+
+@Suite struct ValueParsingTests {
+    @Test(arguments: [
+        ("500ms", Duration.milliseconds(500)), ("2s", .seconds(2)), ("1m", .seconds(60)), ("1h", .seconds(3600)),
+        ("100us", .microseconds(100)), ("100µs", .microseconds(100)), ("1.5s", .milliseconds(1500)),
+        ("1.1s", .nanoseconds(1_100_000_000)), ("250ns", .nanoseconds(250)), (" 0s ", .zero), ("0.5m", .seconds(30)),
+    ])
+    func durations(text: String, expected: Duration) throws {
+        #expect(try ValueParsing.duration(text) == expected)
+    }
+
+    @Test(arguments: ["5", "5 sec", "s", "", "-1s", "1.s", ".5s", "1,5s", "2S", "1ms5", "99999999999999h", "1e3ms"])
+    func badDurations(text: String) {
+        #expect(throws: ValueError.self) { try ValueParsing.duration(text) }
+    }
+
+    @Test func durationErrorSaysWhatWasExpected() {
+        #expect(throws: ValueError(expected: "a duration like 500ms, 2s or 1m", got: "5 sec")) {
+            try ValueParsing.duration("5 sec")
+        }
+        let error = ValueError(expected: "a duration like 500ms, 2s or 1m", got: "5 sec")
+        #expect(error.description == "expected a duration like 500ms, 2s or 1m, got '5 sec'")
+        #expect(ValueError(expected: "a size", got: "").description == "expected a size, got nothing")
+    }
+
+    @Test func durationText() throws {
+        #expect(ValueParsing.text(.milliseconds(250)) == "250ms")
+        #expect(ValueParsing.text(.seconds(2)) == "2s")
+        #expect(ValueParsing.text(.seconds(120)) == "2m")
+        #expect(ValueParsing.text(.seconds(7200)) == "2h")
+        #expect(ValueParsing.text(.microseconds(5)) == "5us")
+        #expect(ValueParsing.text(.nanoseconds(7)) == "7ns")
+        #expect(ValueParsing.text(.zero) == "0s")
+        for text in ["1.5s", "90s", "100us"] {
+            let duration = try ValueParsing.duration(text)
+            #expect(try ValueParsing.duration(ValueParsing.text(duration)) == duration)
+        }
+    }
+
+    @Test(arguments: [("512", 512), ("64k", 65536), ("64K", 65536), ("1m", 1_048_576), ("1g", 1_073_741_824), ("0", 0)])
+    func sizes(text: String, expected: Int) throws {
+        #expect(try ValueParsing.size(text) == expected)
+    }
+
+    @Test(arguments: ["", "k", "1.5m", "-1", "1kb", "1t", "99999999999999999g", "1 k"])
+    func badSizes(text: String) {
+        #expect(throws: ValueError.self) { try ValueParsing.size(text) }
+    }
+
+    @Test func percentages() throws {
+        #expect(try ValueParsing.percentage("50%") == 0.5)
+        #expect(try ValueParsing.percentage("0%") == 0)
+        #expect(try ValueParsing.percentage("100%") == 1)
+        #expect(try ValueParsing.percentage("12.5%") == 0.125)
+        for bad in ["50", "101%", "-5%", "%", "abc%", "0.5"] {
+            #expect(throws: ValueError.self, "\(bad)") { try ValueParsing.percentage(bad) }
+        }
+    }
+
+    @Test func booleans() throws {
+        for yes in ["on", "true", "yes", "ON", "Yes"] { #expect(try ValueParsing.boolean(yes)) }
+        for no in ["off", "false", "no", "Off"] { #expect(try !ValueParsing.boolean(no)) }
+        #expect(throws: ValueError(expected: "on or off", got: "enabled")) { try ValueParsing.boolean("enabled") }
+    }
+
+    @Test func integers() throws {
+        #expect(try ValueParsing.integer("42", in: 0...100) == 42)
+        #expect(try ValueParsing.integer("-3", in: -5...5) == -3)
+        #expect(throws: ValueError(expected: "a whole number from 1 to 256", got: "300")) {
+            try ValueParsing.integer("300", in: 1...256)
+        }
+        for bad in ["", "1.5", "+1", "0x10", "ten", "-1", "99999999999999999999"] {
+            #expect(throws: ValueError.self, "\(bad)") { try ValueParsing.integer(bad, in: 0...Int.max) }
+        }
+    }
+
+    @Test func choices() throws {
+        let levels = LogLevel.allCases.map { ($0.rawValue, $0) }
+        #expect(try ValueParsing.choice("warning", levels) == .warning)
+        do {
+            _ = try ValueParsing.choice("warn", levels)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("did you mean 'warning'?"))
+            #expect(error.description.hasPrefix("expected one of trace, debug, info"))
+        }
+    }
+
+    @Test func options() {
+        #expect(
+            ValueParsing.options(" 10.0.0.1:80  zone=az1\tbackup ") == [
+                ValueOption(name: nil, value: "10.0.0.1:80"), ValueOption(name: "zone", value: "az1"),
+                ValueOption(name: nil, value: "backup"),
+            ])
+    }
+
+    @Test(arguments: [
+        ("0.0.0.0:8080", "0.0.0.0", 8080), ("127.0.0.1:8080", "127.0.0.1", 8080), ("[::1]:8080", "::1", 8080),
+        ("[::]:443", "::", 443), (":8080", "0.0.0.0", 8080), ("8080", "0.0.0.0", 8080), ("localhost:0", "localhost", 0),
+        ("[fe80::1%eth0]:80", "fe80::1%eth0", 80), (" 10.1.2.3:65535 ", "10.1.2.3", 65535),
+    ])
+    func listenAddresses(text: String, host: String, port: Int) throws {
+        let address = try ListenAddress(text)
+        #expect(address == ListenAddress(host: host, port: port))
+        #expect(try ListenAddress(address.description) == address)
+    }
+
+    @Test func listenAddressDescription() {
+        #expect(ListenAddress(host: "::1", port: 8080).description == "[::1]:8080")
+        #expect(ListenAddress(host: "0.0.0.0", port: 80).description == "0.0.0.0:80")
+        #expect(UpstreamServerConfig(host: "fd00::5", port: 81).address == "[fd00::5]:81")
+        #expect(UpstreamServerConfig(host: "users.internal", port: 81).address == "users.internal:81")
+    }
+
+    @Test(arguments: [
+        "", "::1:8080", "[::1]", "[::1]8080", "[]:80", "[zz::1]:80", "1.2.3.4:65536", "1.2.3.4:-1", "host:",
+        "256.1.1.1:80", "1.2.3:80", "a b:80", "http://x:80", "[::1]:http",
+    ])
+    func badListenAddresses(text: String) {
+        #expect(throws: ValueError.self) { try ListenAddress(text) }
+    }
+
+    @Test func ipv6WithoutBracketsSaysSo() {
+        do {
+            _ = try ListenAddress("::1:8080")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("IPv6 address goes in brackets"))
+        }
+    }
+}
