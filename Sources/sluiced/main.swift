@@ -1,1 +1,164 @@
-print("x")
+import ArgumentParser
+import Logging
+import NIOCore
+import NIOPosix
+import SluiceConfig
+import SluiceDemoApp
+import SluiceGateway
+import SluiceServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Sluiced: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluiced",
+        abstract: "Sluice, an API gateway and reverse proxy.",
+        discussion: """
+            Signals: HUP reloads the configuration (an invalid one is logged and the running one stays), \
+            TERM and INT drain and stop. Under systemd (Type=notify) it reports READY, RELOADING, STOPPING, \
+            WATCHDOG and STATUS itself.
+            """,
+        version: Sluice.version
+    )
+
+    @Option(name: .shortAndLong, help: "The configuration file.") var config = "/etc/sluice/sluice.ini"
+    @Flag(name: .customShort("t"), help: "Check the configuration, print every error, and exit (0 if valid).")
+    var test = false
+    @Flag(help: "Start demo backends in two zones in-process and a gateway in front of them (no config file).")
+    var demo = false
+    @Option(help: "With --demo: the address the gateway listens on.") var listen = "127.0.0.1:8080"
+
+    func run() async throws {
+        // Ignore HUP (and TERM/INT) before anything else: the handlers come later, and until then a signal must not
+        // kill the process.
+        let signals = SignalStream.watch([SIGHUP, SIGTERM, SIGINT])
+
+        if test {
+            do {
+                let loaded = try ConfigLoader.load(path: config)
+                printError("sluiced: the configuration file \(config) syntax is ok")
+                printError("sluiced: configuration file \(config) test is successful (\(loaded.routes.count) routes, \(loaded.upstreams.count) upstreams)")
+            } catch {
+                printError("sluiced: configuration file \(config) test failed:\n\(error)")
+                throw ExitCode(1)
+            }
+            return
+        }
+
+        var demoServers: [HTTPServer] = []
+        let gatewayConfig: GatewayConfig
+        if demo {
+            let (config, servers) = try await Self.startDemo(listen: listen)
+            gatewayConfig = config
+            demoServers = servers
+        } else {
+            do {
+                gatewayConfig = try ConfigLoader.load(path: config)
+            } catch {
+                printError("sluiced: cannot start, the configuration has errors:\n\(error)")
+                throw ExitCode(1)
+            }
+        }
+        Self.bootstrapLogging(level: gatewayConfig.server.logLevel)
+        let logger = Logger(label: "sluiced")
+
+        let group: any EventLoopGroup =
+            gatewayConfig.server.workers.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) }
+            ?? MultiThreadedEventLoopGroup.singleton
+        let gateway = try Gateway(config: gatewayConfig, group: group, logger: logger)
+        do {
+            try await gateway.start()
+        } catch {
+            logger.critical("cannot bind", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let notifier = SystemdNotifier()
+        let watchdog = Task { await Watchdog(notifier: notifier, group: group).run() }
+        let addresses = gateway.listeningAddresses.map { "\($0)" }.joined(separator: " ")
+        notifier.ready(status: "serving on \(addresses); \(gateway.stats.summary)")
+        logger.info("ready", metadata: ["listen": "\(addresses)", "version": "\(Sluice.version)"])
+        if demo { Self.printDemoHelp(listen: listen) }
+
+        for await signal in signals {
+            if signal == SIGHUP {
+                await reload(gateway, notifier: notifier, logger: logger)
+            } else {
+                break
+            }
+        }
+        logger.info("stopping: draining connections")
+        notifier.stopping()
+        await gateway.shutdown()
+        for server in demoServers { await server.shutdown(gracePeriod: .seconds(1)) }
+        watchdog.cancel()
+        logger.info("stopped")
+    }
+
+    private func reload(_ gateway: Gateway, notifier: SystemdNotifier, logger: Logger) async {
+        guard !demo else {
+            logger.notice("reload ignored: the demo has no configuration file")
+            return
+        }
+        notifier.reloading()
+        do {
+            let next = try ConfigLoader.load(path: config)
+            try await gateway.apply(next)
+            notifier.ready(status: "reloaded (generation \(gateway.generation)); \(gateway.stats.summary)")
+        } catch {
+            logger.error("reload failed; the running configuration stays in force:\n\(error)")
+            notifier.ready(status: "reload failed, running generation \(gateway.generation); see the log")
+        }
+    }
+
+    static func bootstrapLogging(level: SluiceConfig.LogLevel) {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: level.rawValue) ?? .info
+            return handler
+        }
+    }
+
+    /// Starts four demo backends (two per zone) on free ports, and describes a gateway in front of them.
+    static func startDemo(listen: String) async throws -> (GatewayConfig, [HTTPServer]) {
+        let address = try ListenAddress(listen)
+        var servers: [HTTPServer] = []
+        var members: [UpstreamServerConfig] = []
+        for (name, zone) in [("a1", "az1"), ("a2", "az1"), ("b1", "az2"), ("b2", "az2")] {
+            let backend = DemoBackend(configuration: .init(zone: zone, name: name, quiet: true))
+            let server = try await backend.start()
+            servers.append(server)
+            members.append(UpstreamServerConfig(host: "127.0.0.1", port: server.port!, zone: zone))
+        }
+        let upstream = UpstreamConfig(name: "demo", servers: members)
+        let routes = [
+            RouteConfig(name: "users", match: "/api/v1/users/:id", upstream: "demo"),
+            RouteConfig(name: "everything", match: "/*", upstream: "demo"),
+        ]
+        let config = GatewayConfig(
+            server: ServerConfig(listen: [address], zone: "az1"), upstreams: [upstream], routes: routes)
+        return (config, servers)
+    }
+
+    static func printDemoHelp(listen: String) {
+        print("""
+            Sluice demo: gateway on http://\(listen) in front of backends a1, a2 (zone az1) and b1, b2 (zone az2).
+            Try:
+              curl http://\(listen)/ping
+              curl http://\(listen)/api/v1/users/42          # says which instance and zone answered
+              curl 'http://\(listen)/ping?delay=200ms'
+              curl -i 'http://\(listen)/ping?status=503'
+              curl -s http://\(listen)/bytes/100m | wc -c     # streamed through the gateway
+            Stop with Ctrl-C.
+            """)
+        fflush(nil)
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    let line = Array((text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}

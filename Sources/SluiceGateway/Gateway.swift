@@ -1,0 +1,118 @@
+public import Logging
+public import NIOCore
+import NIOConcurrencyHelpers
+public import NIOPosix
+public import SluiceConfig
+import SluiceServer
+
+/// The running gateway: its listeners, the current `RuntimeState`, and reloads.
+///
+/// A reload compiles the new configuration beside the running one and swaps it in with one atomic store: requests
+/// already in flight finish on the state they started with, new ones use the new state. Listeners that stay are
+/// untouched (no connection is dropped), new ones are bound, removed ones drain. Servers that did not change keep
+/// their pools and connections; servers that went away are retired after a grace period, so that requests that
+/// started on the old state can still use them.
+public final class Gateway: Sendable {
+    public let group: any EventLoopGroup
+    public let stats = GatewayStats()
+    private let logger: Logger
+    private let proxy: ProxyContext
+    private let mutable: NIOLockedValueBox<Mutable>
+
+    private struct Mutable {
+        var config: GatewayConfig
+        var servers: [RuntimeCompiler.ServerKey: UpstreamServer]
+        var listeners: [ListenAddress: HTTPServer] = [:]
+        var generation: Int
+    }
+
+    /// Compiles `config`; call `start()` to bind. Throws `ConfigErrors` if the routes conflict.
+    public init(config: GatewayConfig, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) throws {
+        self.group = group
+        self.logger = logger
+        let compiled = try RuntimeCompiler(previous: [:], group: group).compile(config, generation: 1)
+        self.proxy = ProxyContext(state: compiled.state, stats: stats, logger: logger, accessLog: config.server.accessLog)
+        self.mutable = NIOLockedValueBox(Mutable(config: config, servers: compiled.servers, generation: 1))
+    }
+
+    /// The configuration in force.
+    public var config: GatewayConfig { mutable.withLockedValue { $0.config } }
+
+    /// How many configurations have been applied (1 before any reload).
+    public var generation: Int { mutable.withLockedValue { $0.generation } }
+
+    /// The bound addresses of the listeners, with real ports (for `listen = 127.0.0.1:0`).
+    public var listeningAddresses: [SocketAddress] {
+        mutable.withLockedValue { state in state.listeners.values.compactMap(\.localAddress) }
+    }
+
+    /// Binds every listener of the configuration.
+    public func start() async throws {
+        let config = self.config
+        for address in config.server.listen { try await bind(address, server: config.server) }
+    }
+
+    /// Applies a new configuration (SIGHUP). On error nothing changes: the running state keeps serving.
+    public func apply(_ config: GatewayConfig) async throws {
+        let (previous, generation) = mutable.withLockedValue { ($0.servers, $0.generation + 1) }
+        let compiled = try RuntimeCompiler(previous: previous, group: group).compile(config, generation: generation)
+        let old = mutable.withLockedValue { state -> (config: GatewayConfig, listeners: [ListenAddress: HTTPServer]) in
+            let old = (state.config, state.listeners)
+            state.config = config
+            state.servers = compiled.servers
+            state.generation = generation
+            return old
+        }
+        proxy.swap(compiled.state)
+
+        // Listeners: bind the new, drain the removed.
+        let wanted = Set(config.server.listen)
+        for address in config.server.listen where old.listeners[address] == nil {
+            try await bind(address, server: config.server)
+        }
+        for (address, server) in old.listeners where !wanted.contains(address) {
+            mutable.withLockedValue { _ = $0.listeners.removeValue(forKey: address) }
+            await server.shutdown(gracePeriod: TimeAmount(config.server.drainTimeout))
+        }
+
+        // Servers that are gone: retire their pools once requests that started on the old state are done with them.
+        let kept = Set(compiled.servers.keys)
+        let retired = previous.filter { !kept.contains($0.key) }.map(\.value)
+        if !retired.isEmpty {
+            let grace = TimeAmount(min(config.server.drainTimeout, .seconds(10)))
+            group.next().scheduleTask(in: grace) { for server in retired { server.close() } }
+        }
+        if old.config.server.listen == config.server.listen && old.config.server != config.server {
+            logger.notice("server limits and timeouts apply to listeners bound from now on; existing ones keep theirs")
+        }
+        logger.info(
+            "configuration applied",
+            metadata: ["generation": "\(generation)", "routes": "\(config.routes.count)",
+                       "upstreams": "\(config.upstreams.count)"])
+    }
+
+    /// Stops accepting and drains every listener within the configured `drain_timeout`.
+    public func shutdown() async {
+        let (listeners, grace) = mutable.withLockedValue { state in
+            (Array(state.listeners.values), TimeAmount(state.config.server.drainTimeout))
+        }
+        await withTaskGroup(of: Void.self) { tasks in
+            for listener in listeners { tasks.addTask { await listener.shutdown(gracePeriod: grace) } }
+        }
+        mutable.withLockedValue { $0.listeners.removeAll() }
+    }
+
+    private func bind(_ address: ListenAddress, server: ServerConfig) async throws {
+        let proxy = self.proxy
+        let configuration = ServerConfiguration(
+            host: address.host, port: address.port, maxHeadSize: server.maxHeaderSize,
+            maxBodySize: server.maxBodySize == 0 ? Int.max : server.maxBodySize,
+            requestReadTimeout: TimeAmount(server.clientHeaderTimeout), idleTimeout: TimeAmount(server.keepaliveTimeout),
+            reusePort: true, serverName: "sluice")
+        let listener = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
+            try channel.pipeline.syncOperations.addHandler(ProxyHandler(shared: proxy))
+        }
+        try await listener.start()
+        mutable.withLockedValue { $0.listeners[address] = listener }
+    }
+}

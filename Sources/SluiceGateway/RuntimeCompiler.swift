@@ -1,0 +1,105 @@
+import NIOCore
+import SluiceConfig
+import SluiceRouter
+
+/// Turns a validated `GatewayConfig` into a `RuntimeState`. Upstream servers whose address and pool settings did
+/// not change are taken over from the running state, with their pools and open connections, so a reload neither
+/// resets them nor reconnects.
+struct RuntimeCompiler {
+    /// The servers of the running state, by identity.
+    let previous: [ServerKey: UpstreamServer]
+    let group: any EventLoopGroup
+
+    /// What makes two upstream servers the same one across a reload.
+    struct ServerKey: Hashable {
+        let address: String
+        let zone: String?
+        let weight: Int
+        let settings: PoolSettings
+    }
+
+    func compile(_ config: GatewayConfig, generation: Int) throws -> (state: RuntimeState, servers: [ServerKey: UpstreamServer]) {
+        var servers: [ServerKey: UpstreamServer] = [:]
+        var upstreams: [String: UpstreamPool] = [:]
+        for upstream in config.upstreams {
+            var members: [UpstreamServer] = []
+            for server in upstream.servers {
+                let settings = Self.poolSettings(upstream, server)
+                let key = ServerKey(address: server.address, zone: server.zone, weight: server.weight, settings: settings)
+                let member = servers[key] ?? previous[key] ?? UpstreamServer(
+                    target: UpstreamTarget(host: server.host, port: server.port), zone: server.zone,
+                    weight: server.weight, settings: settings, group: group)
+                servers[key] = member
+                members.append(member)
+            }
+            upstreams[upstream.name] = UpstreamPool(name: upstream.name, servers: members, group: group)
+        }
+        let routes = try Self.routeTable(config.routes, upstreams: upstreams)
+        return (RuntimeState(routes: routes, upstreams: upstreams, generation: generation), servers)
+    }
+
+    static func poolSettings(_ upstream: UpstreamConfig, _ server: UpstreamServerConfig) -> PoolSettings {
+        var settings = PoolSettings()
+        settings.keepalive = upstream.keepalive
+        settings.idleTimeout = TimeAmount(upstream.keepaliveTimeout)
+        settings.maxRequestsPerConnection = upstream.keepaliveRequests
+        settings.maxConnections = server.maxConnections ?? upstream.maxConnections
+        settings.queue = upstream.queue
+        settings.queueTimeout = TimeAmount(upstream.queueTimeout)
+        settings.connectTimeout = TimeAmount(upstream.connectTimeout)
+        return settings
+    }
+
+    /// One router per virtual host (exact name, `*.suffix`, or none), each route under every method it allows.
+    static func routeTable(_ routes: [RouteConfig], upstreams: [String: UpstreamPool]) throws -> RouteTable {
+        var builders: [String: RouterBuilder<ProxyRoute>] = [:]
+        for config in routes {
+            guard let upstream = upstreams[config.upstream] else {
+                throw ConfigErrors([
+                    ConfigError(location: config.location, section: "[route \(config.name)]", key: "upstream",
+                                message: "no [upstream] named '\(config.upstream)'")
+                ])
+            }
+            let route = ProxyRoute(
+                name: config.name, pattern: config.match, upstream: upstream, timeout: TimeAmount(config.timeout),
+                idleTimeout: TimeAmount(config.idleTimeout), retries: config.retries, hostRewrite: config.hostRewrite)
+            let hosts = config.hosts.isEmpty ? [""] : config.hosts
+            let methods: [String?] = config.methods.isEmpty ? [nil] : config.methods
+            for host in hosts {
+                for method in methods {
+                    do {
+                        try builders[host, default: RouterBuilder()].add(method, config.match, route)
+                    } catch {
+                        throw ConfigErrors([
+                            ConfigError(location: config.location, section: "[route \(config.name)]", key: "match",
+                                        message: error.description)
+                        ])
+                    }
+                }
+            }
+        }
+        let options = RouterOptions(redirectTrailingSlash: false, redirectFixedPath: false)
+        var exact: [String: Router<ProxyRoute>] = [:]
+        var wildcards: [(String, Router<ProxyRoute>)] = []
+        var fallback: Router<ProxyRoute>?
+        for (host, builder) in builders {
+            let router = builder.build(options: options)
+            if host.isEmpty {
+                fallback = router
+            } else if host.hasPrefix("*.") {
+                wildcards.append((String(host.dropFirst()), router))
+            } else {
+                exact[host] = router
+            }
+        }
+        return RouteTable(exact: exact, wildcards: wildcards, fallback: fallback)
+    }
+}
+
+extension TimeAmount {
+    /// A Swift `Duration` as NIO's `TimeAmount`.
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
