@@ -112,7 +112,11 @@ public final class Gateway: Sendable {
         let listener = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
             try channel.pipeline.syncOperations.addHandler(ProxyHandler(shared: proxy))
         }
-        try await listener.start()
-        mutable.withLockedValue { $0.listeners[address] = listener }
+        let bound = try await listener.start()
+        // Keyed by the address really bound, so that a listener asked for on port 0 is recognised by a later
+        // configuration that names its real port.
+        var key = address
+        if address.port == 0, let port = bound.port { key.port = port }
+        mutable.withLockedValue { $0.listeners[key] = listener }
     }
 }
