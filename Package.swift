@@ -145,7 +145,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "SluiceWeb", "SluiceServer", "SluiceDemoApp", "SluiceTestSupport", "sluice-demo",
+                "SluiceWeb", "SluiceServer", "SluiceDemoApp", "SluiceTestSupport", "sluice-demo", "sluiced",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
