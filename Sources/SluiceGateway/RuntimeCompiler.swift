@@ -23,6 +23,7 @@ struct RuntimeCompiler {
         var upstreams: [String: UpstreamPool] = [:]
         for upstream in config.upstreams {
             var members: [UpstreamServer] = []
+            var backups: [UpstreamServer] = []
             for server in upstream.servers {
                 let settings = Self.poolSettings(upstream, server)
                 let key = ServerKey(address: server.address, zone: server.zone, weight: server.weight, settings: settings)
@@ -30,9 +31,9 @@ struct RuntimeCompiler {
                     target: UpstreamTarget(host: server.host, port: server.port), zone: server.zone,
                     weight: server.weight, settings: settings, group: group)
                 servers[key] = member
-                members.append(member)
+                if server.backup { backups.append(member) } else { members.append(member) }
             }
-            upstreams[upstream.name] = UpstreamPool(name: upstream.name, servers: members, group: group)
+            upstreams[upstream.name] = UpstreamPool(name: upstream.name, servers: members, backups: backups, group: group)
         }
         let routes = try Self.routeTable(config.routes, upstreams: upstreams)
         return (RuntimeState(routes: routes, upstreams: upstreams, generation: generation), servers)

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables set here are read by the scripts that source it
 # bench-common.sh: bash helpers shared by scripts/bench, scripts/bench-backend and
 # scripts/reload-under-load. Source it (after `set -euo pipefail`) with BC_NAME set to
 # the script's name, which prefixes every log line:
@@ -119,9 +120,9 @@ bc_cleanup() {
         kill "$WRK_PID" 2>/dev/null || true
         wait "$WRK_PID" 2>/dev/null || true
     fi
-    local i
-    for ((i = ${#BC_PIDS[@]} - 1; i >= 0; i--)); do
-        bc_stop "${BC_PIDS[i]}"
+    local pids=("${BC_PIDS[@]}") i
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        bc_stop "${pids[i]}"
     done
     if declare -F bc_cleanup_hook >/dev/null; then
         bc_cleanup_hook || true
@@ -236,12 +237,13 @@ bc_parse_wrk() {
 # --- /proc --------------------------------------------------------------------
 # bc_tree_pids PID: PID, then its descendants (all threads' children), one a line.
 bc_tree_pids() {
-    local pid=$1 child f
+    local pid=$1 child f children
     [[ -d /proc/$pid ]] || return 0
     echo "$pid"
     for f in /proc/"$pid"/task/*/children; do
-        [[ -r $f ]] || continue
-        for child in $(cat "$f" 2>/dev/null); do
+        children=()
+        read -r -a children <"$f" 2>/dev/null || true
+        for child in "${children[@]}"; do
             bc_tree_pids "$child"
         done
     done

@@ -32,17 +32,20 @@ final class UpstreamServer: Sendable {
 /// An upstream: its servers and the choice between them.
 final class UpstreamPool: Sendable {
     let name: String
+    /// The primaries, then the `backup` servers (tried only once every primary has been tried for a request).
     let servers: [UpstreamServer]
+    let primaryCount: Int
     private let cursors: LoopLocal<Cursor>
 
     private final class Cursor {
         var next = 0
     }
 
-    init(name: String, servers: [UpstreamServer], group: any EventLoopGroup) {
-        precondition(!servers.isEmpty, "an upstream needs servers")
+    init(name: String, servers: [UpstreamServer], backups: [UpstreamServer] = [], group: any EventLoopGroup) {
+        precondition(!servers.isEmpty || !backups.isEmpty, "an upstream needs servers")
         self.name = name
-        self.servers = servers
+        self.servers = servers + backups
+        self.primaryCount = servers.isEmpty ? backups.count : servers.count
         self.cursors = LoopLocal(group: group) { _ in Cursor() }
     }
 
@@ -52,15 +55,18 @@ final class UpstreamPool: Sendable {
     func pick(on eventLoop: any EventLoop, excluding tried: [UpstreamServer]) -> UpstreamServer? {
         guard let last = tried.last, let lastIndex = servers.firstIndex(where: { $0 === last }) else {
             let cursor = cursors.value(on: eventLoop)
-            let server = servers[cursor.next % servers.count]
+            let server = servers[cursor.next % primaryCount]
             cursor.next &+= 1
             return server
         }
-        for step in 1..<max(servers.count, 1) {
-            let server = servers[(lastIndex + step) % servers.count]
-            if !tried.contains(where: { $0 === server }) { return server }
+        if lastIndex < primaryCount {
+            for step in 1..<max(primaryCount, 1) {
+                let server = servers[(lastIndex + step) % primaryCount]
+                if !tried.contains(where: { $0 === server }) { return server }
+            }
         }
-        return nil
+        // Every primary failed this request: the backups, in order.
+        return servers[primaryCount...].first { candidate in !tried.contains { $0 === candidate } }
     }
 }
 
