@@ -158,7 +158,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let requestID = head.headers.first(name: "x-request-id").flatMap { RequestIDs.isAcceptable($0) ? $0 : nil }
             ?? RequestIDs.make()
         upstreamHead = ProxyHeaders.upstreamRequest(
-            head, framing: framing, clientAddress: context.channel.remoteAddress?.ipAddress, scheme: "http",
+            head, framing: framing, clientAddress: clientAddress(context), scheme: "http",
             requestID: requestID, hostRewrite: route?.hostRewrite)
         if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
             // Like nginx: the gateway asks for the body itself rather than relaying the upstream's 100.
@@ -167,6 +167,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         phase = .connecting
         connect()
+    }
+
+    /// The client's IP, formatted once per connection.
+    private var cachedClientAddress: String??
+
+    private func clientAddress(_ context: ChannelHandlerContext) -> String? {
+        if let cached = cachedClientAddress { return cached }
+        let address = context.channel.remoteAddress?.ipAddress
+        cachedClientAddress = .some(address)
+        return address
     }
 
     private func receiveBody(_ body: ByteBuffer) {

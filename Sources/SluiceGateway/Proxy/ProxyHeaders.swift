@@ -75,8 +75,8 @@ enum ProxyHeaders {
             }
             headers.add(name: name, value: value)
         }
-        let protocolVersion = "\(head.version.major).\(head.version.minor)"
-        headers.add(name: "via", value: via.map { "\($0), \(protocolVersion) sluice" } ?? "\(protocolVersion) sluice")
+        let hop = head.version == .http1_1 ? "1.1 sluice" : "\(head.version.major).\(head.version.minor) sluice"
+        headers.add(name: "via", value: via.map { "\($0), \(hop)" } ?? hop)
         return HTTPResponseHead(version: version, status: head.status, headers: headers)
     }
 
