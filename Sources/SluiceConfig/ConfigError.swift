@@ -51,7 +51,8 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
         var rank: [String: Int] = [:]
         for (index, file) in files.enumerated() where rank[file] == nil { rank[file] = index }
         errors = errors.enumerated().sorted { left, right in
-            let l = Self.key(left.element, rank), r = Self.key(right.element, rank)
+            let l = Self.key(left.element, rank)
+            let r = Self.key(right.element, rank)
             return l != r ? l.lexicographicallyPrecedes(r) : left.offset < right.offset
         }.map(\.element)
     }

@@ -8,7 +8,8 @@ public enum ConfigLoader {
             text = try FileSystem.readText(path)
         } catch {
             throw ConfigErrors([
-                ConfigError(location: SourceLocation(file: path, line: 0), message: "cannot read the file: \(error.message)")
+                ConfigError(
+                    location: SourceLocation(file: path, line: 0), message: "cannot read the file: \(error.message)")
             ])
         }
         return try parse(text, file: path)

@@ -27,7 +27,8 @@ extension ConfigValidator {
             idleTimeout: reader.duration(
                 "idle_timeout", default: RouteConfig.defaultIdleTimeout, positive: true, errors: &errors),
             retries: reader.integer("retries", default: RouteConfig.defaultRetries, in: 0...10, errors: &errors),
-            hostRewrite: reader.value("host_rewrite", default: String?.none, errors: &errors) { text throws(ValueError) in
+            hostRewrite: reader.value("host_rewrite", default: String?.none, errors: &errors) {
+                text throws(ValueError) in
                 let text = text.trimmedSpaces
                 guard Self.isHostHeader(text) else {
                     throw ValueError(expected: "a host like users.internal or users.internal:8080", got: text)

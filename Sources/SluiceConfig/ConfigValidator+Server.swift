@@ -35,7 +35,7 @@ extension ConfigValidator {
         }
         return ServerConfig(
             listen: listen.map(\.address),
-            zone: reader.value("zone", default: nil, errors: &errors) { text throws(ValueError) in try Self.zone(text) },
+            zone: reader.value("zone", default: nil, errors: &errors, Self.zone),
             admin: admin,
             workers: workers,
             maxHeaderSize: reader.size(

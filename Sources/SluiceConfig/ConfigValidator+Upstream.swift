@@ -60,7 +60,7 @@ extension ConfigValidator {
         for option in options.dropFirst() {
             let name = option.name ?? option.value
             if let problem = Self.optionProblem(option, known: optionNames) {
-                errors.append(reader.error(entry, problem + "; expected \(expected)"))
+                errors.append(reader.error(entry, problem))
                 valid = false
                 continue
             }
@@ -91,8 +91,9 @@ extension ConfigValidator {
             if name == "backup" { return option.name == nil ? nil : "'backup' takes no value" }
             return option.name == nil ? "'\(name)' needs a value, like \(name)=..." : nil
         }
-        var message = "unknown server option '\(name)'"
-        if let close = Suggestion.closest(to: name, in: known) { message += "; did you mean '\(close)'?" }
-        return message
+        if let close = Suggestion.closest(to: name, in: known) {
+            return "unknown server option '\(name)'; did you mean '\(close)'?"
+        }
+        return "unknown server option '\(name)'; the options are zone=NAME, weight=N, max_conns=N and backup"
     }
 }

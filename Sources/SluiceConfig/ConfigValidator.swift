@@ -90,8 +90,8 @@ struct ConfigValidator {
             } else {
                 message += "; the upstreams are " + names.map { "'\($0)'" }.joined(separator: ", ")
             }
-            errors.append(
-                ConfigError(location: entry.location, section: "[route \(route.config.name)]", key: "upstream", message: message))
+            let section = "[route \(route.config.name)]"
+            errors.append(ConfigError(location: entry.location, section: section, key: "upstream", message: message))
         }
     }
 

@@ -34,10 +34,8 @@ public enum INIParser {
             case .entry(let key, let value):
                 if skipping { continue }
                 guard !document.sections.isEmpty else {
-                    document.errors.append(
-                        ConfigError(
-                            location: location, key: key,
-                            message: "a key outside any section; put it under [server], [upstream NAME] or [route NAME]"))
+                    let message = "a key outside any section; put it under [server], [upstream NAME] or [route NAME]"
+                    document.errors.append(ConfigError(location: location, key: key, message: message))
                     continue
                 }
                 let entry = INIEntry(key: key, value: value, location: location)
@@ -46,7 +44,8 @@ public enum INIParser {
                 document.errors.append(ConfigError(location: location, message: message))
                 skipping = true
             case .badEntry(let key, let message):
-                document.errors.append(ConfigError(location: location, key: key, message: message))
+                let section = skipping ? nil : document.sections.last?.header
+                document.errors.append(ConfigError(location: location, section: section, key: key, message: message))
             }
         }
         return document

@@ -42,7 +42,8 @@ struct IncludeResolver {
     private mutating func paths(for entry: INIEntry, in section: INISection, file: String) -> [String] {
         let pattern = entry.value
         guard !pattern.isEmpty else {
-            errors.append(failure(entry, section, ValueError(expected: "a file or glob like conf.d/*.ini", got: "").description))
+            errors.append(
+                failure(entry, section, ValueError(expected: "a file or glob like conf.d/*.ini", got: "").description))
             return []
         }
         let path = FileSystem.path(pattern, relativeToFolderOf: file)

@@ -29,7 +29,8 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
     func overlaps(_ other: ListenAddress) -> Bool {
         guard port == other.port, port != 0 else { return false }
         if host.lowercased() == other.host.lowercased() { return true }
-        let isV6 = host.contains(":"), otherIsV6 = other.host.contains(":")
+        let isV6 = host.contains(":")
+        let otherIsV6 = other.host.contains(":")
         return isV6 == otherIsV6 && (isWildcard || other.isWildcard)
     }
 }

@@ -50,7 +50,8 @@ extension ConfigValidator {
     private mutating func report(_ error: RouterError, route: ReadRoute, other: ReadRoute?, host: String) {
         var message = ""
         if let other {
-            message = "conflicts with [route \(other.config.name)] (match at \(other.matchEntry?.location ?? other.config.location))"
+            let place = other.matchEntry?.location ?? other.config.location
+            message = "conflicts with [route \(other.config.name)] (match at \(place))"
             message += host.isEmpty ? "" : " for host \(host)"
             message += ": "
         }

@@ -11,7 +11,8 @@ struct SectionReader {
     /// The known entries, duplicates of single-valued keys left out.
     private let known: [INIEntry]
 
-    init(kind: SectionKind, header: String, location: SourceLocation, entries: [INIEntry], errors: inout [ConfigError]) {
+    init(kind: SectionKind, header: String, location: SourceLocation, entries: [INIEntry], errors: inout [ConfigError])
+    {
         self.kind = kind
         self.header = header
         self.location = location
@@ -46,7 +47,8 @@ struct SectionReader {
         let names = kind.keys.map(\.name).filter { $0 != "include" }
         if let close = Suggestion.closest(to: key, in: names) { return "unknown key; did you mean '\(close)'?" }
         if let home = SectionKind.allCases.first(where: { $0 != kind && $0.keys.contains { $0.name == key } }) {
-            return "unknown key; '\(key)' belongs in \(home.takesName ? "[\(home.rawValue) NAME]" : "[\(home.rawValue)]")"
+            let section = home.takesName ? "[\(home.rawValue) NAME]" : "[\(home.rawValue)]"
+            return "unknown key; '\(key)' belongs in \(section)"
         }
         return "unknown key; [\(kind.rawValue)] takes " + names.joined(separator: ", ")
     }
@@ -101,7 +103,9 @@ struct SectionReader {
         }
     }
 
-    func integer(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>, errors: inout [ConfigError]) -> Int {
+    func integer(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>, errors: inout [ConfigError])
+        -> Int
+    {
         value(key, default: defaultValue, errors: &errors) { text throws(ValueError) in
             try ValueParsing.integer(text, in: range)
         }
@@ -111,7 +115,8 @@ struct SectionReader {
         value(key, default: defaultValue, errors: &errors) { text throws(ValueError) in
             let size = try ValueParsing.size(text)
             if size < minimum {
-                throw ValueError(expected: "a size of at least \(minimum), like 512, 64k or 1m", got: text.trimmedSpaces)
+                throw ValueError(
+                    expected: "a size of at least \(minimum), like 512, 64k or 1m", got: text.trimmedSpaces)
             }
             return size
         }
@@ -123,7 +128,8 @@ struct SectionReader {
         }
     }
 
-    func choice<T: RawRepresentable & CaseIterable>(_ key: String, default defaultValue: T, errors: inout [ConfigError]) -> T
+    func choice<T: RawRepresentable & CaseIterable>(_ key: String, default defaultValue: T, errors: inout [ConfigError])
+        -> T
     where T.RawValue == String {
         value(key, default: defaultValue, errors: &errors) { text throws(ValueError) in
             try ValueParsing.choice(text, T.allCases.map { ($0.rawValue, $0) })

@@ -61,13 +61,13 @@ public struct UpstreamConfig: Sendable, Equatable {
 
 /// `balance`: how a server is chosen among the healthy ones in the chosen zone.
 public enum BalanceAlgorithm: String, Sendable, CaseIterable {
-    /// Weighted round robin.
+    /// Each server in turn, in proportion to its weight.
     case roundRobin = "round_robin"
-    /// The fewer of two random picks' in-flight requests (power of two choices), weighted.
+    /// The server with the fewest requests in flight (relative to its weight).
     case leastRequest = "least_request"
-    /// Weighted random.
+    /// A random server, in proportion to its weight.
     case random
-    /// Consistent hashing, so the same key keeps reaching the same server.
+    /// A hash of the request, so that the same client or key keeps reaching the same server.
     case hash
 }
 

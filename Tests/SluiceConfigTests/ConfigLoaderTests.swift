@@ -68,7 +68,8 @@ import Testing
                         UpstreamServerConfig(host: "10.0.1.10", port: 8081, zone: "az1", location: at(13)),
                         UpstreamServerConfig(host: "10.0.2.10", port: 8081, zone: "az2", weight: 2, location: at(14)),
                         UpstreamServerConfig(
-                            host: "fd00::3", port: 8081, zone: "az3", maxConnections: 10, backup: true, location: at(15)),
+                            host: "fd00::3", port: 8081, zone: "az3", maxConnections: 10, backup: true, location: at(15)
+                        ),
                     ],
                     balance: .leastRequest,
                     keepalive: 0,
@@ -118,7 +119,10 @@ import Testing
         #expect(upstream.balance == .roundRobin && upstream.keepalive == 32 && upstream.keepaliveRequests == 1000)
         #expect(upstream.keepaliveTimeout == .seconds(60) && upstream.maxConnections == 256 && upstream.queue == 128)
         #expect(upstream.queueTimeout == .seconds(1) && upstream.connectTimeout == .seconds(1))
-        #expect(upstream.servers == [UpstreamServerConfig(host: "10.0.0.1", port: 80, location: .init(file: "<memory>", line: 5))])
+        #expect(
+            upstream.servers == [
+                UpstreamServerConfig(host: "10.0.0.1", port: 80, location: .init(file: "<memory>", line: 5))
+            ])
         let server1 = upstream.servers[0]
         #expect(server1.weight == 1 && server1.zone == nil && server1.maxConnections == nil && !server1.backup)
         let route = try #require(config.routes.first)
@@ -128,7 +132,8 @@ import Testing
     }
 
     @Test func serverSectionsMerge() throws {
-        let config = try ConfigLoader.parse("[server]\nlisten = 80\n[upstream u]\nserver = a:1\n[server]\nlisten = 81\nzone = z\n")
+        let config = try ConfigLoader.parse(
+            "[server]\nlisten = 80\n[upstream u]\nserver = a:1\n[server]\nlisten = 81\nzone = z\n")
         #expect(config.server.listen.map(\.port) == [80, 81])
         #expect(config.server.zone == "z")
         #expect(config.server.location.line == 1)

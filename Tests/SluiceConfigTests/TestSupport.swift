@@ -1,10 +1,11 @@
+import SluiceConfig
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import SluiceConfig
-import Testing
 
 /// The errors `text` produces as `sluice.ini`; empty when it loads.
 func configErrors(_ text: String, file: String = "sluice.ini") -> [ConfigError] {
