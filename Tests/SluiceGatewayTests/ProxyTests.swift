@@ -209,7 +209,14 @@ func deadPort() async throws -> Int {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let gateway = try await TestGateway(backends: backends.map { $0.server.port! }, settings: settings, group: group)
         let sockets = try (0..<3).map { _ in try TestSocket(port: gateway.port) }
-        for socket in sockets { try await socket.send("GET /ping?delay=300ms HTTP/1.1\r\nHost: x\r\n\r\n") }
+        // The backend holds each answer for 2 s: all three requests are in before the first answer, even on a busy
+        // machine.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for socket in sockets {
+                group.addTask { try await socket.send("GET /ping?delay=2s HTTP/1.1\r\nHost: x\r\n\r\n") }
+            }
+            try await group.waitForAll()
+        }
         var statuses: [Int] = []
         for socket in sockets { statuses.append(try await socket.readResponse().status) }
         #expect(statuses.sorted() == [200, 200, 503])
