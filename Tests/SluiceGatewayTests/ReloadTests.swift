@@ -121,6 +121,29 @@ func config(listen: String = "127.0.0.1:0", backends: [Int], keepalive: Int = 32
         for (_, server) in backends { await server.shutdown() }
     }
 
+    @Test func removedServersAreRetiredAfterTheGracePeriod() async throws {
+        let backends = try await startBackends(["a1", "a2"])
+        let ports = backends.map { $0.server.port! }
+        let withDrain = { (backends: [Int], listen: String) in
+            config(listen: listen, backends: backends).replacing("access_log = off", with: "access_log = off\ndrain_timeout = 50ms")
+        }
+        let (gateway, port) = try await makeGateway(withDrain(ports, "127.0.0.1:0"))
+        let socket = try TestSocket(port: port)
+        for _ in 0..<4 {
+            try await socket.send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await socket.readResponse()
+        }
+        #expect(backends[1].server.connectionCount == 1, "a2 has a pooled connection")
+        try await gateway.apply(try ConfigLoader.parse(withDrain([ports[0]], "127.0.0.1:\(port)")))
+        // Retired after drain_timeout (50 ms): its idle pooled connection is closed. Wait for that, bounded.
+        for _ in 0..<300 where backends[1].server.connectionCount != 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(backends[1].server.connectionCount == 0)
+        try await socket.send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await socket.readResponse().status == 200)
+        await gateway.shutdown()
+        for (_, server) in backends { await server.shutdown() }
+    }
+
     @Test func listenersFollowTheConfiguration() async throws {
         let backends = try await startBackends(["a1"])
         let port = backends[0].server.port!

@@ -22,10 +22,9 @@ final class UpstreamServer: Sendable {
 
     /// Retires every pool: idle connections close now, busy ones after their exchange.
     func close() {
-        pools.forEach { loop, pool in
-            let pool = NIOLoopBound(pool, eventLoop: loop)
-            loop.execute { pool.value.close() }
-        }
+        let pools = self.pools
+        // Each pool is closed on its own loop (it may be called from any thread).
+        pools.forEach { loop, _ in loop.execute { pools.value(on: loop).close() } }
     }
 }
 
