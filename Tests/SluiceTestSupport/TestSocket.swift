@@ -17,7 +17,7 @@ public func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) asy
 /// A blocking TCP client for tests, so a test controls exactly which bytes go out and when (pipelining, slow
 /// clients, malformed requests). Every read has a timeout, so a test never hangs.
 public final class TestSocket: @unchecked Sendable {
-    private let fd: Int32
+    private var fd: Int32
     private var buffer: [UInt8] = []
     public private(set) var eof = false
 
@@ -41,12 +41,16 @@ public final class TestSocket: @unchecked Sendable {
             }
         }
         guard result == 0 else {
+            let error = errno
+            // A class whose init throws after its properties are set still runs deinit: close here and mark the
+            // descriptor gone, or deinit would close it again, maybe after the number was reused by another thread.
             close(fd)
-            throw Failure(description: "connect to port \(port) failed: errno \(errno)")
+            fd = -1
+            throw Failure(description: "connect to port \(port) failed: errno \(error)")
         }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     public func send(_ text: String) async throws { try await send(Array(text.utf8)) }
 
