@@ -107,8 +107,13 @@ struct Sluiced: AsyncParsableCommand {
             let next = try ConfigLoader.load(path: config)
             try await gateway.apply(next)
             notifier.ready(status: "reloaded (generation \(gateway.generation)); \(gateway.stats.summary)")
+        } catch let errors as ConfigErrors {
+            // One line per error, so that each is one journal entry.
+            for error in errors.errors { logger.error("reload failed: \(error)") }
+            logger.error("reload failed; the running configuration (generation \(gateway.generation)) stays in force")
+            notifier.ready(status: "reload failed, running generation \(gateway.generation); see the log")
         } catch {
-            logger.error("reload failed; the running configuration stays in force:\n\(error)")
+            logger.error("reload failed: \(error); the running configuration stays in force")
             notifier.ready(status: "reload failed, running generation \(gateway.generation); see the log")
         }
     }
