@@ -104,11 +104,12 @@ public final class Gateway: Sendable {
 
     private func bind(_ address: ListenAddress, server: ServerConfig) async throws {
         let proxy = self.proxy
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: address.host, port: address.port, maxHeadSize: server.maxHeaderSize,
             maxBodySize: server.maxBodySize == 0 ? Int.max : server.maxBodySize,
             requestReadTimeout: TimeAmount(server.clientHeaderTimeout), idleTimeout: TimeAmount(server.keepaliveTimeout),
             reusePort: true, serverName: "sluice")
+        configuration.validateOutboundHeaders = false  // relayed headers were validated by NIO's parser on the way in
         let listener = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
             try channel.pipeline.syncOperations.addHandler(ProxyHandler(shared: proxy))
         }

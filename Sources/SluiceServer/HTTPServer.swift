@@ -89,7 +89,7 @@ public final class HTTPServer: Sendable {
             withPipeliningAssistance: true,
             withServerUpgrade: nil,
             withErrorHandling: false,
-            withOutboundHeaderValidation: true,
+            withOutboundHeaderValidation: configuration.validateOutboundHeaders,
             withEncoderConfiguration: HTTPResponseEncoder.Configuration(),
             withDecoderLimitConfiguration: limits
         )

@@ -24,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     public var reusePort: Bool
     /// The value of the `Server` header on answers the server writes itself (4xx on bad input); nil for none.
     public var serverName: String?
+    /// Check response header names and values before they are written (NIO's validator). Applications that set
+    /// headers from their own code want it; a proxy that relays headers NIO's parser already checked can skip it.
+    public var validateOutboundHeaders = true
 
     public init(
         host: String = "127.0.0.1",
