@@ -108,7 +108,7 @@ let package = Package(
         ),
         // Blocking socket client and helpers shared by the test targets.
         .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
-        .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter"], swiftSettings: strict),
+        .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter", "SluiceTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [
@@ -130,7 +130,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"], swiftSettings: strict),
+        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SluiceGatewayTests",
             dependencies: [

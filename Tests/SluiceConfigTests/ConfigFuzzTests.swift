@@ -1,4 +1,5 @@
 import SluiceConfig
+import SluiceTestSupport
 import Testing
 
 /// Whatever the input, loading never crashes, and every error points at a line that exists. Seeded, so that a
