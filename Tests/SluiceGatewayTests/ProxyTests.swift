@@ -19,6 +19,7 @@ import Foundation
 final class TestGateway {
     let server: HTTPServer
     let shared: ProxyContext
+    let upstream: UpstreamPool
     var port: Int { server.port! }
     var stats: GatewayStats { shared.stats }
 
@@ -31,6 +32,7 @@ final class TestGateway {
             UpstreamServer(target: UpstreamTarget(host: "127.0.0.1", port: $0), zone: nil, weight: 1, settings: settings, group: group)
         }
         let upstream = UpstreamPool(name: "demo", servers: servers, group: group)
+        self.upstream = upstream
         var builder = RouterBuilder<ProxyRoute>()
         let route = ProxyRoute(
             name: "all", pattern: "/*", upstream: upstream, timeout: timeout, idleTimeout: idleTimeout, retries: retries,
@@ -185,6 +187,25 @@ func deadPort() async throws -> Int {
         #expect(gateway.stats.badGateway.load(ordering: .relaxed) == 1)
         #expect(gateway.stats.connectFailures.load(ordering: .relaxed) == 1, "one server: nothing else to try")
         await gateway.stop()
+    }
+
+    @Test func upstreamDyingMidRequestGives502AndFreesItsPoolSlot() async throws {
+        let backends = try await startBackends(["a1"])
+        var settings = PoolSettings()
+        settings.maxConnections = 1
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let gateway = try await TestGateway(backends: [backends[0].server.port!], settings: settings, group: group)
+        let socket = try TestSocket(port: gateway.port)
+        try await socket.send("GET /ping?delay=2s HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in 0..<200 where backends[0].server.connectionCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        await backends[0].server.shutdown(gracePeriod: .zero)  // the backend dies with the request in flight
+        #expect(try await socket.readResponse().status == 502)
+        let upstream = gateway.upstream
+        let loop = group.next()
+        let pool = try await loop.submit { upstream.servers[0].pool(on: loop).openCount }.get()
+        #expect(pool == 0, "the dead connection no longer counts against max_connections")
+        await gateway.stop()
+        try await group.shutdownGracefully()
     }
 
     @Test func slowUpstreamGives504() async throws {

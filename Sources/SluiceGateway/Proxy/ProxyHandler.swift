@@ -308,8 +308,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func upstreamClosed(error: (any Error)?) {
+        // Give the connection back first, whatever happens next: the pool counts it until then.
+        releaseConnection(reusable: false)
         guard phase == .forwarding, let context else { return }
-        connection = nil
         cancelTimer()
         if responseStarted {
             // Part of the answer is out: the only honest thing left is to cut the client off.
