@@ -31,6 +31,7 @@ public final class Gateway: Sendable {
         self.group = group
         self.logger = logger
         let compiled = try RuntimeCompiler(previous: [:], group: group).compile(config, generation: 1)
+        Self.warnAboutUnbuiltFeatures(config, logger: logger)
         self.proxy = ProxyContext(state: compiled.state, stats: stats, logger: logger, accessLog: config.server.accessLog)
         self.mutable = NIOLockedValueBox(Mutable(config: config, servers: compiled.servers, generation: 1))
     }
@@ -64,6 +65,7 @@ public final class Gateway: Sendable {
             return old
         }
         proxy.swap(compiled.state)
+        Self.warnAboutUnbuiltFeatures(config, logger: logger)
 
         // Listeners: bind the new, drain the removed.
         let wanted = Set(config.server.listen)
@@ -100,6 +102,15 @@ public final class Gateway: Sendable {
             for listener in listeners { tasks.addTask { await listener.shutdown(gracePeriod: grace) } }
         }
         mutable.withLockedValue { $0.listeners.removeAll() }
+    }
+
+    /// Settings the configuration accepts but this version does not act on yet, said out loud rather than ignored.
+    private static func warnAboutUnbuiltFeatures(_ config: GatewayConfig, logger: Logger) {
+        for upstream in config.upstreams where upstream.balance != .roundRobin {
+            logger.warning(
+                "balance = \(upstream.balance.rawValue) is not implemented yet; round robin is used",
+                metadata: ["upstream": "\(upstream.name)", "at": "\(upstream.location)"])
+        }
     }
 
     private func bind(_ address: ListenAddress, server: ServerConfig) async throws {
