@@ -19,7 +19,7 @@ enum SectionKind: String, CaseIterable, Sendable {
             [
                 .list("server"), .single("balance"), .single("keepalive"), .single("keepalive_timeout"),
                 .single("keepalive_requests"), .single("max_connections"), .single("queue"), .single("queue_timeout"),
-                .single("connect_timeout"),
+                .single("connect_timeout"), .single("health_check"),
             ]
         case .route:
             [

@@ -35,6 +35,9 @@ extension ConfigValidator {
                 "queue_timeout", default: UpstreamConfig.defaultQueueTimeout, errors: &errors),
             connectTimeout: reader.duration(
                 "connect_timeout", default: UpstreamConfig.defaultConnectTimeout, positive: true, errors: &errors),
+            healthCheck: reader.value("health_check", default: nil, errors: &errors) { text throws(ValueError) in
+                try HealthCheckConfig.parse(text)
+            },
             location: section.location)
     }
 

@@ -22,6 +22,8 @@ public struct UpstreamConfig: Sendable, Equatable {
     /// `connect_timeout`: for one TCP connect to one server.
     public var connectTimeout: Duration
     /// The `[upstream NAME]` header.
+    /// `health_check`: active HTTP checks; nil for none (servers are then always taken as healthy).
+    public var healthCheck: HealthCheckConfig?
     public var location: SourceLocation
 
     public static let defaultKeepalive = 32
@@ -43,8 +45,10 @@ public struct UpstreamConfig: Sendable, Equatable {
         queue: Int = UpstreamConfig.defaultQueue,
         queueTimeout: Duration = UpstreamConfig.defaultQueueTimeout,
         connectTimeout: Duration = UpstreamConfig.defaultConnectTimeout,
+        healthCheck: HealthCheckConfig? = nil,
         location: SourceLocation = SourceLocation(file: "<memory>", line: 0)
     ) {
+        self.healthCheck = healthCheck
         self.name = name
         self.servers = servers
         self.balance = balance

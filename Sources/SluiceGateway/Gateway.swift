@@ -30,11 +30,14 @@ public final class Gateway: Sendable {
     public init(config: GatewayConfig, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) throws {
         self.group = group
         self.logger = logger
-        let compiled = try RuntimeCompiler(previous: [:], group: group).compile(config, generation: 1)
+        let compiled = try RuntimeCompiler(previous: [:], group: group, logger: logger).compile(config, generation: 1)
         Self.warnAboutUnbuiltFeatures(config, logger: logger)
         self.proxy = ProxyContext(state: compiled.state, stats: stats, logger: logger, accessLog: config.server.accessLog)
         self.mutable = NIOLockedValueBox(Mutable(config: config, servers: compiled.servers, generation: 1))
     }
+
+    /// The compiled state new requests use (for tests and, later, the admin API).
+    var currentState: RuntimeState { proxy.state }
 
     /// The configuration in force.
     public var config: GatewayConfig { mutable.withLockedValue { $0.config } }
@@ -56,7 +59,7 @@ public final class Gateway: Sendable {
     /// Applies a new configuration (SIGHUP). On error nothing changes: the running state keeps serving.
     public func apply(_ config: GatewayConfig) async throws {
         let (previous, generation) = mutable.withLockedValue { ($0.servers, $0.generation + 1) }
-        let compiled = try RuntimeCompiler(previous: previous, group: group).compile(config, generation: generation)
+        let compiled = try RuntimeCompiler(previous: previous, group: group, logger: logger).compile(config, generation: generation)
         let old = mutable.withLockedValue { state -> (config: GatewayConfig, listeners: [ListenAddress: HTTPServer]) in
             let old = (state.config, state.listeners)
             state.config = config

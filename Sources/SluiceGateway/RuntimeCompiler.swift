@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import SluiceConfig
 import SluiceRouter
@@ -9,6 +10,7 @@ struct RuntimeCompiler {
     /// The servers of the running state, by identity.
     let previous: [ServerKey: UpstreamServer]
     let group: any EventLoopGroup
+    let logger: Logger
 
     /// What makes two upstream servers the same one across a reload.
     struct ServerKey: Hashable {
@@ -16,6 +18,7 @@ struct RuntimeCompiler {
         let zone: String?
         let weight: Int
         let settings: PoolSettings
+        let healthCheck: HealthCheckConfig?
     }
 
     func compile(_ config: GatewayConfig, generation: Int) throws -> (state: RuntimeState, servers: [ServerKey: UpstreamServer]) {
@@ -26,10 +29,13 @@ struct RuntimeCompiler {
             var backups: [UpstreamServer] = []
             for server in upstream.servers {
                 let settings = Self.poolSettings(upstream, server)
-                let key = ServerKey(address: server.address, zone: server.zone, weight: server.weight, settings: settings)
+                let key = ServerKey(
+                    address: server.address, zone: server.zone, weight: server.weight, settings: settings,
+                    healthCheck: upstream.healthCheck)
                 let member = servers[key] ?? previous[key] ?? UpstreamServer(
                     target: UpstreamTarget(host: server.host, port: server.port), zone: server.zone,
-                    weight: server.weight, settings: settings, group: group)
+                    weight: server.weight, settings: settings, group: group, healthCheck: upstream.healthCheck,
+                    logger: logger)
                 servers[key] = member
                 if server.backup { backups.append(member) } else { members.append(member) }
             }

@@ -150,9 +150,12 @@ import Testing
             location: config.server.location)
         #expect(config.server == server)
         let upstream = try #require(config.upstreams.first)
+        // The one key without a default value to show: the reference shows a typical health check.
+        #expect(upstream.healthCheck == HealthCheckConfig())
         #expect(
             upstream
-                == UpstreamConfig(name: "users", servers: upstream.servers, location: upstream.location))
+                == UpstreamConfig(
+                    name: "users", servers: upstream.servers, healthCheck: HealthCheckConfig(), location: upstream.location))
     }
 
     /// Every key the validator knows is documented in the reference file (as `key = ` or `; key = `).

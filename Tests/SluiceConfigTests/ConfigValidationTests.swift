@@ -29,10 +29,11 @@ import Testing
         ("balanse = random", "unknown key; did you mean 'balance'?"),  // distance 1
         ("timeout = 5s", "unknown key; 'timeout' belongs in [route NAME]"),
         ("listen = 80", "unknown key; 'listen' belongs in [server]"),
+        ("health = on", "unknown key; did you mean 'health_check'?"),
         (
-            "health = on",
+            "sticky = on",
             "unknown key; [upstream] takes server, balance, keepalive, keepalive_timeout, keepalive_requests, "
-                + "max_connections, queue, queue_timeout, connect_timeout"
+                + "max_connections, queue, queue_timeout, connect_timeout, health_check"
         ),
     ])
     func unknownUpstreamKeys(line: String, message: String) throws {

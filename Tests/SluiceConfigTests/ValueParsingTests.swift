@@ -131,3 +131,29 @@ import Testing
         }
     }
 }
+
+@Suite struct HealthCheckConfigTests {
+    @Test func parsesEveryOption() throws {
+        let config = try HealthCheckConfig.parse(
+            "HEAD /status interval=500ms timeout=200ms rise=1 fall=4 expect=200,204,300-399 host=svc.internal initial=unhealthy")
+        #expect(config.method == "HEAD")
+        #expect(config.path == "/status")
+        #expect(config.interval == .milliseconds(500))
+        #expect(config.timeout == .milliseconds(200))
+        #expect(config.rise == 1 && config.fall == 4)
+        #expect(config.expect == [200...200, 204...204, 300...399])
+        #expect(config.host == "svc.internal")
+        #expect(!config.initiallyHealthy)
+        #expect(config.accepts(status: 204) && config.accepts(status: 301) && !config.accepts(status: 201))
+    }
+
+    @Test func defaultsAndPathOnly() throws {
+        #expect(try HealthCheckConfig.parse("/healthz") == HealthCheckConfig())
+        #expect(try HealthCheckConfig.parse("GET /healthz") == HealthCheckConfig())
+    }
+
+    @Test(arguments: ["get /x", "GET healthz", "GET /x interval=0s", "GET /x rise=0", "GET /x expect=600", "GET /x expect=399-200", "GET /x intervl=2s", "GET /x initial=maybe", "GET /x bare"])
+    func rejects(text: String) {
+        #expect(throws: ValueError.self) { try HealthCheckConfig.parse(text) }
+    }
+}

@@ -1,5 +1,7 @@
-import NIOCore
+import Logging
 import NIOConcurrencyHelpers
+import NIOCore
+import SluiceConfig
 
 /// One upstream server and its connection pools, one per event loop.
 final class UpstreamServer: Sendable {
@@ -7,14 +9,25 @@ final class UpstreamServer: Sendable {
     let zone: String?
     let weight: Int
     let settings: PoolSettings
+    /// Healthy unless active checks say otherwise.
+    let health = ServerHealth()
+    private let checker: HealthChecker?
     private let pools: LoopLocal<ConnectionPool>
 
-    init(target: UpstreamTarget, zone: String?, weight: Int, settings: PoolSettings, group: any EventLoopGroup) {
+    init(
+        target: UpstreamTarget, zone: String?, weight: Int, settings: PoolSettings, group: any EventLoopGroup,
+        healthCheck: HealthCheckConfig? = nil, logger: Logger = Logger(label: "sluice.health")
+    ) {
         self.target = target
         self.zone = zone
         self.weight = weight
         self.settings = settings
         self.pools = LoopLocal(group: group) { loop in ConnectionPool(eventLoop: loop, target: target, settings: settings) }
+        let health = self.health
+        self.checker = healthCheck.map {
+            HealthChecker(target: target, config: $0, health: health, eventLoop: group.next(), logger: logger)
+        }
+        checker?.start()
     }
 
     /// The pool for `eventLoop`. Call on that loop.
@@ -22,6 +35,7 @@ final class UpstreamServer: Sendable {
 
     /// Retires every pool: idle connections close now, busy ones after their exchange.
     func close() {
+        checker?.stop()
         let pools = self.pools
         // Each pool is closed on its own loop (it may be called from any thread).
         pools.forEach { loop, _ in loop.execute { pools.value(on: loop).close() } }
@@ -48,24 +62,36 @@ final class UpstreamPool: Sendable {
         self.cursors = LoopLocal(group: group) { _ in Cursor() }
     }
 
-    /// Round robin (this balancer). A retry takes the server after the last one tried, without moving the
-    /// shared cursor: otherwise, with two servers, every first try would land on the same (failing) one. Call on
-    /// `eventLoop`.
+    /// Round robin over the healthy primaries; the healthy backups when no primary is healthy; every server when
+    /// none is healthy at all (better to try than to refuse). A retry takes the next healthy server after the last
+    /// one tried, without moving the shared cursor: otherwise, with two servers, every first try would land on the
+    /// same (failing) one. Call on `eventLoop`.
     func pick(on eventLoop: any EventLoop, excluding tried: [UpstreamServer]) -> UpstreamServer? {
-        guard let last = tried.last, let lastIndex = servers.firstIndex(where: { $0 === last }) else {
-            let cursor = cursors.value(on: eventLoop)
-            let server = servers[cursor.next % primaryCount]
-            cursor.next &+= 1
-            return server
-        }
-        if lastIndex < primaryCount {
-            for step in 1..<max(primaryCount, 1) {
-                let server = servers[(lastIndex + step) % primaryCount]
-                if !tried.contains(where: { $0 === server }) { return server }
+        let primaries = 0..<primaryCount
+        let backups = primaryCount..<servers.count
+        func untried(_ server: UpstreamServer) -> Bool { !tried.contains { $0 === server } }
+        func scan(_ range: Range<Int>, from start: Int, healthyOnly: Bool) -> UpstreamServer? {
+            guard !range.isEmpty else { return nil }
+            for step in 0..<range.count {
+                let server = servers[range.lowerBound + (start + step) % range.count]
+                if untried(server) && (!healthyOnly || server.health.isHealthy) { return server }
             }
+            return nil
         }
-        // Every primary failed this request: the backups, in order.
-        return servers[primaryCount...].first { candidate in !tried.contains { $0 === candidate } }
+        let start: Int
+        if let last = tried.last, let index = servers.firstIndex(where: { $0 === last }), index < primaryCount {
+            start = index + 1
+        } else if tried.isEmpty {
+            let cursor = cursors.value(on: eventLoop)
+            start = cursor.next % max(primaryCount, 1)
+            cursor.next &+= 1
+        } else {
+            start = 0
+        }
+        return scan(primaries, from: start, healthyOnly: true)
+            ?? scan(backups, from: 0, healthyOnly: true)
+            ?? scan(primaries, from: start, healthyOnly: false)
+            ?? scan(backups, from: 0, healthyOnly: false)
     }
 }
 

@@ -1,0 +1,194 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SluiceConfig
+
+/// Active HTTP health checks of one upstream server (nginx's and HAProxy's `rise`/`fall`).
+///
+/// Probes run on one event loop, spaced by the interval with ±10% jitter so that many servers are not probed in
+/// lockstep, and never more than one at a time. A probe is a fresh connection with `Connection: close`, so it
+/// tests what a new request would meet and never disturbs pooled connections. The result moves the server's
+/// `ServerHealth` only after `rise` good or `fall` bad results in a row.
+final class HealthChecker: Sendable {
+    private let target: UpstreamTarget
+    private let config: HealthCheckConfig
+    private let health: ServerHealth
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+    private let state: NIOLockedValueBox<State>
+
+    private struct State {
+        var streak = RiseFall(rise: 1, fall: 1, healthy: true)
+        var inFlight = false
+        var stopped = false
+        var next: Scheduled<Void>?
+    }
+
+    init(target: UpstreamTarget, config: HealthCheckConfig, health: ServerHealth, eventLoop: any EventLoop, logger: Logger) {
+        self.target = target
+        self.config = config
+        self.health = health
+        self.eventLoop = eventLoop
+        self.logger = logger
+        health.set(config.initiallyHealthy)
+        self.state = NIOLockedValueBox(
+            State(streak: RiseFall(rise: config.rise, fall: config.fall, healthy: config.initiallyHealthy)))
+    }
+
+    /// Starts probing, the first probe after a random part of one interval.
+    func start() {
+        let first = TimeAmount(config.interval).nanoseconds
+        schedule(after: .nanoseconds(Int64.random(in: 0...max(first, 1))))
+    }
+
+    func stop() {
+        state.withLockedValue { state in
+            state.stopped = true
+            state.next?.cancel()
+        }
+    }
+
+    private func schedule(after delay: TimeAmount) {
+        state.withLockedValue { state in
+            guard !state.stopped else { return }
+            state.next = eventLoop.scheduleTask(in: delay) { [self] in probe() }
+        }
+    }
+
+    private func probe() {
+        let start = state.withLockedValue { state -> Bool in
+            guard !state.stopped, !state.inFlight else { return false }
+            state.inFlight = true
+            return true
+        }
+        guard start else { return }
+        let request = "\(config.method) \(config.path) HTTP/1.1\r\nHost: \(config.host ?? target.description)\r\n"
+            + "User-Agent: sluice-health-check\r\nConnection: close\r\n\r\n"
+        let timeout = TimeAmount(config.timeout)
+        let outcome = ProbeOutcome(promise: eventLoop.makePromise(of: Int?.self))
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(StatusLineReader(outcome: outcome))
+                }
+            }
+        let connected: EventLoopFuture<any Channel> =
+            target.socketAddress.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: target.host, port: target.port)
+        connected.whenComplete { result in
+            switch result {
+            case .success(let channel):
+                channel.writeAndFlush(ByteBuffer(string: request), promise: nil)
+                let deadline = channel.eventLoop.scheduleTask(in: timeout) { outcome.complete(nil) }
+                outcome.promise.futureResult.whenComplete { _ in
+                    deadline.cancel()
+                    channel.close(promise: nil)
+                }
+            case .failure:
+                outcome.complete(nil)
+            }
+        }
+        outcome.promise.futureResult.whenSuccess { [self] status in
+            finish(healthy: status.map { config.accepts(status: $0) } ?? false, status: status)
+        }
+    }
+
+    private func finish(healthy: Bool, status: Int?) {
+        let transition = state.withLockedValue { state -> Bool? in
+            state.inFlight = false
+            return state.streak.record(success: healthy)
+        }
+        if let nowHealthy = transition {
+            health.set(nowHealthy)
+            let metadata: Logger.Metadata = ["server": "\(target)", "status": "\(status.map(String.init) ?? "no answer")"]
+            if nowHealthy {
+                logger.notice("upstream server is healthy again", metadata: metadata)
+            } else {
+                logger.warning("upstream server is unhealthy", metadata: metadata)
+            }
+        }
+        let interval = TimeAmount(config.interval).nanoseconds
+        let jitter = interval / 10
+        schedule(after: .nanoseconds(interval + Int64.random(in: -jitter...max(jitter, 0))))
+    }
+}
+
+/// Consecutive results needed to change state: `rise` good ones to become healthy, `fall` bad ones to become
+/// unhealthy. Returns the new state when it changes.
+struct RiseFall: Sendable {
+    let rise: Int
+    let fall: Int
+    private(set) var healthy: Bool
+    private var streak = 0
+
+    init(rise: Int, fall: Int, healthy: Bool) {
+        self.rise = rise
+        self.fall = fall
+        self.healthy = healthy
+    }
+
+    mutating func record(success: Bool) -> Bool? {
+        if success == healthy {
+            streak = 0
+            return nil
+        }
+        streak += 1
+        guard streak >= (success ? rise : fall) else { return nil }
+        healthy = success
+        streak = 0
+        return healthy
+    }
+}
+
+/// A probe's result: the status, or nil for no usable answer. Completed once, whichever path gets there first
+/// (answer, close, error, deadline, failed connect).
+private final class ProbeOutcome: Sendable {
+    let promise: EventLoopPromise<Int?>
+    private let done = NIOLockedValueBox(false)
+
+    init(promise: EventLoopPromise<Int?>) { self.promise = promise }
+
+    func complete(_ status: Int?) {
+        let first = done.withLockedValue { done in
+            defer { done = true }
+            return !done
+        }
+        if first { promise.succeed(status) }
+    }
+}
+
+/// Reads the status code from the first line of a response, then is done.
+private final class StatusLineReader: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let outcome: ProbeOutcome
+    private var buffer = ByteBuffer()
+
+    init(outcome: ProbeOutcome) { self.outcome = outcome }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var chunk = unwrapInboundIn(data)
+        buffer.writeBuffer(&chunk)
+        guard let line = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
+            if buffer.readableBytes > 1024 { outcome.complete(nil) }
+            return
+        }
+        let text = String(decoding: buffer.readableBytesView[..<line], as: UTF8.self)
+        let parts = text.split(separator: " ")
+        if parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]) {
+            outcome.complete(status)
+        } else {
+            outcome.complete(nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        outcome.complete(nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        outcome.complete(nil)
+        context.close(promise: nil)
+    }
+}

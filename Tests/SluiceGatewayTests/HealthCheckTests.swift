@@ -1,0 +1,78 @@
+import SluiceConfig
+import SluiceTestSupport
+import Testing
+
+@testable import SluiceGateway
+
+/// Active health checks against real demo backends: a server whose /healthz fails is taken out after `fall`
+/// probes and put back after `rise`, and traffic follows.
+@Suite(.serialized) struct HealthCheckTests {
+    @Test func failingServerIsTakenOutAndComesBack() async throws {
+        let backends = try await startBackends(["h1", "h2"])
+        let text = """
+            [server]
+            listen = 127.0.0.1:0
+            access_log = off
+            log_level = error
+
+            [upstream demo]
+            server = 127.0.0.1:\(backends[0].server.port!)
+            server = 127.0.0.1:\(backends[1].server.port!)
+            health_check = GET /healthz interval=50ms timeout=500ms rise=2 fall=2
+
+            [route all]
+            match = /*
+            upstream = demo
+            """
+        let (gateway, port) = try await makeGateway(text)
+        let servers = try #require(gateway.currentState.upstreams["demo"]).servers
+        func waitUntil(_ condition: () -> Bool) async throws {
+            for _ in 0..<400 where !condition() { try await Task.sleep(for: .milliseconds(10)) }  // bounded: 4 s
+        }
+        func instances(_ count: Int) async throws -> Set<String> {
+            let socket = try TestSocket(port: port)
+            var seen = Set<String>()
+            for _ in 0..<count {
+                try await socket.send("GET /api/v1/users/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+                let response = try await socket.readResponse()
+                #expect(response.status == 200)
+                seen.insert(response.text.contains(#""instance":"h1""#) ? "h1" : "h2")
+            }
+            return seen
+        }
+        #expect(try await instances(8) == ["h1", "h2"])
+
+        backends[1].backend.isHealthy = false
+        try await waitUntil { !servers[1].health.isHealthy }
+        #expect(!servers[1].health.isHealthy, "two failed probes take h2 out")
+        #expect(servers[0].health.isHealthy)
+        #expect(try await instances(8) == ["h1"], "an unhealthy server gets no traffic")
+
+        backends[1].backend.isHealthy = true
+        try await waitUntil { servers[1].health.isHealthy }
+        #expect(servers[1].health.isHealthy, "two good probes bring h2 back")
+        #expect(try await instances(8) == ["h1", "h2"])
+
+        // Everything unhealthy: rather than refuse, the gateway tries all servers.
+        backends[0].backend.isHealthy = false
+        backends[1].backend.isHealthy = false
+        try await waitUntil { !servers[0].health.isHealthy && !servers[1].health.isHealthy }
+        #expect(try await instances(4) == ["h1", "h2"])
+        await gateway.shutdown()
+        for (_, server) in backends { await server.shutdown() }
+    }
+
+    @Test func riseAndFallNeedConsecutiveResults() {
+        var state = RiseFall(rise: 2, fall: 3, healthy: true)
+        #expect(state.record(success: false) == nil)
+        #expect(state.record(success: false) == nil)
+        #expect(state.record(success: true) == nil, "a success resets the failure streak")
+        #expect(state.record(success: false) == nil)
+        #expect(state.record(success: false) == nil)
+        #expect(state.record(success: false) == false, "third failure in a row")
+        #expect(state.record(success: true) == nil)
+        #expect(state.record(success: false) == nil)
+        #expect(state.record(success: true) == nil)
+        #expect(state.record(success: true) == true, "second success in a row")
+    }
+}
