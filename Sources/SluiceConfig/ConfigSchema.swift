@@ -19,7 +19,8 @@ enum SectionKind: String, CaseIterable, Sendable {
             [
                 .list("server"), .single("balance"), .single("keepalive"), .single("keepalive_timeout"),
                 .single("keepalive_requests"), .single("max_connections"), .single("queue"), .single("queue_timeout"),
-                .single("connect_timeout"), .single("health_check"),
+                .single("connect_timeout"), .single("health_check"), .single("outlier"), .single("hash_key"),
+                .single("zone_min_size"), .single("panic"), .single("slow_start"),
             ]
         case .route:
             [

@@ -38,6 +38,17 @@ extension ConfigValidator {
             healthCheck: reader.value("health_check", default: nil, errors: &errors) { text throws(ValueError) in
                 try HealthCheckConfig.parse(text)
             },
+            outlier: reader.value("outlier", default: nil, errors: &errors) { text throws(ValueError) in
+                try OutlierConfig.parse(text)
+            },
+            hashKey: reader.value("hash_key", default: HashKey.clientIP, errors: &errors) { text throws(ValueError) in
+                try HashKey.parse(text)
+            },
+            zoneMinSize: reader.integer("zone_min_size", default: 1, in: 0...10_000, errors: &errors),
+            panicThreshold: reader.value("panic", default: 0.5, errors: &errors) { text throws(ValueError) in
+                try ValueParsing.percentage(text)
+            },
+            slowStart: reader.duration("slow_start", default: .zero, errors: &errors),
             location: section.location)
     }
 

@@ -24,6 +24,16 @@ public struct UpstreamConfig: Sendable, Equatable {
     /// The `[upstream NAME]` header.
     /// `health_check`: active HTTP checks; nil for none (servers are then always taken as healthy).
     public var healthCheck: HealthCheckConfig?
+    /// `outlier`: passive ejection; nil for none.
+    public var outlier: OutlierConfig?
+    /// `hash_key`, for `balance = hash`: default client_ip.
+    public var hashKey: HashKey
+    /// `zone_min_size`: below this many servers in the gateway's zone, no zone preference. Default 1.
+    public var zoneMinSize: Int
+    /// `panic`: when fewer than this share of the servers are healthy, balance over all of them. Default 50%.
+    public var panicThreshold: Double
+    /// `slow_start`: how long a server that just became healthy takes to reach its full share. Default 0s (off).
+    public var slowStart: Duration
     public var location: SourceLocation
 
     public static let defaultKeepalive = 32
@@ -46,9 +56,19 @@ public struct UpstreamConfig: Sendable, Equatable {
         queueTimeout: Duration = UpstreamConfig.defaultQueueTimeout,
         connectTimeout: Duration = UpstreamConfig.defaultConnectTimeout,
         healthCheck: HealthCheckConfig? = nil,
+        outlier: OutlierConfig? = nil,
+        hashKey: HashKey = .clientIP,
+        zoneMinSize: Int = 1,
+        panicThreshold: Double = 0.5,
+        slowStart: Duration = .zero,
         location: SourceLocation = SourceLocation(file: "<memory>", line: 0)
     ) {
         self.healthCheck = healthCheck
+        self.outlier = outlier
+        self.hashKey = hashKey
+        self.zoneMinSize = zoneMinSize
+        self.panicThreshold = panicThreshold
+        self.slowStart = slowStart
         self.name = name
         self.servers = servers
         self.balance = balance

@@ -109,10 +109,19 @@ public final class Gateway: Sendable {
 
     /// Settings the configuration accepts but this version does not act on yet, said out loud rather than ignored.
     private static func warnAboutUnbuiltFeatures(_ config: GatewayConfig, logger: Logger) {
-        for upstream in config.upstreams where upstream.balance != .roundRobin {
-            logger.warning(
-                "balance = \(upstream.balance.rawValue) is not implemented yet; round robin is used",
-                metadata: ["upstream": "\(upstream.name)", "at": "\(upstream.location)"])
+        for upstream in config.upstreams {
+            var unbuilt: [String] = []
+            if upstream.balance != .roundRobin { unbuilt.append("balance = \(upstream.balance.rawValue) (round robin is used)") }
+            if upstream.outlier != nil { unbuilt.append("outlier") }
+            if upstream.slowStart > .zero { unbuilt.append("slow_start") }
+            if config.server.zone != nil && upstream.servers.contains(where: { $0.zone != nil }) {
+                unbuilt.append("zone-aware routing (servers of every zone are used alike)")
+            }
+            for feature in unbuilt {
+                logger.warning(
+                    "not implemented yet, ignored: \(feature)",
+                    metadata: ["upstream": "\(upstream.name)", "at": "\(upstream.location)"])
+            }
         }
     }
 

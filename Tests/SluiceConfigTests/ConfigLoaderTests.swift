@@ -152,10 +152,12 @@ import Testing
         let upstream = try #require(config.upstreams.first)
         // The one key without a default value to show: the reference shows a typical health check.
         #expect(upstream.healthCheck == HealthCheckConfig())
+        #expect(upstream.outlier == OutlierConfig())
         #expect(
             upstream
                 == UpstreamConfig(
-                    name: "users", servers: upstream.servers, healthCheck: HealthCheckConfig(), location: upstream.location))
+                    name: "users", servers: upstream.servers, healthCheck: HealthCheckConfig(),
+                    outlier: OutlierConfig(), location: upstream.location))
     }
 
     /// Every key the validator knows is documented in the reference file (as `key = ` or `; key = `).

@@ -33,7 +33,8 @@ import Testing
         (
             "sticky = on",
             "unknown key; [upstream] takes server, balance, keepalive, keepalive_timeout, keepalive_requests, "
-                + "max_connections, queue, queue_timeout, connect_timeout, health_check"
+                + "max_connections, queue, queue_timeout, connect_timeout, health_check, outlier, hash_key, zone_min_size, "
+                + "panic, slow_start"
         ),
     ])
     func unknownUpstreamKeys(line: String, message: String) throws {

@@ -157,3 +157,28 @@ import Testing
         #expect(throws: ValueError.self) { try HealthCheckConfig.parse(text) }
     }
 }
+
+@Suite struct OutlierAndHashKeyConfigTests {
+    @Test func parsesOutlierOptions() throws {
+        let config = try OutlierConfig.parse(
+            "consecutive_5xx=3 consecutive_gateway_failure=0 ejection=10s max_ejection=1m max_ejected=25% interval=5s success_rate=on")
+        #expect(config == OutlierConfig(
+            consecutive5xx: 3, consecutiveGatewayFailure: 0, ejection: .seconds(10), maxEjection: .seconds(60),
+            maxEjectedPercent: 0.25, interval: .seconds(5), successRate: true))
+        #expect(try OutlierConfig.parse("") == OutlierConfig())
+    }
+
+    @Test(arguments: ["consecutive5xx=3", "ejection=0s", "ejection=1m max_ejection=10s", "max_ejected=150%", "bogus"])
+    func rejectsBadOutlier(text: String) {
+        #expect(throws: ValueError.self) { try OutlierConfig.parse(text) }
+    }
+
+    @Test func parsesHashKeys() throws {
+        #expect(try HashKey.parse("header:X-User-Id") == .header("x-user-id"))
+        #expect(try HashKey.parse("cookie:session") == .cookie("session"))
+        #expect(try HashKey.parse("client_ip") == .clientIP)
+        #expect(try HashKey.parse("path") == .path)
+        #expect(throws: ValueError.self) { try HashKey.parse("header:") }
+        #expect(throws: ValueError.self) { try HashKey.parse("ip") }
+    }
+}
