@@ -111,7 +111,6 @@ public final class Gateway: Sendable {
     private static func warnAboutUnbuiltFeatures(_ config: GatewayConfig, logger: Logger) {
         for upstream in config.upstreams {
             var unbuilt: [String] = []
-            if upstream.balance != .roundRobin { unbuilt.append("balance = \(upstream.balance.rawValue) (round robin is used)") }
             if upstream.outlier != nil { unbuilt.append("outlier") }
             if upstream.slowStart > .zero { unbuilt.append("slow_start") }
             if config.server.zone != nil && upstream.servers.contains(where: { $0.zone != nil }) {

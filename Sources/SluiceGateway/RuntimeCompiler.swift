@@ -39,7 +39,9 @@ struct RuntimeCompiler {
                 servers[key] = member
                 if server.backup { backups.append(member) } else { members.append(member) }
             }
-            upstreams[upstream.name] = UpstreamPool(name: upstream.name, servers: members, backups: backups, group: group)
+            upstreams[upstream.name] = UpstreamPool(
+                name: upstream.name, servers: members, backups: backups, algorithm: upstream.balance,
+                panicThreshold: upstream.panicThreshold, hashKey: upstream.hashKey, group: group)
         }
         let routes = try Self.routeTable(config.routes, upstreams: upstreams)
         return (RuntimeState(routes: routes, upstreams: upstreams, generation: generation), servers)

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import SluiceConfig
 import SluiceRouter
 import SluiceServer
 
@@ -219,7 +220,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private func connect() {
         guard let route, let context else { return }
-        guard let server = route.upstream.pick(on: context.eventLoop, excluding: tried) else {
+        let hash = route.upstream.wantsHash ? requestHash(route.upstream.hashKey, context: context) : nil
+        guard let server = route.upstream.pick(on: context.eventLoop, excluding: tried, hash: hash) else {
             fail(.badGateway, "no upstream server left to try\n")
             return
         }
@@ -243,6 +245,27 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             case .failure(.queueFull), .failure(.queueTimeout), .failure(.closed):
                 fail(.serviceUnavailable, "upstream busy\n")
             }
+        }
+    }
+
+    /// The request's consistent-hash key, hashed; nil when the request does not carry it (a random server then).
+    private func requestHash(_ key: HashKey, context: ChannelHandlerContext) -> UInt64? {
+        guard let head = clientHead else { return nil }
+        switch key {
+        case .clientIP:
+            return clientAddress(context).map { KeyHash.hash($0) }
+        case .path:
+            return KeyHash.hash(head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
+        case .header(let name):
+            return head.headers.first(name: name).map { KeyHash.hash($0) }
+        case .cookie(let name):
+            for header in head.headers[canonicalForm: "cookie"] {
+                for pair in header.split(separator: ";") {
+                    let trimmed = pair.drop { $0 == " " }
+                    if trimmed.hasPrefix(name + "=") { return KeyHash.hash(trimmed.dropFirst(name.count + 1)) }
+                }
+            }
+            return nil
         }
     }
 

@@ -43,55 +43,138 @@ final class UpstreamServer: Sendable {
 }
 
 /// An upstream: its servers and the choice between them.
+///
+/// Choosing a server for a request: first which servers are eligible (healthy primaries not yet tried for this
+/// request; else healthy backups; below the panic threshold, or when none is healthy, every server: better to try
+/// than to refuse), then the balancer picks among them. Balancer state is kept per event loop, like nginx keeps it
+/// per worker, so picking needs no lock.
 final class UpstreamPool: Sendable {
     let name: String
-    /// The primaries, then the `backup` servers (tried only once every primary has been tried for a request).
+    /// The primaries, then the `backup` servers.
     let servers: [UpstreamServer]
     let primaryCount: Int
-    private let cursors: LoopLocal<Cursor>
+    let algorithm: BalanceAlgorithm
+    /// With fewer healthy servers than this share, all servers are eligible (Envoy's panic mode).
+    let panicThreshold: Double
+    /// What `balance = hash` hashes.
+    let hashKey: HashKey
+    private let balancers: LoopLocal<LoopBalancer>
 
-    private final class Cursor {
-        var next = 0
-    }
-
-    init(name: String, servers: [UpstreamServer], backups: [UpstreamServer] = [], group: any EventLoopGroup) {
+    init(
+        name: String, servers: [UpstreamServer], backups: [UpstreamServer] = [], algorithm: BalanceAlgorithm = .roundRobin,
+        panicThreshold: Double = 0.5, hashKey: HashKey = .clientIP, group: any EventLoopGroup
+    ) {
+        self.hashKey = hashKey
         precondition(!servers.isEmpty || !backups.isEmpty, "an upstream needs servers")
         self.name = name
-        self.servers = servers + backups
+        let all = servers + backups
+        self.servers = all
         self.primaryCount = servers.isEmpty ? backups.count : servers.count
-        self.cursors = LoopLocal(group: group) { _ in Cursor() }
+        self.algorithm = algorithm
+        self.panicThreshold = panicThreshold
+        self.balancers = LoopLocal(group: group) { _ in LoopBalancer(servers: all) }
     }
 
-    /// Round robin over the healthy primaries; the healthy backups when no primary is healthy; every server when
-    /// none is healthy at all (better to try than to refuse). A retry takes the next healthy server after the last
-    /// one tried, without moving the shared cursor: otherwise, with two servers, every first try would land on the
-    /// same (failing) one. Call on `eventLoop`.
-    func pick(on eventLoop: any EventLoop, excluding tried: [UpstreamServer]) -> UpstreamServer? {
-        let primaries = 0..<primaryCount
-        let backups = primaryCount..<servers.count
-        func untried(_ server: UpstreamServer) -> Bool { !tried.contains { $0 === server } }
-        func scan(_ range: Range<Int>, from start: Int, healthyOnly: Bool) -> UpstreamServer? {
-            guard !range.isEmpty else { return nil }
-            for step in 0..<range.count {
-                let server = servers[range.lowerBound + (start + step) % range.count]
-                if untried(server) && (!healthyOnly || server.health.isHealthy) { return server }
+    /// Whether `pick` wants a hash of the request (consistent hashing).
+    var wantsHash: Bool { algorithm == .hash }
+
+    /// Picks a server for a request, not one of `tried`. `hash` is the request's hash key, for `balance = hash`.
+    /// Call on `eventLoop`.
+    func pick(on eventLoop: any EventLoop, excluding tried: [UpstreamServer], hash: UInt64? = nil) -> UpstreamServer? {
+        let balancer = balancers.value(on: eventLoop)
+        guard balancer.fillEligible(self, tried: tried) else { return nil }
+        let index: Int?
+        switch algorithm {
+        case .roundRobin:
+            index = balancer.roundRobin.pick(eligible: balancer.eligible)
+        case .leastRequest:
+            for (position, server) in servers.enumerated() {
+                balancer.active[position] = server.pool(on: eventLoop).busyCount
             }
-            return nil
+            index = balancer.leastRequest.pick(
+                active: balancer.active, weights: balancer.weights, eligible: balancer.eligible, using: &balancer.random)
+        case .random:
+            index = balancer.weightedRandom.pick(eligible: balancer.eligible, using: &balancer.random)
+        case .hash:
+            if let hash {
+                index = balancer.maglev(eligible: balancer.eligible, servers: servers).lookup(hash: hash)
+            } else {
+                index = balancer.weightedRandom.pick(eligible: balancer.eligible, using: &balancer.random)
+            }
         }
-        let start: Int
-        if let last = tried.last, let index = servers.firstIndex(where: { $0 === last }), index < primaryCount {
-            start = index + 1
-        } else if tried.isEmpty {
-            let cursor = cursors.value(on: eventLoop)
-            start = cursor.next % max(primaryCount, 1)
-            cursor.next &+= 1
-        } else {
-            start = 0
+        return index.map { servers[$0] }
+    }
+}
+
+/// One event loop's balancing state for one upstream. Loop-confined.
+private final class LoopBalancer: @unchecked Sendable {
+    let weights: [Int]
+    var eligible: [Bool]
+    var active: [Int]
+    var roundRobin: SmoothWeightedRoundRobin
+    let leastRequest = LeastRequestBalancer()
+    let weightedRandom: RandomBalancer
+    var random: SplitMix64Generator
+    private var table: (eligible: [Bool], table: MaglevTable)?
+
+    init(servers: [UpstreamServer]) {
+        weights = servers.map { max($0.weight, 1) }
+        eligible = Array(repeating: false, count: servers.count)
+        active = Array(repeating: 0, count: servers.count)
+        roundRobin = SmoothWeightedRoundRobin(weights: weights)
+        weightedRandom = RandomBalancer(weights: weights)
+        var system = SystemRandomNumberGenerator()
+        random = SplitMix64Generator(state: system.next())
+    }
+
+    /// Fills `eligible` for a request; false when no server can be tried at all.
+    func fillEligible(_ pool: UpstreamPool, tried: [UpstreamServer]) -> Bool {
+        let servers = pool.servers
+        func untried(_ index: Int) -> Bool { !tried.contains { $0 === servers[index] } }
+        var healthyPrimaries = 0
+        for index in 0..<pool.primaryCount where servers[index].health.isHealthy { healthyPrimaries += 1 }
+        let panic = Double(healthyPrimaries) < pool.panicThreshold * Double(pool.primaryCount)
+        var any = false
+        if !panic {
+            for index in servers.indices {
+                eligible[index] = index < pool.primaryCount && servers[index].health.isHealthy && untried(index)
+                any = any || eligible[index]
+            }
+            if any { return true }
+            for index in servers.indices {
+                eligible[index] = index >= pool.primaryCount && servers[index].health.isHealthy && untried(index)
+                any = any || eligible[index]
+            }
+            if any { return true }
         }
-        return scan(primaries, from: start, healthyOnly: true)
-            ?? scan(backups, from: 0, healthyOnly: true)
-            ?? scan(primaries, from: start, healthyOnly: false)
-            ?? scan(backups, from: 0, healthyOnly: false)
+        // Panic, or nothing healthy left to try: every server not yet tried, healthy or not.
+        for index in servers.indices {
+            eligible[index] = untried(index)
+            any = any || eligible[index]
+        }
+        return any
+    }
+
+    /// The Maglev table over the eligible servers, rebuilt only when that set changes.
+    func maglev(eligible: [Bool], servers: [UpstreamServer]) -> MaglevTable {
+        if let table, table.eligible == eligible { return table.table }
+        let built = MaglevTable(
+            backends: servers.map { (name: $0.target.description, weight: $0.weight) }, eligible: eligible)
+        table = (eligible, built)
+        return built
+    }
+}
+
+/// SplitMix64, for balancing decisions: fast, and seeded once per loop from the system generator.
+struct SplitMix64Generator: RandomNumberGenerator, Sendable {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 
