@@ -59,7 +59,9 @@ public final class Gateway: Sendable {
     /// Applies a new configuration (SIGHUP). On error nothing changes: the running state keeps serving.
     public func apply(_ config: GatewayConfig) async throws {
         let (previous, generation) = mutable.withLockedValue { ($0.servers, $0.generation + 1) }
-        let compiled = try RuntimeCompiler(previous: previous, group: group, logger: logger).compile(config, generation: generation)
+        var compiler = RuntimeCompiler(previous: previous, group: group, logger: logger)
+        compiler.previousUpstreams = proxy.state.upstreams
+        let compiled = try compiler.compile(config, generation: generation)
         let old = mutable.withLockedValue { state -> (config: GatewayConfig, listeners: [ListenAddress: HTTPServer]) in
             let old = (state.config, state.listeners)
             state.config = config
@@ -111,11 +113,7 @@ public final class Gateway: Sendable {
     private static func warnAboutUnbuiltFeatures(_ config: GatewayConfig, logger: Logger) {
         for upstream in config.upstreams {
             var unbuilt: [String] = []
-            if upstream.outlier != nil { unbuilt.append("outlier") }
             if upstream.slowStart > .zero { unbuilt.append("slow_start") }
-            if config.server.zone != nil && upstream.servers.contains(where: { $0.zone != nil }) {
-                unbuilt.append("zone-aware routing (servers of every zone are used alike)")
-            }
             for feature in unbuilt {
                 logger.warning(
                     "not implemented yet, ignored: \(feature)",

@@ -9,6 +9,8 @@ import SluiceRouter
 struct RuntimeCompiler {
     /// The servers of the running state, by identity.
     let previous: [ServerKey: UpstreamServer]
+    /// The running state's upstreams: their outlier trackers carry over when nothing they track changed.
+    var previousUpstreams: [String: UpstreamPool] = [:]
     let group: any EventLoopGroup
     let logger: Logger
 
@@ -39,9 +41,25 @@ struct RuntimeCompiler {
                 servers[key] = member
                 if server.backup { backups.append(member) } else { members.append(member) }
             }
+            let all = members + backups
+            var outlier: OutlierTracker?
+            if let settings = upstream.outlier {
+                if let old = previousUpstreams[upstream.name], let tracker = old.outlier,
+                    tracker.configuration == settings, old.servers.count == all.count,
+                    zip(old.servers, all).allSatisfy({ $0 === $1 })
+                {
+                    outlier = tracker
+                } else {
+                    outlier = OutlierTracker(configuration: settings, serverCount: all.count, logger: logger)
+                }
+            }
+            let zoneRouting = config.server.zone.map {
+                ZoneRouting(localZone: $0, zoneMinSize: upstream.zoneMinSize, panicThreshold: upstream.panicThreshold)
+            }
             upstreams[upstream.name] = UpstreamPool(
                 name: upstream.name, servers: members, backups: backups, algorithm: upstream.balance,
-                panicThreshold: upstream.panicThreshold, hashKey: upstream.hashKey, group: group)
+                panicThreshold: upstream.panicThreshold, hashKey: upstream.hashKey, outlier: outlier,
+                zoneRouting: zoneRouting, group: group)
         }
         let routes = try Self.routeTable(config.routes, upstreams: upstreams)
         return (RuntimeState(routes: routes, upstreams: upstreams, generation: generation), servers)

@@ -61,18 +61,4 @@ import Testing
         await gateway.shutdown()
         for (_, server) in backends { await server.shutdown() }
     }
-
-    @Test func riseAndFallNeedConsecutiveResults() {
-        var state = RiseFall(rise: 2, fall: 3, healthy: true)
-        #expect(state.record(success: false) == nil)
-        #expect(state.record(success: false) == nil)
-        #expect(state.record(success: true) == nil, "a success resets the failure streak")
-        #expect(state.record(success: false) == nil)
-        #expect(state.record(success: false) == nil)
-        #expect(state.record(success: false) == false, "third failure in a row")
-        #expect(state.record(success: true) == nil)
-        #expect(state.record(success: false) == nil)
-        #expect(state.record(success: true) == nil)
-        #expect(state.record(success: true) == true, "second success in a row")
-    }
 }

@@ -196,7 +196,8 @@ func deadPort() async throws -> Int {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let gateway = try await TestGateway(backends: [backends[0].server.port!], settings: settings, group: group)
         let socket = try TestSocket(port: gateway.port)
-        try await socket.send("GET /ping?delay=2s HTTP/1.1\r\nHost: x\r\n\r\n")
+        // Held for 20 s by the backend: it is killed long before it would answer, however busy the machine.
+        try await socket.send("GET /ping?delay=20s HTTP/1.1\r\nHost: x\r\n\r\n")
         for _ in 0..<200 where backends[0].server.connectionCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
         await backends[0].server.shutdown(gracePeriod: .zero)  // the backend dies with the request in flight
         #expect(try await socket.readResponse().status == 502)

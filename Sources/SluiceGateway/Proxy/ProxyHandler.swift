@@ -238,6 +238,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 start(on: connection)
             case .failure(.connectFailed(let reason)):
                 shared.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
+                route.upstream.record(server, .gatewayFailure)
                 shared.logger.warning(
                     "upstream connect failed",
                     metadata: ["upstream": "\(route.upstream.name)", "server": "\(server.target)", "error": "\(reason)"])
@@ -296,6 +297,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             guard head.status.code >= 200 else { return }  // 1xx: the gateway already sent its own 100
             responseStarted = true
             responseStatus = head.status.code
+            if let route, let server = tried.last {
+                route.upstream.record(server, head.status.code >= 500 ? .serverError(status: Int(head.status.code)) : .success)
+            }
             upstreamReusable = head.isKeepAlive
             var response = ProxyHeaders.clientResponse(head, version: clientHead?.version ?? .http1_1)
             if !clientKeepAlive { response.headers.replaceOrAdd(name: "connection", value: "close") }
@@ -342,6 +346,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.close(promise: nil)
             return
         }
+        if let route, let server = tried.last { route.upstream.record(server, .gatewayFailure) }
         // Nothing came back. Retrying is safe when no body went out (the same bytes can be sent again) and the
         // method is idempotent (RFC 9110 §9.2.2): a kept-alive connection closed by the server in the meantime.
         if framing == .none && clientHead?.method.isIdempotent == true {
@@ -498,6 +503,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             phase = .aborted
             context.close(promise: nil)
         } else {
+            if let route, let server = tried.last, phase == .forwarding { route.upstream.record(server, .gatewayFailure) }
             fail(.gatewayTimeout, "upstream timed out\n")
         }
     }

@@ -19,7 +19,7 @@ final class HealthChecker: Sendable {
     private let state: NIOLockedValueBox<State>
 
     private struct State {
-        var streak = RiseFall(rise: 1, fall: 1, healthy: true)
+        var streak = HealthCheckState()
         var inFlight = false
         var stopped = false
         var next: Scheduled<Void>?
@@ -33,7 +33,7 @@ final class HealthChecker: Sendable {
         self.logger = logger
         health.set(config.initiallyHealthy)
         self.state = NIOLockedValueBox(
-            State(streak: RiseFall(rise: config.rise, fall: config.fall, healthy: config.initiallyHealthy)))
+            State(streak: HealthCheckState(rise: config.rise, fall: config.fall, initiallyHealthy: config.initiallyHealthy)))
     }
 
     /// Starts probing, the first probe after a random part of one interval.
@@ -95,11 +95,12 @@ final class HealthChecker: Sendable {
     }
 
     private func finish(healthy: Bool, status: Int?) {
-        let transition = state.withLockedValue { state -> Bool? in
+        let transition = state.withLockedValue { state -> HealthCheckState.Transition? in
             state.inFlight = false
             return state.streak.record(success: healthy)
         }
-        if let nowHealthy = transition {
+        if let transition {
+            let nowHealthy = transition == .becameHealthy
             health.set(nowHealthy)
             let metadata: Logger.Metadata = ["server": "\(target)", "status": "\(status.map(String.init) ?? "no answer")"]
             if nowHealthy {
@@ -111,33 +112,6 @@ final class HealthChecker: Sendable {
         let interval = TimeAmount(config.interval).nanoseconds
         let jitter = interval / 10
         schedule(after: .nanoseconds(interval + Int64.random(in: -jitter...max(jitter, 0))))
-    }
-}
-
-/// Consecutive results needed to change state: `rise` good ones to become healthy, `fall` bad ones to become
-/// unhealthy. Returns the new state when it changes.
-struct RiseFall: Sendable {
-    let rise: Int
-    let fall: Int
-    private(set) var healthy: Bool
-    private var streak = 0
-
-    init(rise: Int, fall: Int, healthy: Bool) {
-        self.rise = rise
-        self.fall = fall
-        self.healthy = healthy
-    }
-
-    mutating func record(success: Bool) -> Bool? {
-        if success == healthy {
-            streak = 0
-            return nil
-        }
-        streak += 1
-        guard streak >= (success ? rise : fall) else { return nil }
-        healthy = success
-        streak = 0
-        return healthy
     }
 }
 

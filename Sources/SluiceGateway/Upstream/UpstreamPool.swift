@@ -58,13 +58,23 @@ final class UpstreamPool: Sendable {
     let panicThreshold: Double
     /// What `balance = hash` hashes.
     let hashKey: HashKey
+    /// Passive ejection, when configured.
+    let outlier: OutlierTracker?
+    /// Zone-aware routing, when the gateway has a zone and the primaries have zones.
+    let zoneRouting: ZoneRouting?
+    /// The primaries' zones, for `zoneRouting`.
+    let primaryZones: [String?]
     private let balancers: LoopLocal<LoopBalancer>
 
     init(
         name: String, servers: [UpstreamServer], backups: [UpstreamServer] = [], algorithm: BalanceAlgorithm = .roundRobin,
-        panicThreshold: Double = 0.5, hashKey: HashKey = .clientIP, group: any EventLoopGroup
+        panicThreshold: Double = 0.5, hashKey: HashKey = .clientIP, outlier: OutlierTracker? = nil,
+        zoneRouting: ZoneRouting? = nil, group: any EventLoopGroup
     ) {
         self.hashKey = hashKey
+        self.outlier = outlier
+        self.primaryZones = (servers.isEmpty ? backups : servers).map(\.zone)
+        self.zoneRouting = primaryZones.contains { $0 != nil } ? zoneRouting : nil
         precondition(!servers.isEmpty || !backups.isEmpty, "an upstream needs servers")
         self.name = name
         let all = servers + backups
@@ -73,6 +83,12 @@ final class UpstreamPool: Sendable {
         self.algorithm = algorithm
         self.panicThreshold = panicThreshold
         self.balancers = LoopLocal(group: group) { _ in LoopBalancer(servers: all) }
+    }
+
+    /// Reports how a request to `server` went, for outlier ejection.
+    func record(_ server: UpstreamServer, _ outcome: OutlierDetector.Outcome) {
+        guard let outlier, let index = servers.firstIndex(where: { $0 === server }) else { return }
+        outlier.record(server: index, of: servers, outcome: outcome)
     }
 
     /// Whether `pick` wants a hash of the request (consistent hashing).
@@ -110,6 +126,7 @@ final class UpstreamPool: Sendable {
 private final class LoopBalancer: @unchecked Sendable {
     let weights: [Int]
     var eligible: [Bool]
+    var available: [Bool]
     var active: [Int]
     var roundRobin: SmoothWeightedRoundRobin
     let leastRequest = LeastRequestBalancer()
@@ -120,6 +137,7 @@ private final class LoopBalancer: @unchecked Sendable {
     init(servers: [UpstreamServer]) {
         weights = servers.map { max($0.weight, 1) }
         eligible = Array(repeating: false, count: servers.count)
+        available = Array(repeating: false, count: servers.count)
         active = Array(repeating: 0, count: servers.count)
         roundRobin = SmoothWeightedRoundRobin(weights: weights)
         weightedRandom = RandomBalancer(weights: weights)
@@ -130,19 +148,34 @@ private final class LoopBalancer: @unchecked Sendable {
     /// Fills `eligible` for a request; false when no server can be tried at all.
     func fillEligible(_ pool: UpstreamPool, tried: [UpstreamServer]) -> Bool {
         let servers = pool.servers
+        let primaries = pool.primaryCount
+        let now = Int64(NIODeadline.now().uptimeNanoseconds)
         func untried(_ index: Int) -> Bool { !tried.contains { $0 === servers[index] } }
-        var healthyPrimaries = 0
-        for index in 0..<pool.primaryCount where servers[index].health.isHealthy { healthyPrimaries += 1 }
-        let panic = Double(healthyPrimaries) < pool.panicThreshold * Double(pool.primaryCount)
+        var availablePrimaries = 0
+        for index in servers.indices {
+            available[index] = servers[index].health.isAvailable(now: now)
+            if index < primaries && available[index] { availablePrimaries += 1 }
+        }
+        let panic = Double(availablePrimaries) < pool.panicThreshold * Double(primaries)
         var any = false
         if !panic {
+            if let routing = pool.zoneRouting {
+                // Zone-aware: the plan says which zone(s) this request may use (Envoy's rules).
+                let plan = routing.plan(zones: pool.primaryZones, healthy: Array(available[..<primaries]))
+                let chosen = routing.choose(plan, serverCount: primaries, using: &random)
+                for index in servers.indices {
+                    eligible[index] = index < primaries && chosen[index] && available[index] && untried(index)
+                    any = any || eligible[index]
+                }
+                if any { return true }
+            }
             for index in servers.indices {
-                eligible[index] = index < pool.primaryCount && servers[index].health.isHealthy && untried(index)
+                eligible[index] = index < primaries && available[index] && untried(index)
                 any = any || eligible[index]
             }
             if any { return true }
             for index in servers.indices {
-                eligible[index] = index >= pool.primaryCount && servers[index].health.isHealthy && untried(index)
+                eligible[index] = index >= primaries && available[index] && untried(index)
                 any = any || eligible[index]
             }
             if any { return true }
