@@ -159,4 +159,49 @@ func waitUntil(seconds: Double = 4, _ condition: () -> Bool) async throws {
     }
 }
 
+extension ZoneAndOutlierTests {
+    @Test func killedServerUnderLoadCostsNoRequestAndComesBack() async throws {
+        var backends = try await zonedBackends()
+        let (gateway, port) = try await makeGateway(zonedConfig(backends).replacing("zone = az1\n", with: ""))
+        let servers = try #require(gateway.currentState.upstreams["demo"]).servers
+        let victimPort = backends[1].server.port!
+
+        // Four clients send requests back to back while a2 is killed (no drain) and later restarted.
+        let clients = (0..<4).map { _ in
+            Task { () throws -> (ok: Int, failed: Int) in
+                let socket = try TestSocket(port: port)
+                var ok = 0
+                var failed = 0
+                for _ in 0..<150 {
+                    try await socket.send("GET /api/v1/users/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+                    if try await socket.readResponse().status == 200 { ok += 1 } else { failed += 1 }
+                    try await Task.sleep(for: .milliseconds(2))
+                }
+                return (ok, failed)
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))  // let the load start; not an assertion on time
+        await backends[1].server.shutdown(gracePeriod: .zero)
+        try await waitUntil { !servers[1].health.isHealthy }
+        #expect(!servers[1].health.isHealthy, "marked down after fall (2) failed probes")
+
+        let restarted = DemoBackend(configuration: .init(host: "127.0.0.1", port: victimPort, zone: "az1", name: "a2", quiet: true))
+        backends[1] = (restarted, try await restarted.start())
+        try await waitUntil { servers[1].health.isHealthy }
+        #expect(servers[1].health.isHealthy, "back after rise (2) good probes")
+
+        var ok = 0
+        var failed = 0
+        for client in clients {
+            let result = try await client.value
+            ok += result.ok
+            failed += result.failed
+        }
+        #expect(failed == 0, "retries hid the dead server from every client")
+        #expect(ok == 600)
+        await gateway.shutdown()
+        for (_, server) in backends { await server.shutdown() }
+    }
+}
+
 func NIODeadlineNow() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
