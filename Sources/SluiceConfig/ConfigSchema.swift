@@ -20,12 +20,13 @@ enum SectionKind: String, CaseIterable, Sendable {
                 .list("server"), .single("balance"), .single("keepalive"), .single("keepalive_timeout"),
                 .single("keepalive_requests"), .single("max_connections"), .single("queue"), .single("queue_timeout"),
                 .single("connect_timeout"), .single("health_check"), .single("outlier"), .single("hash_key"),
-                .single("zone_min_size"), .single("panic"), .single("slow_start"),
+                .single("zone_min_size"), .single("panic"), .single("slow_start"), .single("retry_budget"),
             ]
         case .route:
             [
                 .single("match"), .list("host"), .single("methods"), .single("upstream"), .single("timeout"),
-                .single("idle_timeout"), .single("retries"), .single("host_rewrite"),
+                .single("idle_timeout"), .single("retries"), .single("host_rewrite"), .single("split_key"),
+                .single("canary"), .single("retry_non_idempotent"),
             ]
         }
     }

@@ -17,16 +17,22 @@ extension ConfigValidator {
             }
         }
         let upstreamEntry = reader.required("upstream", example: "users", errors: &errors)
+        let splits = reader.value("upstream", default: [UpstreamSplit]?.none, errors: &errors) { text throws(ValueError) in
+            try UpstreamSplit.parseList(text)
+        }
+        let retryPolicy = reader.value("retries", default: RetryPolicy(), errors: &errors) { text throws(ValueError) in
+            try RetryPolicy.parse(text)
+        }
         let config = RouteConfig(
             name: section.name ?? "",
             match: matchEntry?.value ?? "",
             hosts: readHosts(reader),
             methods: readMethods(reader),
-            upstream: upstreamEntry?.value ?? "",
+            upstream: splits?.first?.upstream ?? upstreamEntry?.value ?? "",
             timeout: reader.duration("timeout", default: RouteConfig.defaultTimeout, positive: true, errors: &errors),
             idleTimeout: reader.duration(
                 "idle_timeout", default: RouteConfig.defaultIdleTimeout, positive: true, errors: &errors),
-            retries: reader.integer("retries", default: RouteConfig.defaultRetries, in: 0...10, errors: &errors),
+            retries: retryPolicy.retries,
             hostRewrite: reader.value("host_rewrite", default: String?.none, errors: &errors) {
                 text throws(ValueError) in
                 let text = text.trimmedSpaces
@@ -35,6 +41,15 @@ extension ConfigValidator {
                 }
                 return String(text)
             },
+            splits: splits,
+            splitKey: reader.value("split_key", default: HashKey?.none, errors: &errors) { text throws(ValueError) in
+                try HashKey.parse(text)
+            },
+            canary: reader.value("canary", default: CanaryRule?.none, errors: &errors) { text throws(ValueError) in
+                try CanaryRule.parse(text)
+            },
+            retryPolicy: retryPolicy,
+            retryNonIdempotent: reader.boolean("retry_non_idempotent", default: false, errors: &errors),
             location: section.location)
         return ReadRoute(
             config: config, matchEntry: matchEntry, upstreamEntry: upstreamEntry, patternValid: patternValid)

@@ -17,6 +17,19 @@ extension ConfigValidator {
             }
             servers.append(server)
         }
+        let budget = reader.value("retry_budget", default: (share: 0.2, minimum: 3), errors: &errors) {
+            text throws(ValueError) in
+            let words = ValueParsing.options(text)
+            guard let first = words.first, first.name == nil else {
+                throw ValueError(expected: "a share like 20%, optionally min=3", got: text)
+            }
+            var minimum = 3
+            for word in words.dropFirst() {
+                guard word.name == "min" else { throw ValueError(expected: "min=N", got: word.value) }
+                minimum = try ValueParsing.integer(word.value, in: 0...10_000)
+            }
+            return (share: try ValueParsing.percentage(first.value), minimum: minimum)
+        }
         return UpstreamConfig(
             name: section.name ?? "",
             servers: servers,
@@ -49,6 +62,8 @@ extension ConfigValidator {
                 try ValueParsing.percentage(text)
             },
             slowStart: reader.duration("slow_start", default: .zero, errors: &errors),
+            retryBudget: budget.share,
+            retryBudgetMinimum: budget.minimum,
             location: section.location)
     }
 

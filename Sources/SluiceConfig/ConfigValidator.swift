@@ -81,17 +81,21 @@ struct ConfigValidator {
     private mutating func checkUpstreamNames(_ routes: [ReadRoute], upstreams: [UpstreamConfig]) {
         let names = upstreams.map(\.name)
         for route in routes {
-            guard let entry = route.upstreamEntry, !names.contains(entry.value) else { continue }
-            var message = "no [upstream] named '\(entry.value)'"
-            if let close = Suggestion.closest(to: entry.value, in: names) {
+            guard let entry = route.upstreamEntry else { continue }
+            for name in route.config.allUpstreams where !names.contains(name) {
+            var message = "no [upstream] named '\(name)'"
+            if let close = Suggestion.closest(to: name, in: names) {
                 message += "; did you mean '\(close)'?"
             } else if names.isEmpty {
-                message += "; add an [upstream \(entry.value)] section with its servers"
+                message += "; add an [upstream \(name)] section with its servers"
             } else {
                 message += "; the upstreams are " + names.map { "'\($0)'" }.joined(separator: ", ")
             }
             let section = "[route \(route.config.name)]"
-            errors.append(ConfigError(location: entry.location, section: section, key: "upstream", message: message))
+            let key = route.config.canary?.upstream == name && !route.config.splits.contains { $0.upstream == name }
+                ? "canary" : "upstream"
+            errors.append(ConfigError(location: entry.location, section: section, key: key, message: message))
+            }
         }
     }
 

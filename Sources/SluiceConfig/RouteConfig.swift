@@ -1,5 +1,8 @@
 /// `[route NAME]`: which requests go to which upstream, and how long they may take.
 public struct RouteConfig: Sendable, Equatable {
+    /// Every upstream this route may send to: its split and its canary.
+    public var allUpstreams: [String] { splits.map(\.upstream) + (canary.map { [$0.upstream] } ?? []) }
+
     public var name: String
     /// `match`: a SluiceRouter pattern, `/api/v1/users/:id` or `/api/v1/users/*`.
     public var match: String
@@ -17,6 +20,16 @@ public struct RouteConfig: Sendable, Equatable {
     public var retries: Int
     /// `host_rewrite`: the Host header sent upstream; nil passes the client's.
     public var hostRewrite: String?
+    /// `upstream = a 90%, b 10%`: a weighted split; one entry (weight 1) for a plain `upstream = name`.
+    public var splits: [UpstreamSplit]
+    /// `split_key`: what keeps a client on one side of a split (nil: each request drawn at random).
+    public var splitKey: HashKey?
+    /// `canary = header:X-Canary=1 -> users-v2`.
+    public var canary: CanaryRule?
+    /// `retries = N on=... per_try_timeout=... backoff=...`.
+    public var retryPolicy: RetryPolicy
+    /// `retry_non_idempotent`: also retry POST and PATCH (only ever when nothing of the body was sent).
+    public var retryNonIdempotent: Bool
     /// The `[route NAME]` header.
     public var location: SourceLocation
 
@@ -34,8 +47,18 @@ public struct RouteConfig: Sendable, Equatable {
         idleTimeout: Duration = RouteConfig.defaultIdleTimeout,
         retries: Int = RouteConfig.defaultRetries,
         hostRewrite: String? = nil,
+        splits: [UpstreamSplit]? = nil,
+        splitKey: HashKey? = nil,
+        canary: CanaryRule? = nil,
+        retryPolicy: RetryPolicy? = nil,
+        retryNonIdempotent: Bool = false,
         location: SourceLocation = SourceLocation(file: "<memory>", line: 0)
     ) {
+        self.splits = splits ?? [UpstreamSplit(upstream: upstream, weight: 1)]
+        self.splitKey = splitKey
+        self.canary = canary
+        self.retryPolicy = retryPolicy ?? RetryPolicy(retries: retries)
+        self.retryNonIdempotent = retryNonIdempotent
         self.name = name
         self.match = match
         self.hosts = hosts

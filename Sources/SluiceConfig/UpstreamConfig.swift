@@ -34,6 +34,10 @@ public struct UpstreamConfig: Sendable, Equatable {
     public var panicThreshold: Double
     /// `slow_start`: how long a server that just became healthy takes to reach its full share. Default 0s (off).
     public var slowStart: Duration
+    /// `retry_budget = 20% min=3`: retries in flight may be at most this share of the requests in flight (or the
+    /// minimum, whichever is more): no retry storms when an upstream is down (Envoy's retry budget).
+    public var retryBudget: Double
+    public var retryBudgetMinimum: Int
     public var location: SourceLocation
 
     public static let defaultKeepalive = 32
@@ -61,8 +65,12 @@ public struct UpstreamConfig: Sendable, Equatable {
         zoneMinSize: Int = 1,
         panicThreshold: Double = 0.5,
         slowStart: Duration = .zero,
+        retryBudget: Double = 0.2,
+        retryBudgetMinimum: Int = 3,
         location: SourceLocation = SourceLocation(file: "<memory>", line: 0)
     ) {
+        self.retryBudget = retryBudget
+        self.retryBudgetMinimum = retryBudgetMinimum
         self.healthCheck = healthCheck
         self.outlier = outlier
         self.hashKey = hashKey

@@ -59,7 +59,10 @@ struct RuntimeCompiler {
             upstreams[upstream.name] = UpstreamPool(
                 name: upstream.name, servers: members, backups: backups, algorithm: upstream.balance,
                 panicThreshold: upstream.panicThreshold, hashKey: upstream.hashKey, outlier: outlier,
-                zoneRouting: zoneRouting, group: group)
+                zoneRouting: zoneRouting,
+                retryBudget: RetryBudget(
+                    budgetPercent: upstream.retryBudget * 100, minRetryConcurrency: upstream.retryBudgetMinimum),
+                group: group)
         }
         let routes = try Self.routeTable(config.routes, upstreams: upstreams)
         return (RuntimeState(routes: routes, upstreams: upstreams, generation: generation), servers)
@@ -87,9 +90,18 @@ struct RuntimeCompiler {
                                 message: "no [upstream] named '\(config.upstream)'")
                 ])
             }
-            let route = ProxyRoute(
+            var route = ProxyRoute(
                 name: config.name, pattern: config.match, upstream: upstream, timeout: TimeAmount(config.timeout),
                 idleTimeout: TimeAmount(config.idleTimeout), retries: config.retries, hostRewrite: config.hostRewrite)
+            route.retryPolicy = config.retryPolicy
+            route.retryNonIdempotent = config.retryNonIdempotent
+            route.splitKey = config.splitKey
+            if config.splits.count > 1 {
+                route.splits = config.splits.compactMap { split in upstreams[split.upstream].map { ($0, split.weight) } }
+            }
+            if let canary = config.canary, let target = upstreams[canary.upstream] {
+                route.canary = (canary.header, canary.value, target)
+            }
             let hosts = config.hosts.isEmpty ? [""] : config.hosts
             let methods: [String?] = config.methods.isEmpty ? [nil] : config.methods
             for host in hosts {

@@ -37,6 +37,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     // The current request.
     private var route: ProxyRoute?
+    /// The upstream chosen for this request (the route's, a side of its split, or its canary).
+    private var upstream: UpstreamPool?
+    /// Whether this request is counted in `upstream.activeRequests`, and whether as a retry in `activeRetries`.
+    private var countedActive = false
+    private var countedRetry = false
+    /// For split draws and backoff jitter; seeded once per connection.
+    private var random = SplitMix64Generator(state: UInt64.random(in: 0...UInt64.max))
     private var clientHead: HTTPRequestHead?
     private var upstreamHead: HTTPRequestHead?
     private var framing = BodyFraming.none
@@ -109,6 +116,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         releaseConnection(reusable: false)
         cancelTimer()
+        endAccounting()
         phase = .idle
         sequence += 1
         context.fireChannelInactive()
@@ -148,6 +156,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         switch state.routes.lookup(host: head.headers.first(name: "host"), method: head.method.rawValue, path: path) {
         case .found(let route, _):
             self.route = route
+            let splitHash = route.splitKey.flatMap { requestHash($0, head: head, context: context) }
+            let upstream = route.chooseUpstream(headers: head.headers, hash: splitHash, random: &random)
+            self.upstream = upstream
+            upstream.activeRequests.wrappingIncrement(ordering: .relaxed)
+            countedActive = true
         case .methodNotAllowed(let allowed):
             answer(.methodNotAllowed, "method not allowed\n", extra: [("allow", allowed.joined(separator: ", "))])
             return
@@ -208,7 +221,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             connection.write(.end(trailers))
             connection.flush()
             upstreamNeedsFlush = false
-            if !responseStarted, let route { arm(after: route.timeout) }
+            if !responseStarted, let route { arm(after: tryTimeout(route)) }
         case .answered:
             phase = .idle
         case .idle, .aborted:
@@ -219,9 +232,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     // MARK: Upstream side
 
     private func connect() {
-        guard let route, let context else { return }
-        let hash = route.upstream.wantsHash ? requestHash(route.upstream.hashKey, context: context) : nil
-        guard let server = route.upstream.pick(on: context.eventLoop, excluding: tried, hash: hash) else {
+        guard let upstream, let context, let clientHead else { return }
+        let hash = upstream.wantsHash ? requestHash(upstream.hashKey, head: clientHead, context: context) : nil
+        guard let server = upstream.pick(on: context.eventLoop, excluding: tried, hash: hash) else {
             fail(.badGateway, "no upstream server left to try\n")
             return
         }
@@ -238,11 +251,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 start(on: connection)
             case .failure(.connectFailed(let reason)):
                 shared.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
-                route.upstream.record(server, .gatewayFailure)
+                upstream.record(server, .gatewayFailure)
                 shared.logger.warning(
                     "upstream connect failed",
-                    metadata: ["upstream": "\(route.upstream.name)", "server": "\(server.target)", "error": "\(reason)"])
-                retryOr(.badGateway, "upstream connect failed\n")
+                    metadata: ["upstream": "\(upstream.name)", "server": "\(server.target)", "error": "\(reason)"])
+                retryOr(.badGateway, "upstream connect failed\n", condition: .connectFailure)
             case .failure(.queueFull), .failure(.queueTimeout), .failure(.closed):
                 fail(.serviceUnavailable, "upstream busy\n")
             }
@@ -250,8 +263,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     /// The request's consistent-hash key, hashed; nil when the request does not carry it (a random server then).
-    private func requestHash(_ key: HashKey, context: ChannelHandlerContext) -> UInt64? {
-        guard let head = clientHead else { return nil }
+    private func requestHash(_ key: HashKey, head: HTTPRequestHead, context: ChannelHandlerContext) -> UInt64? {
         switch key {
         case .clientIP:
             return clientAddress(context).map { KeyHash.hash($0) }
@@ -285,7 +297,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         bufferedBytes = 0
         connection.flush()
         if let route {
-            if requestEnded { arm(after: route.timeout) } else { arm(after: route.idleTimeout) }
+            if requestEnded { arm(after: tryTimeout(route)) } else { arm(after: route.idleTimeout) }
         }
         if connection.isWritable { resumeClientReads() }
     }
@@ -295,11 +307,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         switch part {
         case .head(let head):
             guard head.status.code >= 200 else { return }  // 1xx: the gateway already sent its own 100
+            let code = Int(head.status.code)
+            if let upstream, let server = tried.last {
+                upstream.record(server, code >= 500 ? .serverError(status: code) : .success)
+            }
+            if code >= 500, retryAllowed(.status(code)) {
+                // A retryable answer: drop it (and its connection, which would still deliver its body), try again.
+                releaseConnection(reusable: false)
+                cancelTimer()
+                retry()
+                return
+            }
             responseStarted = true
             responseStatus = head.status.code
-            if let route, let server = tried.last {
-                route.upstream.record(server, head.status.code >= 500 ? .serverError(status: Int(head.status.code)) : .success)
-            }
             upstreamReusable = head.isKeepAlive
             var response = ProxyHeaders.clientResponse(head, version: clientHead?.version ?? .http1_1)
             if !clientKeepAlive { response.headers.replaceOrAdd(name: "connection", value: "close") }
@@ -346,28 +366,74 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.close(promise: nil)
             return
         }
-        if let route, let server = tried.last { route.upstream.record(server, .gatewayFailure) }
-        // Nothing came back. Retrying is safe when no body went out (the same bytes can be sent again) and the
-        // method is idempotent (RFC 9110 §9.2.2): a kept-alive connection closed by the server in the meantime.
-        if framing == .none && clientHead?.method.isIdempotent == true {
-            phase = .connecting
-            retryOr(.badGateway, "upstream closed the connection\n")
-        } else {
-            fail(.badGateway, "upstream closed the connection\n")
-        }
+        if let upstream, let server = tried.last { upstream.record(server, .gatewayFailure) }
+        // Nothing came back (often a kept-alive connection the server closed in the meantime): try again when the
+        // policy allows and the request can be sent again.
+        retryOr(.badGateway, "upstream closed the connection\n", condition: .reset)
     }
 
     // MARK: Outcomes
 
-    /// Tries another server if the route allows, otherwise answers `status`.
-    private func retryOr(_ status: HTTPResponseStatus, _ body: String) {
-        guard let route, tried.count <= route.retries, tried.count < route.upstream.servers.count else {
+    /// Tries another server if the retry policy, the budget and the request allow, otherwise answers `status`.
+    private func retryOr(_ status: HTTPResponseStatus, _ body: String, condition: RetryCondition) {
+        if retryAllowed(condition) {
+            retry()
+        } else {
             fail(status, body)
-            return
         }
+    }
+
+    /// Whether a try that failed with `condition` may be tried again on another server: the route retries on it,
+    /// tries are left, there is another server, the request can be sent again (RFC 9110 §9.2.2: idempotent
+    /// methods, or `retry_non_idempotent`; and no streamed body that is gone), and the retry budget has room.
+    private func retryAllowed(_ condition: RetryCondition) -> Bool {
+        guard let route, let upstream, let clientHead else { return false }
+        let policy = route.retryPolicy
+        guard policy.retries(on: condition), tried.count <= policy.retries, tried.count < upstream.servers.count else {
+            return false
+        }
+        let nothingSent = condition == .connectFailure
+        guard clientHead.method.isIdempotent || (route.retryNonIdempotent && nothingSent) else { return false }
+        // The body is kept only until the first try starts; once streamed upstream it cannot be sent again.
+        guard nothingSent || framing == .none else { return false }
+        return upstream.allowsRetry()
+    }
+
+    /// Starts the next try after a jittered exponential backoff.
+    private func retry() {
+        guard let route, let upstream, let context else { return }
         shared.stats.retries.wrappingIncrement(ordering: .relaxed)
+        if !countedRetry {
+            countedRetry = true
+            upstream.activeRetries.wrappingIncrement(ordering: .relaxed)
+        }
         phase = .connecting
-        connect()
+        let base = route.retryPolicy.backoff
+        let delay = Backoff.delay(attempt: tried.count, base: base, max: base * 10, using: &random)
+        guard delay > .zero else { return connect() }
+        let expected = sequence
+        context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
+            guard expected == sequence, phase == .connecting else { return }
+            connect()
+        }
+    }
+
+    /// How long one try waits for its answer once the request is sent.
+    private func tryTimeout(_ route: ProxyRoute) -> TimeAmount {
+        route.retryPolicy.perTryTimeout.map { TimeAmount($0) } ?? route.timeout
+    }
+
+    /// Takes this request out of its upstream's in-flight counts (once).
+    private func endAccounting() {
+        guard let upstream else { return }
+        if countedActive {
+            countedActive = false
+            upstream.activeRequests.wrappingDecrement(ordering: .relaxed)
+        }
+        if countedRetry {
+            countedRetry = false
+            upstream.activeRetries.wrappingDecrement(ordering: .relaxed)
+        }
     }
 
     /// Answers with a gateway error and counts it.
@@ -420,7 +486,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 ])
         }
         if phase == .forwarding { phase = .idle }
+        endAccounting()
         route = nil
+        upstream = nil
         upstreamHead = nil
     }
 
@@ -503,8 +571,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             phase = .aborted
             context.close(promise: nil)
         } else {
-            if let route, let server = tried.last, phase == .forwarding { route.upstream.record(server, .gatewayFailure) }
-            fail(.gatewayTimeout, "upstream timed out\n")
+            if let upstream, let server = tried.last, phase == .forwarding { upstream.record(server, .gatewayFailure) }
+            if phase == .forwarding, retryAllowed(.status(504)) {
+                releaseConnection(reusable: false)
+                retry()
+            } else {
+                fail(.gatewayTimeout, "upstream timed out\n")
+            }
         }
     }
 }

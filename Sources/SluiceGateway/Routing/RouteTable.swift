@@ -1,19 +1,57 @@
 import NIOCore
+import NIOHTTP1
+import SluiceConfig
 import SluiceRouter
 
 /// A compiled route: where a matching request goes and under which limits.
 struct ProxyRoute: Sendable {
     let name: String
     let pattern: String
+    /// The route's (first) upstream.
     let upstream: UpstreamPool
+    /// A weighted split between upstreams (canary, blue-green); empty when all traffic goes to `upstream`.
+    var splits: [(upstream: UpstreamPool, weight: Double)] = []
+    /// What keeps a client on one side of a split; nil draws each request.
+    var splitKey: HashKey?
+    /// Requests with this header value go to the canary upstream.
+    var canary: (header: String, value: String, upstream: UpstreamPool)?
+    var retryPolicy = RetryPolicy()
+    var retryNonIdempotent = false
     /// Until the response head arrives, counted from when the request was fully sent.
     let timeout: TimeAmount
     /// Longest silence while a body streams, either way.
     let idleTimeout: TimeAmount
-    /// Further tries on another server when a try fails before any byte reached the upstream.
-    let retries: Int
+    /// Further tries on another server (the retry policy's count).
+    var retries: Int { retryPolicy.retries }
     /// The `Host` sent upstream; nil passes the client's.
     let hostRewrite: String?
+
+    init(
+        name: String, pattern: String, upstream: UpstreamPool, timeout: TimeAmount, idleTimeout: TimeAmount, retries: Int,
+        hostRewrite: String?
+    ) {
+        self.name = name
+        self.pattern = pattern
+        self.upstream = upstream
+        self.timeout = timeout
+        self.idleTimeout = idleTimeout
+        self.hostRewrite = hostRewrite
+        self.retryPolicy = RetryPolicy(retries: retries)
+    }
+
+    /// The upstream for one request: the canary's when the request carries its header value, else one side of the
+    /// split, drawn by weight, by the split key's hash when there is one (so a client stays on its side).
+    func chooseUpstream(headers: HTTPHeaders, hash: UInt64?, random: inout some RandomNumberGenerator) -> UpstreamPool {
+        if let canary, headers.first(name: canary.header) == canary.value { return canary.upstream }
+        guard splits.count > 1 else { return upstream }
+        let point = hash.map { Double($0 % 1_000_000) / 1_000_000 } ?? Double.random(in: 0..<1, using: &random)
+        var cumulative = 0.0
+        for split in splits {
+            cumulative += split.weight
+            if point < cumulative { return split.upstream }
+        }
+        return splits[splits.count - 1].upstream
+    }
 }
 
 /// Routes by host, then method and path. Like Envoy's virtual hosts: the host picks one table (exact name, then

@@ -1,3 +1,4 @@
+import Atomics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -64,13 +65,18 @@ final class UpstreamPool: Sendable {
     let zoneRouting: ZoneRouting?
     /// The primaries' zones, for `zoneRouting`.
     let primaryZones: [String?]
+    /// Requests and retries in flight to this upstream, from every event loop, for the retry budget.
+    let activeRequests = ManagedAtomic(0)
+    let activeRetries = ManagedAtomic(0)
+    let retryBudget: RetryBudget
     private let balancers: LoopLocal<LoopBalancer>
 
     init(
         name: String, servers: [UpstreamServer], backups: [UpstreamServer] = [], algorithm: BalanceAlgorithm = .roundRobin,
         panicThreshold: Double = 0.5, hashKey: HashKey = .clientIP, outlier: OutlierTracker? = nil,
-        zoneRouting: ZoneRouting? = nil, group: any EventLoopGroup
+        zoneRouting: ZoneRouting? = nil, retryBudget: RetryBudget = RetryBudget(), group: any EventLoopGroup
     ) {
+        self.retryBudget = retryBudget
         self.hashKey = hashKey
         self.outlier = outlier
         self.primaryZones = (servers.isEmpty ? backups : servers).map(\.zone)
@@ -89,6 +95,12 @@ final class UpstreamPool: Sendable {
     func record(_ server: UpstreamServer, _ outcome: OutlierDetector.Outcome) {
         guard let outlier, let index = servers.firstIndex(where: { $0 === server }) else { return }
         outlier.record(server: index, of: servers, outcome: outcome)
+    }
+
+    /// Whether one more retry fits in the budget now.
+    func allowsRetry() -> Bool {
+        retryBudget.allowsRetry(
+            activeRequests: activeRequests.load(ordering: .relaxed), activeRetries: activeRetries.load(ordering: .relaxed))
     }
 
     /// Whether `pick` wants a hash of the request (consistent hashing).
@@ -158,6 +170,16 @@ private final class LoopBalancer: @unchecked Sendable {
         }
         let panic = Double(availablePrimaries) < pool.panicThreshold * Double(primaries)
         var any = false
+        if !panic && !tried.isEmpty && pool.zoneRouting != nil {
+            // A retry: prefer a healthy server in a zone that has not failed this request yet.
+            for index in servers.indices {
+                let zone = servers[index].zone
+                eligible[index] = index < primaries && available[index] && untried(index)
+                    && !tried.contains { $0.zone == zone }
+                any = any || eligible[index]
+            }
+            if any { return true }
+        }
         if !panic {
             if let routing = pool.zoneRouting {
                 // Zone-aware: the plan says which zone(s) this request may use (Envoy's rules).
