@@ -113,7 +113,9 @@ public final class Gateway: Sendable {
     private static func warnAboutUnbuiltFeatures(_ config: GatewayConfig, logger: Logger) {
         for upstream in config.upstreams {
             var unbuilt: [String] = []
-            if upstream.slowStart > .zero { unbuilt.append("slow_start") }
+            if upstream.slowStart > .zero && upstream.balance != .roundRobin {
+                unbuilt.append("slow_start with balance = \(upstream.balance.rawValue) (only round_robin ramps)")
+            }
             for feature in unbuilt {
                 logger.warning(
                     "not implemented yet, ignored: \(feature)",

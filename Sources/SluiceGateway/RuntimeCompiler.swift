@@ -62,7 +62,7 @@ struct RuntimeCompiler {
                 zoneRouting: zoneRouting,
                 retryBudget: RetryBudget(
                     budgetPercent: upstream.retryBudget * 100, minRetryConcurrency: upstream.retryBudgetMinimum),
-                group: group)
+                slowStart: upstream.slowStart, group: group)
         }
         let routes = try Self.routeTable(config.routes, upstreams: upstreams)
         return (RuntimeState(routes: routes, upstreams: upstreams, generation: generation), servers)

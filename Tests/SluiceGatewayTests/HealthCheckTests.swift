@@ -61,4 +61,37 @@ import Testing
         await gateway.shutdown()
         for (_, server) in backends { await server.shutdown() }
     }
+
+    @Test func slowStartRampsAReturningServer() async throws {
+        let backends = try await startBackends(["s1", "s2"])
+        let text = """
+            [server]
+            listen = 127.0.0.1:0
+            access_log = off
+            log_level = critical
+
+            [upstream demo]
+            server = 127.0.0.1:\(backends[0].server.port!)
+            server = 127.0.0.1:\(backends[1].server.port!)
+            health_check = GET /healthz interval=40ms timeout=500ms rise=1 fall=1
+            slow_start = 30s
+            panic = 0%
+
+            [route all]
+            match = /*
+            upstream = demo
+            """
+        let (gateway, port) = try await makeGateway(text)
+        let servers = try #require(gateway.currentState.upstreams["demo"]).servers
+        backends[1].backend.isHealthy = false
+        try await waitUntil { !servers[1].health.isHealthy }
+        backends[1].backend.isHealthy = true
+        try await waitUntil { servers[1].health.isHealthy }
+        // Just back, with a 30 s ramp: s2 weighs 0.1 of s1, so it gets about 1 request in 11.
+        let result = try await tally(port: port, count: 110)
+        let share = Double(result.seen["s2"] ?? 0) / 110
+        #expect(share > 0 && share < 0.2, "s2's share right after returning: \(share) \(result.seen)")
+        await gateway.shutdown()
+        for (_, server) in backends { await server.shutdown() }
+    }
 }

@@ -15,6 +15,7 @@ Two subcommands:
               t_send(epoch s)  phase  latency_ms  status  zone  instance  reused  error
           status is the HTTP status, or ERR for an exception (connection refused or
           reset, timeout, bad response); error then names it (type: message).
+          For an HTTP status other than 200, error holds the start of the body.
           "reused" is 1 if the request went out on an already open keep-alive
           connection. A connection that errs is closed and the next request opens a
           new one.
@@ -94,6 +95,10 @@ def worker(index, args, shared, results, counters):
             except ValueError:
                 if resp.status == 200:
                     error = "200 with a body that is not JSON: " + body[:60].decode("utf-8", "replace")
+            if resp.status != 200 and not error:
+                # The gateway says why in its body (e.g. "upstream connect failed").
+                error = "body: " + body[:60].decode("utf-8", "replace").strip()
+            error = error.replace("\t", " ").replace("\n", " ")
             if resp.will_close:
                 conn.close()
                 conn = None
@@ -271,11 +276,11 @@ def cmd_report(args):
     else:
         print(f"Failures ({len(failed)}), by phase and kind (times are seconds after the phase start, and wall clock):")
         print()
-        print("| phase | status | error | reused conn | count | first | last |")
+        print("| phase | status | error / body | reused conn | count | first | last |")
         print("| --- | --- | --- | ---: | ---: | --- | --- |")
         groups = OrderedDict()
         for r in failed:
-            err = r[7] if r[3] == "ERR" else "-"
+            err = r[7]
             # Group error messages by type (the message may carry varying details).
             key = (r[1], r[3], err if len(err) < 90 else err[:90] + "...")
             groups.setdefault(key, []).append(r)

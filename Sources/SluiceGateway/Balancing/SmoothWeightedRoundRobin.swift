@@ -5,7 +5,8 @@
 /// Heavy servers are spread out instead of picked in a burst: weights 5, 1, 1 give `a a b a c a a`, not `a a a a a b c`.
 ///
 /// Slow start: `pick(eligible:scale:)` takes a per-server scale in `0...1` and uses an effective weight of
-/// `max(1, weight × scale)`. Weights are kept in fixed point (`unit` steps per weight point) so that a fractional
+/// `weight × scale`, floored at one fixed-point step (never zero, so a server just back still gets a trickle; a
+/// floor of a whole weight point would make slow start do nothing for servers of weight 1). Weights are kept in fixed point (`unit` steps per weight point) so that a fractional
 /// effective weight such as 2.5 is honoured; with every scale at 1 the sequence is exactly nginx's.
 /// Ineligible servers are skipped and keep their `current`, as nginx does for down or failed peers.
 struct SmoothWeightedRoundRobin: Sendable {
@@ -56,10 +57,10 @@ struct SmoothWeightedRoundRobin: Sendable {
         return best
     }
 
-    /// `max(1, weight × scale)` in `unit` steps.
+    /// `weight × scale` in `unit` steps, at least one step.
     static func effectiveWeight(_ weight: Int, scale: Double) -> Int {
         let clamped = scale.isNaN ? 1 : min(max(scale, 0), 1)
         let scaled = Int((Double(weight * unit) * clamped).rounded())
-        return max(unit, scaled)
+        return max(1, scaled)
     }
 }

@@ -1,4 +1,5 @@
 import Atomics
+import NIOCore
 
 /// Whether an upstream server may take requests: written by its active health checker and by the outlier detector,
 /// read by every event loop on every pick. Atomics, so reads need no lock. It belongs to the server, so it survives
@@ -7,6 +8,8 @@ final class ServerHealth: Sendable {
     private let healthy: ManagedAtomic<Bool>
     /// Ejected by the outlier detector until this instant (monotonic nanoseconds); 0 when not ejected.
     private let ejectedUntil = ManagedAtomic<Int64>(0)
+    /// When active checks last found it healthy again (monotonic nanoseconds); 0 when it has always been.
+    private let healthySince = ManagedAtomic<Int64>(0)
 
     init(healthy: Bool = true) {
         self.healthy = ManagedAtomic(healthy)
@@ -15,7 +18,14 @@ final class ServerHealth: Sendable {
     /// What active checks say.
     var isHealthy: Bool { healthy.load(ordering: .relaxed) }
 
-    func set(_ value: Bool) { healthy.store(value, ordering: .relaxed) }
+    func set(_ value: Bool) {
+        let was = healthy.exchange(value, ordering: .relaxed)
+        if value && !was { healthySince.store(Int64(NIODeadline.now().uptimeNanoseconds), ordering: .relaxed) }
+    }
+
+    /// Since when it has been available: back from unhealthy or from an ejection, whichever was later (for slow
+    /// start).
+    var availableSince: Int64 { max(healthySince.load(ordering: .relaxed), ejectedUntil.load(ordering: .relaxed)) }
 
     /// Healthy and not ejected at `now` (monotonic nanoseconds).
     func isAvailable(now: Int64) -> Bool { isHealthy && ejectedUntil.load(ordering: .relaxed) <= now }

@@ -69,13 +69,17 @@ final class UpstreamPool: Sendable {
     let activeRequests = ManagedAtomic(0)
     let activeRetries = ManagedAtomic(0)
     let retryBudget: RetryBudget
+    /// How long a server that became available again takes to reach its full share (round robin only).
+    let slowStart: Duration
     private let balancers: LoopLocal<LoopBalancer>
 
     init(
         name: String, servers: [UpstreamServer], backups: [UpstreamServer] = [], algorithm: BalanceAlgorithm = .roundRobin,
         panicThreshold: Double = 0.5, hashKey: HashKey = .clientIP, outlier: OutlierTracker? = nil,
-        zoneRouting: ZoneRouting? = nil, retryBudget: RetryBudget = RetryBudget(), group: any EventLoopGroup
+        zoneRouting: ZoneRouting? = nil, retryBudget: RetryBudget = RetryBudget(), slowStart: Duration = .zero,
+        group: any EventLoopGroup
     ) {
+        self.slowStart = slowStart
         self.retryBudget = retryBudget
         self.hashKey = hashKey
         self.outlier = outlier
@@ -113,6 +117,15 @@ final class UpstreamPool: Sendable {
         guard balancer.fillEligible(self, tried: tried) else { return nil }
         let index: Int?
         switch algorithm {
+        case .roundRobin where slowStart > .zero:
+            // Slow start: a server that just came back gets a weight that ramps up over `slowStart`.
+            let now = Duration.nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds))
+            for (position, server) in servers.enumerated() {
+                let since = server.health.availableSince
+                balancer.scales[position] = since == 0
+                    ? 1 : SlowStart().scale(since: .nanoseconds(since), now: now, window: slowStart)
+            }
+            index = balancer.roundRobin.pick(eligible: balancer.eligible, scale: balancer.scales)
         case .roundRobin:
             index = balancer.roundRobin.pick(eligible: balancer.eligible)
         case .leastRequest:
@@ -140,6 +153,7 @@ private final class LoopBalancer: @unchecked Sendable {
     var eligible: [Bool]
     var available: [Bool]
     var active: [Int]
+    var scales: [Double]
     var roundRobin: SmoothWeightedRoundRobin
     let leastRequest = LeastRequestBalancer()
     let weightedRandom: RandomBalancer
@@ -150,6 +164,7 @@ private final class LoopBalancer: @unchecked Sendable {
         weights = servers.map { max($0.weight, 1) }
         eligible = Array(repeating: false, count: servers.count)
         available = Array(repeating: false, count: servers.count)
+        scales = Array(repeating: 1, count: servers.count)
         active = Array(repeating: 0, count: servers.count)
         roundRobin = SmoothWeightedRoundRobin(weights: weights)
         weightedRandom = RandomBalancer(weights: weights)

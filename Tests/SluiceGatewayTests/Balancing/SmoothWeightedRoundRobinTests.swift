@@ -69,11 +69,11 @@ import Testing
         var counts = [0, 0]
         for _ in 0..<1000 { counts[balancer.pick(eligible: [true, true], scale: [0.5, 1])!] += 1 }
         #expect(counts == [500, 500])
-        // Scale 0 still leaves weight 1 (never starved): 1 of every 6 picks.
+        // Scale 0 still leaves one fixed-point step (never zero): 1 pick in 5 × 1024 + 1.
         counts = [0, 0]
         var fresh = SmoothWeightedRoundRobin(weights: [10, 5])
-        for _ in 0..<600 { counts[fresh.pick(eligible: [true, true], scale: [0, 1])!] += 1 }
-        #expect(counts == [100, 500])
+        for _ in 0..<5121 { counts[fresh.pick(eligible: [true, true], scale: [0, 1])!] += 1 }
+        #expect(counts == [1, 5120])
         // Scale 1 everywhere is plain SWRR.
         var scaled = SmoothWeightedRoundRobin(weights: [5, 1, 1])
         var plain = SmoothWeightedRoundRobin(weights: [5, 1, 1])
@@ -86,10 +86,10 @@ import Testing
         let unit = SmoothWeightedRoundRobin.unit
         #expect(SmoothWeightedRoundRobin.effectiveWeight(4, scale: 1) == 4 * unit)
         #expect(SmoothWeightedRoundRobin.effectiveWeight(5, scale: 0.5) == 5 * unit / 2)
-        #expect(SmoothWeightedRoundRobin.effectiveWeight(5, scale: 0) == unit)
-        #expect(SmoothWeightedRoundRobin.effectiveWeight(1, scale: 0.3) == unit)
+        #expect(SmoothWeightedRoundRobin.effectiveWeight(5, scale: 0) == 1, "never zero")
+        #expect(SmoothWeightedRoundRobin.effectiveWeight(1, scale: 0.3) == 307, "a weight-1 server ramps too")
         #expect(SmoothWeightedRoundRobin.effectiveWeight(4, scale: 7) == 4 * unit)
-        #expect(SmoothWeightedRoundRobin.effectiveWeight(4, scale: -1) == unit)
+        #expect(SmoothWeightedRoundRobin.effectiveWeight(4, scale: -1) == 1)
         #expect(SmoothWeightedRoundRobin.effectiveWeight(4, scale: .nan) == 4 * unit)
     }
 }
