@@ -94,4 +94,38 @@ import Testing
         await gateway.shutdown()
         for (_, server) in backends { await server.shutdown() }
     }
+
+    @Test func healthSurvivesAReloadAndShowsInTheSnapshot() async throws {
+        let backends = try await startBackends(["r1", "r2"])
+        let base = """
+            [server]
+            listen = LISTEN
+            access_log = off
+            log_level = critical
+
+            [upstream demo]
+            server = 127.0.0.1:\(backends[0].server.port!)
+            server = 127.0.0.1:\(backends[1].server.port!)
+            health_check = GET /healthz interval=50ms timeout=500ms rise=2 fall=1
+
+            [route all]
+            match = /*
+            upstream = demo
+
+            """
+        let (gateway, port) = try await makeGateway(base.replacing("LISTEN", with: "127.0.0.1:0"))
+        backends[1].backend.isHealthy = false
+        try await waitUntil { gateway.snapshot().upstreams[0].servers[1].healthy == false }
+        // A reload that changes something else: r2's health (and the prober's streak) carry over.
+        try await gateway.apply(try ConfigLoader.parse(
+            base.replacing("LISTEN", with: "127.0.0.1:\(port)") + "[route extra]\nmatch = /x/*\nupstream = demo\n"))
+        let snapshot = gateway.snapshot()
+        #expect(snapshot.generation == 2)
+        #expect(snapshot.upstreams.map(\.name) == ["demo"])
+        #expect(snapshot.upstreams[0].servers.map(\.healthy) == [true, false], "r2 is still down right after the reload")
+        #expect(snapshot.upstreams[0].servers.allSatisfy { !$0.ejected && !$0.backup })
+        #expect(!snapshot.upstreams[0].panic)
+        await gateway.shutdown()
+        for (_, server) in backends { await server.shutdown() }
+    }
 }
