@@ -408,8 +408,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             upstream.activeRetries.wrappingIncrement(ordering: .relaxed)
         }
         phase = .connecting
+        // The first retry goes at once (it goes to another server); later ones back off with jitter.
         let base = route.retryPolicy.backoff
-        let delay = Backoff.delay(attempt: tried.count, base: base, max: base * 10, using: &random)
+        let delay = tried.count <= 1 ? .zero : Backoff.delay(attempt: tried.count - 1, base: base, max: base * 10, using: &random)
         guard delay > .zero else { return connect() }
         let expected = sequence
         context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in

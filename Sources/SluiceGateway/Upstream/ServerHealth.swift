@@ -18,9 +18,14 @@ final class ServerHealth: Sendable {
     /// What active checks say.
     var isHealthy: Bool { healthy.load(ordering: .relaxed) }
 
+    /// Records what active checks found. Coming back healthy also lifts an outlier ejection, as Envoy does
+    /// (`successful_active_health_check_uneject_host`): a passing check is fresher news than old failures.
     func set(_ value: Bool) {
         let was = healthy.exchange(value, ordering: .relaxed)
-        if value && !was { healthySince.store(Int64(NIODeadline.now().uptimeNanoseconds), ordering: .relaxed) }
+        if value && !was {
+            healthySince.store(Int64(NIODeadline.now().uptimeNanoseconds), ordering: .relaxed)
+            ejectedUntil.store(0, ordering: .relaxed)
+        }
     }
 
     /// Since when it has been available: back from unhealthy or from an ejection, whichever was later (for slow

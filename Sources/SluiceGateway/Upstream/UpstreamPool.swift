@@ -97,7 +97,11 @@ final class UpstreamPool: Sendable {
 
     /// Reports how a request to `server` went, for outlier ejection.
     func record(_ server: UpstreamServer, _ outcome: OutlierDetector.Outcome) {
-        guard let outlier, let index = servers.firstIndex(where: { $0 === server }) else { return }
+        // A server that active checks already hold down only gets traffic in panic mode; its failures say nothing
+        // new and must not stretch an ejection past its recovery.
+        guard let outlier, server.health.isHealthy, let index = servers.firstIndex(where: { $0 === server }) else {
+            return
+        }
         outlier.record(server: index, of: servers, outcome: outcome)
     }
 
@@ -213,6 +217,14 @@ private final class LoopBalancer: @unchecked Sendable {
             if any { return true }
             for index in servers.indices {
                 eligible[index] = index >= primaries && available[index] && untried(index)
+                any = any || eligible[index]
+            }
+            if any { return true }
+        }
+        if panic && !tried.isEmpty {
+            // A retry in panic mode: a server known to be up first, if one is left untried.
+            for index in servers.indices {
+                eligible[index] = available[index] && untried(index)
                 any = any || eligible[index]
             }
             if any { return true }
