@@ -160,6 +160,37 @@ func waitUntil(seconds: Double = 4, _ condition: () -> Bool) async throws {
 }
 
 extension ZoneAndOutlierTests {
+    @Test func serverFailingHalfItsRequestsIsEjected() async throws {
+        var started: [(DemoBackend, HTTPServer)] = []
+        for (name, failRate) in [("h1", 0.5), ("h2", 0.0), ("h3", 0.0)] {
+            let backend = DemoBackend(configuration: .init(name: name, failRate: failRate, quiet: true))
+            started.append((backend, try await backend.start()))
+        }
+        var text = """
+            [server]
+            listen = 127.0.0.1:0
+            access_log = off
+            log_level = critical
+
+            [upstream demo]
+            outlier = consecutive_5xx=3 ejection=30s max_ejected=50%
+
+            """
+        for (_, server) in started { text += "server = 127.0.0.1:\(server.port!)\n" }
+        text += "\n[route all]\nmatch = /*\nupstream = demo\nretries = 0\n"
+        let (gateway, port) = try await makeGateway(text)
+        let servers = try #require(gateway.currentState.upstreams["demo"]).servers
+        // About 100 requests reach h1; three 503s in a row among them is all but certain (a miss is ~1e-7).
+        _ = try await tally(port: port, count: 300, path: "/ping")
+        let now = Int64(NIODeadlineNow())
+        #expect(servers[0].health.isEjected(now: now), "h1 fails half its requests and is ejected")
+        #expect(!servers[1].health.isEjected(now: now) && !servers[2].health.isEjected(now: now))
+        let after = try await tally(port: port, count: 30, path: "/api/v1/users/1")
+        #expect(after.failures == 0 && after.seen["h1"] == nil, "\(after.seen)")
+        await gateway.shutdown()
+        for (_, server) in started { await server.shutdown() }
+    }
+
     @Test func killedServerUnderLoadCostsNoRequestAndComesBack() async throws {
         var backends = try await zonedBackends()
         let (gateway, port) = try await makeGateway(zonedConfig(backends).replacing("zone = az1\n", with: ""))
