@@ -7,7 +7,7 @@ import SluiceConfig
 /// Active HTTP health checks of one upstream server (nginx's and HAProxy's `rise`/`fall`).
 ///
 /// Probes run on one event loop, spaced by the interval with ±10% jitter so that many servers are not probed in
-/// lockstep, and never more than one at a time. A probe is a fresh connection with `Connection: close`, so it
+/// lockstep, and never more than one at a time (`HealthCheckSchedule`). A probe is a fresh connection with `Connection: close`, so it
 /// tests what a new request would meet and never disturbs pooled connections. The result moves the server's
 /// `ServerHealth` only after `rise` good or `fall` bad results in a row.
 final class HealthChecker: Sendable {
@@ -20,7 +20,8 @@ final class HealthChecker: Sendable {
 
     private struct State {
         var streak = HealthCheckState()
-        var inFlight = false
+        var schedule: HealthCheckSchedule
+        var random = SplitMix64Generator(state: UInt64.random(in: 0...UInt64.max))
         var stopped = false
         var next: Scheduled<Void>?
     }
@@ -33,7 +34,9 @@ final class HealthChecker: Sendable {
         self.logger = logger
         health.set(config.initiallyHealthy)
         self.state = NIOLockedValueBox(
-            State(streak: HealthCheckState(rise: config.rise, fall: config.fall, initiallyHealthy: config.initiallyHealthy)))
+            State(
+                streak: HealthCheckState(rise: config.rise, fall: config.fall, initiallyHealthy: config.initiallyHealthy),
+                schedule: HealthCheckSchedule(interval: config.interval)))
     }
 
     /// Starts probing, the first probe after a random part of one interval.
@@ -57,10 +60,9 @@ final class HealthChecker: Sendable {
     }
 
     private func probe() {
+        let now = Self.now()
         let start = state.withLockedValue { state -> Bool in
-            guard !state.stopped, !state.inFlight else { return false }
-            state.inFlight = true
-            return true
+            !state.stopped && state.schedule.startProbe(now: now)
         }
         guard start else { return }
         let request = "\(config.method) \(config.path) HTTP/1.1\r\nHost: \(config.host ?? target.description)\r\n"
@@ -95,9 +97,10 @@ final class HealthChecker: Sendable {
     }
 
     private func finish(healthy: Bool, status: Int?) {
-        let transition = state.withLockedValue { state -> HealthCheckState.Transition? in
-            state.inFlight = false
-            return state.streak.record(success: healthy)
+        let now = Self.now()
+        let (transition, next) = state.withLockedValue { state -> (HealthCheckState.Transition?, Duration) in
+            _ = state.schedule.finishProbe(now: now)
+            return (state.streak.record(success: healthy), state.schedule.nextProbe(after: now, using: &state.random))
         }
         if let transition {
             let nowHealthy = transition == .becameHealthy
@@ -109,10 +112,11 @@ final class HealthChecker: Sendable {
                 logger.warning("upstream server is unhealthy", metadata: metadata)
             }
         }
-        let interval = TimeAmount(config.interval).nanoseconds
-        let jitter = interval / 10
-        schedule(after: .nanoseconds(interval + Int64.random(in: -jitter...max(jitter, 0))))
+        schedule(after: TimeAmount(next - now))
     }
+
+    /// Monotonic time, as `HealthCheckSchedule` counts it.
+    private static func now() -> Duration { .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)) }
 }
 
 /// A probe's result: the status, or nil for no usable answer. Completed once, whichever path gets there first
