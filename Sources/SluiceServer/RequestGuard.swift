@@ -41,6 +41,9 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var bodyBytes = 0
     private var deadline: NIODeadline?
     private var timer: Scheduled<Void>?
+    /// Whether the application has asked for more data since the last read completed. When it holds reads back
+    /// (a proxy whose upstream is slow), the client is not the one stalling, and the body timeout waits.
+    private var readRequested = false
 
     public init(configuration: ServerConfiguration) {
         self.configuration = configuration
@@ -97,6 +100,19 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             arm(context: context)
             context.fireChannelRead(data)
         }
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if !readRequested {
+            readRequested = true
+            if case .body = wait { arm(context: context) }  // the client's clock starts when we are ready to read
+        }
+        context.read()
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        readRequested = false
+        context.fireChannelReadComplete()
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -196,6 +212,9 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func expire(context: ChannelHandlerContext) {
         switch wait {
+        case .body where !readRequested:
+            // The application holds reads back (backpressure): nothing to blame the client for; look again later.
+            arm(context: context)
         case .body:
             context.fireErrorCaught(HTTPServerError.requestReadTimeout)
             reject(context: context, status: .requestTimeout)

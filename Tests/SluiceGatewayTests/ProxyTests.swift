@@ -194,7 +194,8 @@ func deadPort() async throws -> Int {
         var settings = PoolSettings()
         settings.maxConnections = 1
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let gateway = try await TestGateway(backends: [backends[0].server.port!], settings: settings, group: group)
+        let gateway = try await TestGateway(
+            backends: [backends[0].server.port!], timeout: .seconds(60), settings: settings, group: group)
         let socket = try TestSocket(port: gateway.port)
         // Held for 20 s by the backend: it is killed long before it would answer, however busy the machine.
         try await socket.send("GET /ping?delay=20s HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -28,7 +28,7 @@ func residentMiB(_ field: String = "VmRSS") -> Int {
 
     @Test func largeDownloadStreams() async throws {
         let backends = try await startBackends(["s1"])
-        let gateway = try await TestGateway(backends: backends.map { $0.server.port! })
+        let gateway = try await TestGateway(backends: backends.map { $0.server.port! }, idleTimeout: .seconds(60))
         let before = residentMiB()
         let socket = try TestSocket(port: gateway.port, timeout: 60)
         try await socket.send("GET /bytes/\(Self.size) HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -44,7 +44,7 @@ func residentMiB(_ field: String = "VmRSS") -> Int {
 
     @Test func largeUploadStreams() async throws {
         let backends = try await startBackends(["s1"])
-        let gateway = try await TestGateway(backends: backends.map { $0.server.port! })
+        let gateway = try await TestGateway(backends: backends.map { $0.server.port! }, idleTimeout: .seconds(60))
         let before = residentMiB()
         let socket = try TestSocket(port: gateway.port, timeout: 60)
         try await socket.send("POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: \(Self.size)\r\n\r\n")

@@ -138,13 +138,29 @@ struct GuardedChannel {
         let connection = try GuardedChannel(configuration)
         connection.app.hold = true
         try connection.send("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        connection.channel.read()  // the application wants more: from now on a silent client is stalling
         connection.channel.embeddedEventLoop.advanceTime(by: .seconds(4))
         try connection.send("de")
+        connection.channel.read()  // as NIO's auto-read does after each read completes
         connection.channel.embeddedEventLoop.advanceTime(by: .seconds(4))
         #expect(connection.isOpen, "each body read moves the deadline")
         connection.channel.embeddedEventLoop.advanceTime(by: .seconds(2))
         #expect(try connection.output().hasPrefix("HTTP/1.1 408 Request Timeout"))
         #expect(!connection.isOpen)
+    }
+
+    @Test func bodyTimeoutWaitsWhileTheApplicationHoldsReads() throws {
+        // A proxy pauses reading while its upstream is slow: the client is not stalling then, so no 408.
+        let connection = try GuardedChannel(configuration)
+        connection.app.hold = true
+        try connection.send("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        connection.channel.pipeline.fireChannelReadComplete()  // a read completed; nobody asked for the next one
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(connection.isOpen)
+        #expect(try connection.output().isEmpty)
+        connection.channel.read()  // reading again: now the client's silence counts
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(6))
+        #expect(try connection.output().hasPrefix("HTTP/1.1 408 Request Timeout"))
     }
 
     @Test func slowApplicationIsNotTimedOut() throws {

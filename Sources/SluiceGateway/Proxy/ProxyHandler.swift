@@ -105,7 +105,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { connection?.resumeReads() }
+        if context.channel.isWritable {
+            connection?.resumeReads()
+            // The client drained what we sent: progress, even though the upstream was paused meanwhile.
+            if responseStarted { touchIdleTimer() }
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -351,7 +355,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func upstreamWritabilityChanged(writable: Bool) {
-        if writable && phase == .forwarding { resumeClientReads() }
+        if writable && phase == .forwarding {
+            resumeClientReads()
+            touchIdleTimer()  // the upstream took what we sent
+        }
     }
 
     func upstreamClosed(error: (any Error)?) {
