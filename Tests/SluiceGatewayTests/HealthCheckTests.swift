@@ -26,9 +26,6 @@ import Testing
             """
         let (gateway, port) = try await makeGateway(text)
         let servers = try #require(gateway.currentState.upstreams["demo"]).servers
-        func waitUntil(_ condition: () -> Bool) async throws {
-            for _ in 0..<400 where !condition() { try await Task.sleep(for: .milliseconds(10)) }  // bounded: 4 s
-        }
         func instances(_ count: Int) async throws -> Set<String> {
             let socket = try TestSocket(port: port)
             var seen = Set<String>()
