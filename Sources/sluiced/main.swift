@@ -137,7 +137,10 @@ struct Sluiced: AsyncParsableCommand {
             servers.append(server)
             members.append(UpstreamServerConfig(host: "127.0.0.1", port: server.port!, zone: zone))
         }
-        let upstream = UpstreamConfig(name: "demo", servers: members)
+        let upstream = UpstreamConfig(
+            name: "demo", servers: members,
+            healthCheck: HealthCheckConfig(interval: .milliseconds(500), timeout: .milliseconds(300), rise: 2, fall: 2),
+            outlier: OutlierConfig(ejection: .seconds(10)))
         let routes = [
             RouteConfig(name: "users", match: "/api/v1/users/:id", upstream: "demo"),
             RouteConfig(name: "everything", match: "/*", upstream: "demo"),
@@ -156,6 +159,10 @@ struct Sluiced: AsyncParsableCommand {
               curl 'http://\(listen)/ping?delay=200ms'
               curl -i 'http://\(listen)/ping?status=503'
               curl -s http://\(listen)/bytes/100m | wc -c     # streamed through the gateway
+            Traffic stays in zone az1 while it is healthy. Fail both az1 backends' health checks
+            (each call reaches the next one) and watch it move to az2 within a second:
+              curl -X POST 'http://\(listen)/admin/healthz?state=fail'; curl -X POST 'http://\(listen)/admin/healthz?state=fail'
+              for i in 1 2 3 4; do curl -s http://\(listen)/api/v1/users/$i; echo; done
             Stop with Ctrl-C.
             """)
         fflush(nil)
