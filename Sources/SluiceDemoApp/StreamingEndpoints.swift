@@ -2,7 +2,8 @@ import NIOCore
 import NIOHTTP1
 
 /// Two endpoints that stream instead of buffering, for testing proxies with large bodies in bounded memory:
-/// `GET /bytes/N` answers N bytes (`N` may end in k, m or g) written as the connection can take them, and
+/// `GET /bytes/N` answers N bytes (`N` may end in k, m or g) written as the connection can take them (with
+/// `?stall=1` it sends half and then nothing more, to test idle timeouts), and
 /// `POST /sink` reads a body of any size, keeps none of it, and answers `{"bytes":N}`. Other requests go on to the
 /// SluiceWeb engine.
 final class StreamingEndpoints: ChannelDuplexHandler, RemovableChannelHandler {
@@ -15,9 +16,13 @@ final class StreamingEndpoints: ChannelDuplexHandler, RemovableChannelHandler {
         case passThrough
         case sink(received: Int, keepAlive: Bool)
         case source(remaining: Int, keepAlive: Bool)
+        /// `?stall=1`: sent half the body, and will never send more (for testing idle timeouts).
+        case stalled
     }
 
     private var mode = Mode.passThrough
+    /// With `?stall=1`: stop once this many bytes remain (set to half the body when it starts).
+    private var stallAfter: Int?
     private static let chunk: ByteBuffer = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -25,10 +30,12 @@ final class StreamingEndpoints: ChannelDuplexHandler, RemovableChannelHandler {
         switch (mode, part) {
         case (.passThrough, .head(let head)):
             let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
+            stallAfter = head.uri.hasSuffix("?stall=1") ? 0 : nil
             if head.method == .POST && path == "/sink" {
                 mode = .sink(received: 0, keepAlive: head.isKeepAlive)
             } else if head.method == .GET, path.hasPrefix("/bytes/"), let count = Self.size(path.dropFirst(7)) {
                 mode = .source(remaining: count, keepAlive: head.isKeepAlive)
+                if stallAfter != nil { stallAfter = count / 2 }
                 var headers = HTTPHeaders()
                 headers.add(name: "content-type", value: "application/octet-stream")
                 headers.add(name: "content-length", value: String(count))
@@ -52,7 +59,7 @@ final class StreamingEndpoints: ChannelDuplexHandler, RemovableChannelHandler {
             finish(context: context, keepAlive: keepAlive)
         case (.source, .end):
             pump(context: context)
-        case (.sink, .head), (.source, _):
+        case (.sink, .head), (.source, _), (.stalled, _):
             break
         }
     }
@@ -65,6 +72,11 @@ final class StreamingEndpoints: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes chunks while the connection can take them; resumes on writability.
     private func pump(context: ChannelHandlerContext) {
         while case .source(let remaining, let keepAlive) = mode {
+            if let stallAfter, remaining <= stallAfter {
+                mode = .stalled
+                context.flush()
+                return
+            }
             if remaining == 0 {
                 mode = .passThrough
                 finish(context: context, keepAlive: keepAlive)

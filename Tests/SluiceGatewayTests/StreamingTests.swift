@@ -59,4 +59,20 @@ func residentMiB(_ field: String = "VmRSS") -> Int {
         await gateway.stop()
         for (_, server) in backends { await server.shutdown() }
     }
+
+    @Test func upstreamGoingSilentMidBodyIsCutOffAfterTheIdleTimeout() async throws {
+        let backends = try await startBackends(["s1"])
+        let gateway = try await TestGateway(backends: backends.map { $0.server.port! }, idleTimeout: .milliseconds(300))
+        let socket = try TestSocket(port: gateway.port, timeout: 30)
+        try await socket.send("GET /bytes/1m?stall=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        // The head and half the body arrive; then the upstream says nothing, and the gateway closes the connection
+        // (the answer has started, so a 504 can no longer be sent).
+        let received = try await socket.readHeadAndCountBody()
+        #expect(received.status == 200)
+        #expect(received.bodyBytes == 512 * 1024, "half of the body, then the cut")
+        #expect(try await socket.waitForClose())
+        #expect(gateway.stats.aborted.load(ordering: .relaxed) == 1)
+        await gateway.stop()
+        for (_, server) in backends { await server.shutdown() }
+    }
 }
