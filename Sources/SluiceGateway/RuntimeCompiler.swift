@@ -138,7 +138,6 @@ struct RuntimeCompiler {
 extension TimeAmount {
     /// A Swift `Duration` as NIO's `TimeAmount`.
     init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        self = .nanoseconds(duration.wholeNanoseconds)
     }
 }

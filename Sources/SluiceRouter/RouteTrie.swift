@@ -281,8 +281,6 @@ struct Captures {
 
     init() {}
 
-    init(capacity: Int) { items.reserveCapacity(capacity) }
-
     var count: Int { items.count }
 
     @inline(__always)

@@ -26,16 +26,11 @@ import Testing
             """
         let (gateway, port) = try await makeGateway(text)
         let servers = try #require(gateway.currentState.upstreams["demo"]).servers
+        // Which instances answered `count` requests; every one must be a 200.
         func instances(_ count: Int) async throws -> Set<String> {
-            let socket = try TestSocket(port: port)
-            var seen = Set<String>()
-            for _ in 0..<count {
-                try await socket.send("GET /api/v1/users/1 HTTP/1.1\r\nHost: x\r\n\r\n")
-                let response = try await socket.readResponse()
-                #expect(response.status == 200)
-                seen.insert(response.text.contains(#""instance":"h1""#) ? "h1" : "h2")
-            }
-            return seen
+            let result = try await tally(port: port, count: count)
+            #expect(result.failures == 0)
+            return Set(result.seen.keys)
         }
         #expect(try await instances(8) == ["h1", "h2"])
 

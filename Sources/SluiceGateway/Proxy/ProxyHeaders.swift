@@ -89,11 +89,6 @@ enum ProxyHeaders {
         return .none
     }
 
-    /// Whether the upstream will keep the connection open after this response (RFC 9112 §9.3).
-    static func upstreamKeepsAlive(_ head: HTTPResponseHead) -> Bool {
-        head.isKeepAlive
-    }
-
     // MARK: Helpers
 
     /// The field names listed in `Connection` (other than close/keep-alive), lowercased: hop-by-hop too.

@@ -35,8 +35,7 @@ final class OutlierTracker: Sendable {
         }
         for ejection in ejections where ejection.server < servers.count {
             let server = servers[ejection.server]
-            let (seconds, attoseconds) = ejection.until.components
-            server.health.eject(until: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+            server.health.eject(until: ejection.until.wholeNanoseconds)
             logger.warning(
                 "upstream server ejected",
                 metadata: [
