@@ -8,7 +8,7 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "Sluice",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SluiceRouter", targets: ["SluiceRouter"]),
         .library(name: "SluiceServer", targets: ["SluiceServer"]),
@@ -53,13 +53,27 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Traffic-control policies with an injected clock: token buckets, adaptive limits, circuit breakers,
+        // degradation, fault injection. No NIO.
+        .target(name: "SluiceTraffic", swiftSettings: strict),
+        // A small Redis (RESP2) client over NIO, and global rate limits kept in Redis.
+        .target(
+            name: "SluiceRedis",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The INI configuration: parser, typed `GatewayConfig`, validation with file:line errors. No NIO.
-        .target(name: "SluiceConfig", dependencies: ["SluiceRouter"], swiftSettings: strict),
+        .target(name: "SluiceConfig", dependencies: ["SluiceRouter", "SluiceTraffic"], swiftSettings: strict),
         // The proxy: sits on SluiceServer and SluiceRouter, never on SluiceWeb.
         .target(
             name: "SluiceGateway",
             dependencies: [
-                "SluiceRouter", "SluiceServer", "SluiceConfig",
+                "SluiceRouter", "SluiceServer", "SluiceConfig", "SluiceTraffic", "SluiceRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -85,7 +99,8 @@ let package = Package(
         .target(
             name: "SluiceDemoApp",
             dependencies: [
-                "SluiceWeb", "SluiceServer",
+                "SluiceWeb", "SluiceServer", "SluiceTraffic",
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -130,11 +145,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTraffic", "SluiceTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SluiceTrafficTests", dependencies: ["SluiceTraffic"], swiftSettings: strict),
+        .testTarget(
+            name: "SluiceRedisTests",
+            dependencies: [
+                "SluiceRedis", "SluiceTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SluiceGatewayTests",
             dependencies: [
-                "SluiceGateway", "SluiceServer", "SluiceRouter", "SluiceDemoApp", "SluiceTestSupport",
+                "SluiceGateway", "SluiceServer", "SluiceRouter", "SluiceDemoApp", "SluiceTestSupport", "SluiceConfig",
+                "SluiceTraffic",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,10 +1,11 @@
 /// The sections and keys Sluice knows: what the validator checks against, and what "did you mean" chooses from.
 /// A new key is added here and read in the matching `ConfigValidator+…` file.
 enum SectionKind: String, CaseIterable, Sendable {
-    case server, upstream, route
+    case server, upstream, route, protection, ratelimit
 
-    /// `[server]` is one section (several are merged); upstreams and routes are named.
-    var takesName: Bool { self != .server }
+    /// `[server]`, `[protection]` and `[ratelimit]` are one section each (several are merged); upstreams and routes
+    /// are named.
+    var takesName: Bool { self == .upstream || self == .route }
 
     /// The keys of this section, in the order the reference file documents them.
     var keys: [KeySpec] {
@@ -13,7 +14,8 @@ enum SectionKind: String, CaseIterable, Sendable {
             [
                 .list("listen"), .single("zone"), .single("admin"), .single("workers"), .single("max_header_size"),
                 .single("max_body_size"), .single("client_header_timeout"), .single("keepalive_timeout"),
-                .single("drain_timeout"), .single("access_log"), .single("log_level"), .list("include"),
+                .single("drain_timeout"), .single("access_log"), .single("log_level"), .list("trusted_proxies"),
+                .list("include"),
             ]
         case .upstream:
             [
@@ -21,13 +23,21 @@ enum SectionKind: String, CaseIterable, Sendable {
                 .single("keepalive_requests"), .single("max_connections"), .single("queue"), .single("queue_timeout"),
                 .single("connect_timeout"), .single("health_check"), .single("outlier"), .single("hash_key"),
                 .single("zone_min_size"), .single("panic"), .single("slow_start"), .single("retry_budget"),
+                .single("circuit_breaker"), .single("max_requests"), .single("max_pending"),
+                .single("adaptive_concurrency"),
             ]
         case .route:
             [
                 .single("match"), .list("host"), .single("methods"), .single("upstream"), .single("timeout"),
                 .single("idle_timeout"), .single("retries"), .single("host_rewrite"), .single("split_key"),
-                .single("canary"), .single("retry_non_idempotent"),
+                .single("canary"), .single("retry_non_idempotent"), .list("rate_limit"), .single("priority"),
+                .single("fallback"), .list("degrade"), .single("circuit_breaker"), .single("adaptive_concurrency"),
+                .list("fault"), .single("fault_header"),
             ]
+        case .protection:
+            [.single("adaptive"), .single("max_inflight"), .single("recovery")]
+        case .ratelimit:
+            [.single("backend"), .single("batch"), .single("timeout")]
         }
     }
 
@@ -37,6 +47,8 @@ enum SectionKind: String, CaseIterable, Sendable {
         case .server: "[server]"
         case .upstream: "[upstream users]"
         case .route: "[route users]"
+        case .protection: "[protection]"
+        case .ratelimit: "[ratelimit]"
         }
     }
 }

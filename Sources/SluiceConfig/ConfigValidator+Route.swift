@@ -23,7 +23,7 @@ extension ConfigValidator {
         let retryPolicy = reader.value("retries", default: RetryPolicy(), errors: &errors) { text throws(ValueError) in
             try RetryPolicy.parse(text)
         }
-        let config = RouteConfig(
+        var config = RouteConfig(
             name: section.name ?? "",
             match: matchEntry?.value ?? "",
             hosts: readHosts(reader),
@@ -51,6 +51,7 @@ extension ConfigValidator {
             retryPolicy: retryPolicy,
             retryNonIdempotent: reader.boolean("retry_non_idempotent", default: false, errors: &errors),
             location: section.location)
+        readRouteTraffic(reader, into: &config)
         return ReadRoute(
             config: config, matchEntry: matchEntry, upstreamEntry: upstreamEntry, patternValid: patternValid)
     }

@@ -33,7 +33,7 @@ extension ConfigValidator {
         let workers: Int? = reader.value("workers", default: nil, errors: &errors) { text throws(ValueError) in
             try ValueParsing.integer(text, in: 1...256)
         }
-        return ServerConfig(
+        var config = ServerConfig(
             listen: listen.map(\.address),
             zone: reader.value("zone", default: nil, errors: &errors, Self.zone),
             admin: admin,
@@ -50,6 +50,8 @@ extension ConfigValidator {
             accessLog: reader.boolean("access_log", default: true, errors: &errors),
             logLevel: reader.choice("log_level", default: LogLevel.info, errors: &errors),
             location: first.location)
+        config.trustedProxies = readTrustedProxies(reader)
+        return config
     }
 
     /// `listen` lines: at least one, none that would fail to bind beside another.

@@ -30,7 +30,7 @@ extension ConfigValidator {
             }
             return (share: try ValueParsing.percentage(first.value), minimum: minimum)
         }
-        return UpstreamConfig(
+        var config = UpstreamConfig(
             name: section.name ?? "",
             servers: servers,
             balance: reader.choice("balance", default: BalanceAlgorithm.roundRobin, errors: &errors),
@@ -65,6 +65,8 @@ extension ConfigValidator {
             retryBudget: budget.share,
             retryBudgetMinimum: budget.minimum,
             location: section.location)
+        readUpstreamTraffic(reader, into: &config)
+        return config
     }
 
     /// One `server = HOST:PORT [zone=az1] [weight=N] [max_conns=N] [backup]` line; nil (and errors) if it is bad.

@@ -20,6 +20,8 @@ struct ConfigValidator {
         var servers: [INISection] = []
         var upstreamSections: [INISection] = []
         var routeSections: [INISection] = []
+        var protectionSections: [INISection] = []
+        var rateLimitSections: [INISection] = []
         var firstByName: [String: INISection] = [:]
         for section in document.sections {
             guard let kind = SectionKind(rawValue: section.kind) else {
@@ -47,12 +49,14 @@ struct ConfigValidator {
                 errors.append(
                     ConfigError(
                         location: section.location, section: section.header,
-                        message: "[server] takes no name; write [server]"))
+                        message: "\(kind.example) takes no name; write \(kind.example)"))
             }
             switch kind {
             case .server: servers.append(section)
             case .upstream: upstreamSections.append(section)
             case .route: routeSections.append(section)
+            case .protection: protectionSections.append(section)
+            case .ratelimit: rateLimitSections.append(section)
             }
         }
 
@@ -61,7 +65,12 @@ struct ConfigValidator {
         let routes = routeSections.map { readRoute($0) }
         checkUpstreamNames(routes, upstreams: upstreams)
         checkConflicts(routes)
-        return GatewayConfig(server: server, upstreams: upstreams, routes: routes.map(\.config), files: document.files)
+        var config = GatewayConfig(
+            server: server, upstreams: upstreams, routes: routes.map(\.config), files: document.files)
+        config.protection = readProtection(protectionSections)
+        config.globalRateLimit = readGlobalRateLimit(rateLimitSections)
+        checkGlobalScopes(routes, backend: config.globalRateLimit)
+        return config
     }
 
     private mutating func reportUnknownSection(_ section: INISection) {
@@ -72,7 +81,7 @@ struct ConfigValidator {
             let suggested = INISection(kind: close, name: section.name, location: section.location).header
             message += "did you mean \(suggested)?"
         } else {
-            message += "expected [server], [upstream NAME] or [route NAME]"
+            message += "expected [server], [upstream NAME], [route NAME], [protection] or [ratelimit]"
         }
         errors.append(ConfigError(location: section.location, section: section.header, message: message))
     }

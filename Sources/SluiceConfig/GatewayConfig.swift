@@ -1,3 +1,5 @@
+public import SluiceTraffic
+
 /// The whole gateway configuration as one immutable value: what `ConfigLoader` builds from the INI files once they
 /// parse and validate. A reload builds a new one and compares; nothing here is ever mutated in place while running.
 ///
@@ -10,6 +12,10 @@ public struct GatewayConfig: Sendable, Equatable {
     public var routes: [RouteConfig]
     /// Every file read, the main one first: what a reload watches.
     public var files: [String]
+    /// `[protection]`, if present.
+    public var protection: ProtectionConfig?
+    /// `[ratelimit]`, if present: global rate limits through Redis.
+    public var globalRateLimit: GlobalRateLimitConfig?
 
     public init(
         server: ServerConfig, upstreams: [UpstreamConfig] = [], routes: [RouteConfig] = [], files: [String] = []
@@ -50,6 +56,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var accessLog: Bool
     /// `log_level`.
     public var logLevel: LogLevel
+    /// `trusted_proxies`: CIDRs whose `X-Forwarded-For` is believed when finding a client's address.
+    public var trustedProxies: [CIDR] = []
     /// The first `[server]` header.
     public var location: SourceLocation
 

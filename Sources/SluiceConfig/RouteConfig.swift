@@ -1,3 +1,5 @@
+public import SluiceTraffic
+
 /// `[route NAME]`: which requests go to which upstream, and how long they may take.
 public struct RouteConfig: Sendable, Equatable {
     /// Every upstream this route may send to: its split and its canary.
@@ -30,6 +32,22 @@ public struct RouteConfig: Sendable, Equatable {
     public var retryPolicy: RetryPolicy
     /// `retry_non_idempotent`: also retry POST and PATCH (only ever when nothing of the body was sent).
     public var retryNonIdempotent: Bool
+    /// `rate_limit` lines: token buckets a request must all pass (429 when one is empty).
+    public var rateLimits: [RateLimitConfig] = []
+    /// `priority`: which routes are shed first under overload (optional, then normal; core last).
+    public var priority: RoutePriority = .normal
+    /// `fallback`: what the route answers when it is degraded, shed or its breaker is open (nil: 503).
+    public var fallback: FallbackConfig?
+    /// `degrade` lines: Sentinel-style rules that switch the route to its fallback.
+    public var degrade: [DegradeConfig] = []
+    /// `circuit_breaker` on the route itself (upstreams have their own).
+    public var circuitBreaker: CircuitBreakerConfig?
+    /// `adaptive_concurrency`.
+    public var adaptiveConcurrency: AdaptiveConcurrencyConfig?
+    /// `fault` lines merged.
+    public var fault: FaultConfig?
+    /// `fault_header`: let `Sluice-Fault-Delay` / `Sluice-Fault-Abort` request headers inject faults.
+    public var faultHeader = false
     /// The `[route NAME]` header.
     public var location: SourceLocation
 

@@ -38,6 +38,14 @@ public struct UpstreamConfig: Sendable, Equatable {
     /// minimum, whichever is more): no retry storms when an upstream is down (Envoy's retry budget).
     public var retryBudget: Double
     public var retryBudgetMinimum: Int
+    /// `circuit_breaker`: resilience4j's breaker over this upstream's answers.
+    public var circuitBreaker: CircuitBreakerConfig?
+    /// `max_requests`: requests in flight to this upstream from the whole gateway; above it, 503 at once (Envoy).
+    public var maxRequests: Int?
+    /// `max_pending`: requests waiting for a connection, gateway-wide; above it, 503 at once (Envoy).
+    public var maxPending: Int?
+    /// `adaptive_concurrency`.
+    public var adaptiveConcurrency: AdaptiveConcurrencyConfig?
     public var location: SourceLocation
 
     public static let defaultKeepalive = 32

@@ -1,6 +1,8 @@
 public import Logging
 public import NIOCore
+import Atomics
 import NIOConcurrencyHelpers
+import SluiceTraffic
 import NIOHTTP1
 public import NIOPosix
 public import SluiceServer
@@ -23,11 +25,19 @@ public final class DemoBackend: Sendable {
         public var delay: TimeAmount
         /// No access log.
         public var quiet: Bool
+        /// A backend whose latency climbs with its load: with `capacity > 0`, every API answer takes
+        /// `baseLatency × max(1, inflight ÷ capacity)` (`LoadLatencyModel`), so it serves at most about
+        /// `capacity ÷ baseLatency` requests a second and queues beyond that. 0: off.
+        public var capacity: Int
+        public var baseLatency: TimeAmount
 
         public init(
             host: String = "127.0.0.1", port: Int = 0, zone: String = "az1", name: String = "demo",
-            failRate: Double = 0, delay: TimeAmount = .zero, quiet: Bool = false
+            failRate: Double = 0, delay: TimeAmount = .zero, quiet: Bool = false, capacity: Int = 0,
+            baseLatency: TimeAmount = .milliseconds(10)
         ) {
+            self.capacity = capacity
+            self.baseLatency = baseLatency
             self.host = host
             self.port = port
             self.zone = zone
@@ -41,6 +51,8 @@ public final class DemoBackend: Sendable {
     public let configuration: Configuration
     private let logger: Logger
     private let healthy = NIOLockedValueBox(true)
+    /// API requests being answered, for the load-dependent latency.
+    private let inflight = ManagedAtomic(0)
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "sluice.demo")) {
         self.configuration = configuration
@@ -87,11 +99,18 @@ public final class DemoBackend: Sendable {
                     failRate: configuration.failRate, delayMilliseconds: configuration.delay.nanoseconds / 1_000_000))
         }
 
-        let api = engine.group("/", Self.faults(configuration, instance))
+        let api = engine.group("/", Self.faults(configuration, instance, inflight: inflight))
         try api.get("/ping") { c in try c.json(.ok, Pong(message: "pong")) }
         try api.get("/api/v1/users/:id") { c in
             let id = c.param("id") ?? ""
             try c.json(.ok, User(id: id, name: "user-\(id)", instance: instance.name, zone: instance.zone))
+        }
+        // Routes of different importance for the overload drill (`scripts/overload`).
+        try api.get("/api/v1/feed") { c in
+            try c.json(.ok, Feed(items: ["a", "b", "c"], instance: instance.name, zone: instance.zone))
+        }
+        try api.get("/api/v1/search") { c in
+            try c.json(.ok, Feed(items: [c.query("q") ?? ""], instance: instance.name, zone: instance.zone))
         }
         try api.get("/headers") { c in
             // What this backend was sent, as a JSON object of lowercased names to values (repeats joined by ", ").
@@ -124,7 +143,7 @@ public final class DemoBackend: Sendable {
 
     /// The fault knobs: `?status=503` answers that status, `?delay=50ms` delays the answer, and the instance's
     /// `failRate` and `delay` apply to every request through this middleware.
-    static func faults(_ configuration: Configuration, _ instance: Instance) -> Handler {
+    static func faults(_ configuration: Configuration, _ instance: Instance, inflight: ManagedAtomic<Int>) -> Handler {
         { c in
             if let text = c.query("status") {
                 guard let code = Int(text), (100...599).contains(code) else {
@@ -149,6 +168,14 @@ public final class DemoBackend: Sendable {
                 }
                 delay = asked
             }
+            if configuration.capacity > 0 {
+                let load = inflight.wrappingIncrementThenLoad(ordering: .relaxed)
+                let model = LoadLatencyModel(
+                    base: .nanoseconds(configuration.baseLatency.nanoseconds), capacity: configuration.capacity)
+                delay = delay + .nanoseconds(model.latency(inflight: load).wholeNanoseconds)
+                c.respondLater().finish(after: delay) { _ in inflight.wrappingDecrement(ordering: .relaxed) }
+                return
+            }
             if delay > .zero { c.respondLater().finish(after: delay) { _ in } }
         }
     }
@@ -160,6 +187,11 @@ struct Instance: Sendable {
 }
 
 private struct Pong: Encodable { let message: String }
+private struct Feed: Encodable {
+    let items: [String]
+    let instance: String
+    let zone: String
+}
 private struct User: Encodable {
     let id: String
     let name: String

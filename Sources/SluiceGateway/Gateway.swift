@@ -15,7 +15,7 @@ import SluiceServer
 public final class Gateway: Sendable {
     public let group: any EventLoopGroup
     public let stats = GatewayStats()
-    private let logger: Logger
+    let logger: Logger
     private let proxy: ProxyContext
     private let mutable: NIOLockedValueBox<Mutable>
 
@@ -24,6 +24,7 @@ public final class Gateway: Sendable {
         var servers: [RuntimeCompiler.ServerKey: UpstreamServer]
         var listeners: [ListenAddress: HTTPServer] = [:]
         var generation: Int
+        var admin: (address: ListenAddress, server: AdminServer)?
     }
 
     /// Compiles `config`; call `start()` to bind. Throws `ConfigErrors` if the routes conflict.
@@ -50,10 +51,31 @@ public final class Gateway: Sendable {
         mutable.withLockedValue { state in state.listeners.values.compactMap(\.localAddress) }
     }
 
-    /// Binds every listener of the configuration.
+    /// Where the admin API listens (with its real port), if it does.
+    public var adminAddress: SocketAddress? { mutable.withLockedValue { $0.admin?.server.localAddress } }
+
+    /// Binds every listener of the configuration, and the admin API.
     public func start() async throws {
         let config = self.config
         for address in config.server.listen { try await bind(address, server: config.server) }
+        try await startAdmin(config.server.admin)
+    }
+
+    /// Starts, moves or stops the admin API to match `address`.
+    private func startAdmin(_ address: ListenAddress?) async throws {
+        let current = mutable.withLockedValue { $0.admin }
+        guard current?.address != address else { return }
+        if let current {
+            mutable.withLockedValue { $0.admin = nil }
+            await current.server.shutdown()
+        }
+        guard let address else { return }
+        let admin = AdminServer(host: address.host, port: address.port, group: group, logger: logger) {
+            [weak self] method, path, query in
+            self?.adminAnswer(method: method, path: path, query: query) ?? .text("shutting down", status: .serviceUnavailable)
+        }
+        try await admin.start()
+        mutable.withLockedValue { $0.admin = (address, admin) }
     }
 
     /// Applies a new configuration (SIGHUP). On error nothing changes: the running state keeps serving.
@@ -61,6 +83,7 @@ public final class Gateway: Sendable {
         let (previous, generation) = mutable.withLockedValue { ($0.servers, $0.generation + 1) }
         var compiler = RuntimeCompiler(previous: previous, group: group, logger: logger)
         compiler.previousUpstreams = proxy.state.upstreams
+        compiler.previousState = (proxy.state, self.config)
         let compiled = try compiler.compile(config, generation: generation)
         let old = mutable.withLockedValue { state -> (config: GatewayConfig, listeners: [ListenAddress: HTTPServer]) in
             let old = (state.config, state.listeners)
@@ -80,6 +103,11 @@ public final class Gateway: Sendable {
         for (address, server) in old.listeners where !wanted.contains(address) {
             mutable.withLockedValue { _ = $0.listeners.removeValue(forKey: address) }
             await server.shutdown(gracePeriod: TimeAmount(config.server.drainTimeout))
+        }
+        do {
+            try await startAdmin(config.server.admin)
+        } catch {
+            logger.error("admin API could not listen", metadata: ["address": "\(config.server.admin.map { "\($0)" } ?? "-")", "error": "\(error)"])
         }
 
         // Servers that are gone: retire their pools once requests that started on the old state are done with them.
@@ -106,7 +134,12 @@ public final class Gateway: Sendable {
         await withTaskGroup(of: Void.self) { tasks in
             for listener in listeners { tasks.addTask { await listener.shutdown(gracePeriod: grace) } }
         }
-        mutable.withLockedValue { $0.listeners.removeAll() }
+        let admin = mutable.withLockedValue { state in
+            state.listeners.removeAll()
+            defer { state.admin = nil }
+            return state.admin?.server
+        }
+        await admin?.shutdown()
     }
 
     /// Settings the configuration accepts but this version does not act on yet, said out loud rather than ignored.

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import SluiceConfig
 import SluiceRouter
+import SluiceTraffic
 
 /// Turns a validated `GatewayConfig` into a `RuntimeState`. Upstream servers whose address and pool settings did
 /// not change are taken over from the running state, with their pools and open connections, so a reload neither
@@ -11,6 +12,8 @@ struct RuntimeCompiler {
     let previous: [ServerKey: UpstreamServer]
     /// The running state's upstreams: their outlier trackers carry over when nothing they track changed.
     var previousUpstreams: [String: UpstreamPool] = [:]
+    /// The running state and its configuration: traffic control carries over where its settings did not change.
+    var previousState: (state: RuntimeState, config: GatewayConfig)?
     let group: any EventLoopGroup
     let logger: Logger
 
@@ -24,6 +27,18 @@ struct RuntimeCompiler {
     }
 
     func compile(_ config: GatewayConfig, generation: Int) throws -> (state: RuntimeState, servers: [ServerKey: UpstreamServer]) {
+        let now = TrafficClock.now()
+        var traffic = TrafficCompiler(group: group, logger: logger)
+        if let (state, old) = previousState {
+            traffic.previousRoutes = state.routeTraffic
+            traffic.previousUpstreams = state.upstreams.compactMapValues(\.traffic)
+            if let protection = state.protection, let config = old.protection {
+                traffic.previousProtection = (config, protection)
+            }
+            if let limiter = state.globalLimiter, let config = old.globalRateLimit {
+                traffic.previousGlobal = (config, limiter)
+            }
+        }
         var servers: [ServerKey: UpstreamServer] = [:]
         var upstreams: [String: UpstreamPool] = [:]
         for upstream in config.upstreams {
@@ -62,10 +77,20 @@ struct RuntimeCompiler {
                 zoneRouting: zoneRouting,
                 retryBudget: RetryBudget(
                     budgetPercent: upstream.retryBudget * 100, minRetryConcurrency: upstream.retryBudgetMinimum),
-                slowStart: upstream.slowStart, group: group)
+                slowStart: upstream.slowStart, traffic: traffic.upstream(upstream, now: now), group: group)
         }
-        let routes = try Self.routeTable(config.routes, upstreams: upstreams)
-        return (RuntimeState(routes: routes, upstreams: upstreams, generation: generation), servers)
+        let globalLimiter = traffic.globalLimiter(config.globalRateLimit)
+        var routeTraffic: [String: RouteTraffic] = [:]
+        for route in config.routes {
+            routeTraffic[route.name] = traffic.route(
+                route, global: config.globalRateLimit, globalLimiter: globalLimiter, now: now)
+        }
+        let routes = try Self.routeTable(config.routes, upstreams: upstreams, traffic: routeTraffic)
+        let state = RuntimeState(
+            routes: routes, upstreams: upstreams, generation: generation, routeTraffic: routeTraffic,
+            protection: traffic.protection(config.protection, now: now),
+            trustedProxies: TrustedProxies(config.server.trustedProxies), globalLimiter: globalLimiter)
+        return (state, servers)
     }
 
     static func poolSettings(_ upstream: UpstreamConfig, _ server: UpstreamServerConfig) -> PoolSettings {
@@ -81,7 +106,9 @@ struct RuntimeCompiler {
     }
 
     /// One router per virtual host (exact name, `*.suffix`, or none), each route under every method it allows.
-    static func routeTable(_ routes: [RouteConfig], upstreams: [String: UpstreamPool]) throws -> RouteTable {
+    static func routeTable(
+        _ routes: [RouteConfig], upstreams: [String: UpstreamPool], traffic: [String: RouteTraffic] = [:]
+    ) throws -> RouteTable {
         var builders: [String: RouterBuilder<ProxyRoute>] = [:]
         for config in routes {
             guard let upstream = upstreams[config.upstream] else {
@@ -95,6 +122,7 @@ struct RuntimeCompiler {
                 idleTimeout: TimeAmount(config.idleTimeout), retries: config.retries, hostRewrite: config.hostRewrite)
             route.retryPolicy = config.retryPolicy
             route.retryNonIdempotent = config.retryNonIdempotent
+            route.traffic = traffic[config.name]
             route.splitKey = config.splitKey
             if config.splits.count > 1 {
                 route.splits = config.splits.compactMap { split in upstreams[split.upstream].map { ($0, split.weight) } }

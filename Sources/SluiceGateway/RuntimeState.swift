@@ -1,5 +1,7 @@
 import Atomics
 import Logging
+import SluiceRedis
+import SluiceTraffic
 
 /// Everything a request needs to be routed, compiled from one configuration: immutable, swapped whole on reload.
 /// In-flight requests keep the state they started with.
@@ -8,11 +10,27 @@ final class RuntimeState: AtomicReference, Sendable {
     let upstreams: [String: UpstreamPool]
     /// Counts reloads; 1 for the first configuration.
     let generation: Int
+    /// The routes' traffic control, by route name (routes without any are absent).
+    let routeTraffic: [String: RouteTraffic]
+    /// `[protection]`: gateway-wide load shedding.
+    let protection: SystemProtection?
+    /// `trusted_proxies`.
+    let trustedProxies: TrustedProxies
+    /// `[ratelimit]`: the Redis client global limits share.
+    let globalLimiter: RedisRateLimiter?
 
-    init(routes: RouteTable, upstreams: [String: UpstreamPool], generation: Int) {
+    init(
+        routes: RouteTable, upstreams: [String: UpstreamPool], generation: Int,
+        routeTraffic: [String: RouteTraffic] = [:], protection: SystemProtection? = nil,
+        trustedProxies: TrustedProxies = TrustedProxies([]), globalLimiter: RedisRateLimiter? = nil
+    ) {
         self.routes = routes
         self.upstreams = upstreams
         self.generation = generation
+        self.routeTraffic = routeTraffic
+        self.protection = protection
+        self.trustedProxies = trustedProxies
+        self.globalLimiter = globalLimiter
     }
 }
 

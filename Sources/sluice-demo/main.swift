@@ -20,7 +20,8 @@ struct SluiceDemo: AsyncParsableCommand {
         abstract: "The Sluice demo backend: /ping, /api/v1/users/:id, /healthz, with fault knobs.",
         discussion: """
             Per request: ?delay=50ms adds latency, ?status=503 answers that status.
-            Per instance: --fail-rate, --delay, and POST /admin/healthz?state=fail|ok flips /healthz.
+            Per instance: --fail-rate, --delay, --capacity with --base-latency (latency climbs with load), and
+            POST /admin/healthz?state=fail|ok flips /healthz.
             """
     )
 
@@ -30,6 +31,10 @@ struct SluiceDemo: AsyncParsableCommand {
     @Option(help: "Instance name it reports.") var name = "demo"
     @Option(help: "Share of requests (0...1) answered 503 on purpose.") var failRate = 0.0
     @Option(help: "Latency added to every answer, e.g. 20ms.", transform: Self.duration) var delay = TimeAmount.zero
+    @Option(help: "Requests it serves at base latency at once; beyond, latency climbs with load (0: off).")
+    var capacity = 0
+    @Option(help: "Latency at or below capacity, e.g. 10ms (with --capacity).", transform: Self.duration)
+    var baseLatency = TimeAmount.milliseconds(10)
     @Option(help: "Event loop threads (default: one per core).") var threads: Int?
     @Flag(help: "No access log.") var quiet = false
 
@@ -41,6 +46,7 @@ struct SluiceDemo: AsyncParsableCommand {
     func validate() throws {
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be between 0 and 1") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard capacity >= 0 else { throw ValidationError("--capacity must be 0 or more") }
     }
 
     func run() async throws {
@@ -55,7 +61,8 @@ struct SluiceDemo: AsyncParsableCommand {
             threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton
         let backend = DemoBackend(
             configuration: .init(
-                host: host, port: port, zone: zone, name: name, failRate: failRate, delay: delay, quiet: quiet))
+                host: host, port: port, zone: zone, name: name, failRate: failRate, delay: delay, quiet: quiet,
+                capacity: capacity, baseLatency: baseLatency))
         let server = try await backend.start(group: group)
         print("sluice-demo \(name) (zone \(zone)) listening on http://\(host):\(server.port ?? port)")
         fflush(nil)

@@ -168,7 +168,10 @@ import Testing
             "listen", "zone", "admin", "workers", "max_header_size", "max_body_size", "client_header_timeout",
             "keepalive_timeout", "drain_timeout", "access_log", "log_level", "include", "server", "balance",
             "keepalive", "keepalive_requests", "max_connections", "queue", "queue_timeout", "connect_timeout", "match",
-            "host", "methods", "upstream", "timeout", "idle_timeout", "retries", "host_rewrite",
+            "host", "methods", "upstream", "timeout", "idle_timeout", "retries", "host_rewrite", "trusted_proxies",
+            "circuit_breaker", "max_requests", "max_pending", "adaptive_concurrency", "rate_limit", "priority",
+            "fallback", "degrade", "fault", "fault_header", "adaptive", "max_inflight", "recovery", "backend",
+            "batch",
         ]
         for key in keys {
             #expect(lines.contains { $0.hasPrefix("\(key) = ") }, "etc/sluice.ini does not show '\(key)'")

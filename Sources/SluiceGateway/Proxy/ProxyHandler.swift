@@ -2,8 +2,10 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import SluiceConfig
+import SluiceRedis
 import SluiceRouter
 import SluiceServer
+import SluiceTraffic
 
 /// Forwards the requests of one client connection to upstreams and streams the answers back.
 ///
@@ -29,22 +31,22 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case aborted
     }
 
-    private let shared: ProxyContext
-    private var context: ChannelHandlerContext?
+    fileprivate let shared: ProxyContext
+    fileprivate var context: ChannelHandlerContext?
     private var phase = Phase.idle
     /// Bumped per request, so that a late pool callback for an earlier request is recognised.
-    private var sequence = 0
+    fileprivate var sequence = 0
 
     // The current request.
-    private var route: ProxyRoute?
+    fileprivate var route: ProxyRoute?
     /// The upstream chosen for this request (the route's, a side of its split, or its canary).
-    private var upstream: UpstreamPool?
+    fileprivate var upstream: UpstreamPool?
     /// Whether this request is counted in `upstream.activeRequests`, and whether as a retry in `activeRetries`.
     private var countedActive = false
     private var countedRetry = false
     /// For split draws and backoff jitter; seeded once per connection.
-    private var random = SplitMix64Generator(state: UInt64.random(in: 0...UInt64.max))
-    private var clientHead: HTTPRequestHead?
+    fileprivate var random = SplitMix64Generator(state: UInt64.random(in: 0...UInt64.max))
+    fileprivate var clientHead: HTTPRequestHead?
     private var upstreamHead: HTTPRequestHead?
     private var framing = BodyFraming.none
     private var buffered: [HTTPClientRequestPart] = []
@@ -59,6 +61,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var upstreamNeedsFlush = false
     private var startTime = NIODeadline.uptimeNanoseconds(0)
     private var responseStatus: UInt = 0
+
+    // Traffic control for the current request.
+    fileprivate var ticket = TrafficTicket()
+    fileprivate var gateStep = GateStep.fault
+    /// The longest `pace=` wait the rate limits asked for.
+    fileprivate var paceDelay = Duration.zero
+    /// When the request was first sent towards the upstream (after the gates): the start of its RTT.
+    private var upstreamStart = Duration.zero
+    /// What the upstream did for this request, for the breakers, limiters and degrade rules.
+    private var outcome: TrafficTicket.Outcome?
+    /// The client's address once `trusted_proxies` were applied (per request: X-Forwarded-For may differ).
+    fileprivate var resolvedClientIP: String?
 
     // Backpressure on the client: reads are held while buffering or while the upstream cannot take more.
     private var clientReadsPaused = false
@@ -178,19 +192,35 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         upstreamHead = ProxyHeaders.upstreamRequest(
             head, framing: framing, clientAddress: clientAddress(context), scheme: "http",
             requestID: requestID, hostRewrite: route?.hostRewrite)
-        if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+        phase = .connecting
+        outcome = nil
+        resolvedClientIP = nil
+        if route?.traffic == nil && upstream?.traffic == nil && state.protection == nil {
+            proceed()
+        } else {
+            ticket = TrafficTicket()
+            paceDelay = .zero
+            gateStep = .fault
+            runGates()
+        }
+    }
+
+    /// The gates let the request through: ask for the body if the client waits for it, then connect.
+    fileprivate func proceed() {
+        guard let context, let clientHead else { return }
+        if clientHead.headers.first(name: "expect")?.lowercased() == "100-continue" {
             // Like nginx: the gateway asks for the body itself rather than relaying the upstream's 100.
-            let continueHead = HTTPResponseHead(version: head.version, status: .continue)
+            let continueHead = HTTPResponseHead(version: clientHead.version, status: .continue)
             context.writeAndFlush(wrapOutboundOut(.head(continueHead)), promise: nil)
         }
-        phase = .connecting
+        upstreamStart = TrafficClock.now()
         connect()
     }
 
     /// The client's IP, formatted once per connection.
     private var cachedClientAddress: String??
 
-    private func clientAddress(_ context: ChannelHandlerContext) -> String? {
+    fileprivate func clientAddress(_ context: ChannelHandlerContext) -> String? {
         if let cached = cachedClientAddress { return cached }
         let address = context.channel.remoteAddress?.ipAddress
         cachedClientAddress = .some(address)
@@ -244,7 +274,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         tried.append(server)
         let expected = sequence
+        let pending = upstream.traffic?.maxPending
+        if let pending, !pending.tryAcquire() {
+            shared.stats.overflow.wrappingIncrement(ordering: .relaxed)
+            fail(.serviceUnavailable, "upstream max_pending reached\n")
+            return
+        }
         server.pool(on: context.eventLoop).acquire { [self] result in
+            pending?.release()
             guard expected == sequence, phase == .connecting else {
                 // The request ended (client gone, or answered) while we waited.
                 if case .success(let connection) = result { connection.pool?.release(connection, reusable: true) }
@@ -254,6 +291,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             case .success(let connection):
                 start(on: connection)
             case .failure(.connectFailed(let reason)):
+                outcome = .failed(latency: TrafficClock.now() - upstreamStart)
                 shared.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
                 upstream.record(server, .gatewayFailure)
                 shared.logger.warning(
@@ -315,6 +353,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             if let upstream, let server = tried.last {
                 upstream.record(server, code >= 500 ? .serverError(status: code) : .success)
             }
+            outcome = .answered(status: code, latency: TrafficClock.now() - upstreamStart)
             if code >= 500, retryAllowed(.status(code)) {
                 // A retryable answer: drop it (and its connection, which would still deliver its body), try again.
                 releaseConnection(reusable: false)
@@ -374,6 +413,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return
         }
         if let upstream, let server = tried.last { upstream.record(server, .gatewayFailure) }
+        outcome = .failed(latency: TrafficClock.now() - upstreamStart)
         // Nothing came back (often a kept-alive connection the server closed in the meantime): try again when the
         // policy allows and the request can be sent again.
         retryOr(.badGateway, "upstream closed the connection\n", condition: .reset)
@@ -431,8 +471,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         route.retryPolicy.perTryTimeout.map { TimeAmount($0) } ?? route.timeout
     }
 
-    /// Takes this request out of its upstream's in-flight counts (once).
+    /// Takes this request out of its upstream's in-flight counts, and settles its traffic ticket (once).
     private func endAccounting() {
+        if !ticket.isEmpty {
+            ticket.settle(outcome ?? .abandoned, now: TrafficClock.now(), stats: shared.stats, logger: shared.logger)
+        }
+        outcome = nil
         guard let upstream else { return }
         if countedActive {
             countedActive = false
@@ -457,7 +501,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     /// Writes an answer of the gateway's own. The rest of the request, if any, is dropped as it arrives.
-    private func answer(_ status: HTTPResponseStatus, _ body: String, extra: [(String, String)] = []) {
+    fileprivate func answer(_ status: HTTPResponseStatus, _ body: String, extra: [(String, String)] = []) {
+        answer(status, contentType: "text/plain; charset=utf-8", body: Array(body.utf8), extra: extra)
+    }
+
+    fileprivate func answer(
+        _ status: HTTPResponseStatus, contentType: String, body: [UInt8], extra: [(String, String)] = []
+    ) {
         guard let context else { return }
         cancelTimer()
         buffered.removeAll()
@@ -465,8 +515,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         resumeClientReads()
         var headers = HTTPHeaders()
         headers.reserveCapacity(5 + extra.count)
-        headers.add(name: "content-type", value: "text/plain; charset=utf-8")
-        headers.add(name: "content-length", value: String(body.utf8.count))
+        headers.add(name: "content-type", value: contentType)
+        headers.add(name: "content-length", value: String(body.count))
         headers.add(name: "date", value: HTTPDate.now())
         headers.add(name: "server", value: "sluice")
         for (name, value) in extra { headers.add(name: name, value: value) }
@@ -474,7 +524,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let version = clientHead?.version ?? .http1_1
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         if clientHead?.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         }
         finish(status: status.code)
         phase = requestEnded ? .idle : .answered
@@ -580,6 +630,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.close(promise: nil)
         } else {
             if let upstream, let server = tried.last, phase == .forwarding { upstream.record(server, .gatewayFailure) }
+            if phase == .forwarding { outcome = .failed(latency: TrafficClock.now() - upstreamStart) }
             if phase == .forwarding, retryAllowed(.status(504)) {
                 releaseConnection(reusable: false)
                 retry()
@@ -587,6 +638,260 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 fail(.gatewayTimeout, "upstream timed out\n")
             }
         }
+    }
+}
+
+// MARK: Traffic gates
+
+/// Where a request is in the gates, in the order of `ARCHITECTURE.md`: fault injection, rate limits (and their
+/// pacing), system protection, degrade rules, the route's breaker and adaptive limit, then the upstream's.
+enum GateStep: Equatable {
+    case fault
+    case rateLimit(Int)
+    case pace
+    case protection
+    case degrade
+    case routeBreaker
+    case routeAdaptive
+    case upstream
+}
+
+extension ProxyHandler {
+    /// Runs the gates from `gateStep` on; stops to wait (a delay, a Redis answer) and resumes where it stopped.
+    fileprivate func runGates() {
+        guard let route, let context, let clientHead else { return }
+        let traffic = route.traffic
+        let now = TrafficClock.now()
+        while true {
+            switch gateStep {
+            case .fault:
+                gateStep = .rateLimit(0)
+                guard let fault = traffic?.fault else { continue }
+                let action = fault.decide(
+                    delayHeader: fault.headerControl ? clientHead.headers.first(name: "sluice-fault-delay") : nil,
+                    abortHeader: fault.headerControl ? clientHead.headers.first(name: "sluice-fault-abort") : nil,
+                    using: &random)
+                switch action {
+                case .none:
+                    continue
+                case .abort(let status):
+                    shared.stats.faultAborts.wrappingIncrement(ordering: .relaxed)
+                    return answer(HTTPResponseStatus(statusCode: status), "fault injected\n", extra: [("sluice-fault", "abort")])
+                case .delay(let delay):
+                    shared.stats.faultDelays.wrappingIncrement(ordering: .relaxed)
+                    return resumeGates(after: delay)
+                case .delayThenAbort(let delay, let status):
+                    shared.stats.faultDelays.wrappingIncrement(ordering: .relaxed)
+                    shared.stats.faultAborts.wrappingIncrement(ordering: .relaxed)
+                    let expected = sequence
+                    context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
+                        guard expected == sequence, phase == .connecting else { return }
+                        answer(HTTPResponseStatus(statusCode: status), "fault injected\n", extra: [("sluice-fault", "abort")])
+                    }
+                    return
+                }
+
+            case .rateLimit(let index):
+                guard let limits = traffic?.rateLimits, index < limits.count else {
+                    gateStep = .pace
+                    continue
+                }
+                gateStep = .rateLimit(index + 1)
+                let limit = limits[index]
+                switch limit.store {
+                case .route(let bucket):
+                    guard applyRateDecision(bucket.acquire(now: now), limit) else { return }
+                case .keyed(let table):
+                    let key = rateLimitKey(limit.config.key, head: clientHead, context: context)
+                    guard applyRateDecision(table.acquire(key: key, now: now), limit) else { return }
+                case .global(let limiter, let name):
+                    let key = rateLimitKey(limit.config.key, head: clientHead, context: context)
+                    if let decision = limiter.acquireLocally(limit: name, key: key, now: now) {
+                        guard applyGlobalDecision(decision, limit) else { return }
+                        continue
+                    }
+                    let expected = sequence
+                    limiter.acquire(
+                        limit: name, key: key, count: limit.config.count, period: limit.config.period,
+                        burst: limit.config.burst, now: now, on: context.eventLoop
+                    ).assumeIsolated().whenComplete { [self] result in
+                        guard expected == sequence, phase == .connecting else { return }
+                        let decision = (try? result.get()) ?? .failOpen
+                        if applyGlobalDecision(decision, limit) { runGates() }
+                    }
+                    return
+                }
+
+            case .pace:
+                gateStep = .protection
+                if paceDelay > .zero {
+                    shared.stats.paced.wrappingIncrement(ordering: .relaxed)
+                    let delay = paceDelay
+                    paceDelay = .zero
+                    return resumeGates(after: delay)
+                }
+
+            case .protection:
+                gateStep = .degrade
+                guard let protection = shared.state.protection else { continue }
+                if protection.admit(priority: traffic?.priority ?? .normal, now: now) {
+                    ticket.protection = protection
+                } else {
+                    shared.stats.shed.wrappingIncrement(ordering: .relaxed)
+                    return answerDegraded(traffic, reason: "overload", retryAfter: .seconds(1))
+                }
+
+            case .degrade:
+                gateStep = .routeBreaker
+                guard let traffic else { continue }
+                ticket.route = traffic
+                if traffic.manualSwitch.isOn {
+                    return answerDegraded(traffic, reason: "manual", retryAfter: .seconds(30))
+                }
+                for (index, rule) in traffic.degradeRules.enumerated() {
+                    switch rule.admit(now: now) {
+                    case .pass: break
+                    case .probe: ticket.probes.append(index)
+                    case .degraded(let retryAfter):
+                        return answerDegraded(traffic, reason: "degrade rule", retryAfter: retryAfter)
+                    }
+                }
+
+            case .routeBreaker:
+                gateStep = .routeAdaptive
+                guard let traffic, let breaker = traffic.breaker else { continue }
+                let (admission, transition) = breaker.tryAcquireReporting(now: now)
+                TrafficTicket.report(transition, of: "route \(traffic.name)", stats: shared.stats, logger: shared.logger)
+                switch admission {
+                case .permitted(let permit): ticket.routeBreaker = permit
+                case .rejected(let retryAfter):
+                    shared.stats.breakerRejected.wrappingIncrement(ordering: .relaxed)
+                    return answerDegraded(traffic, reason: "circuit open", retryAfter: retryAfter)
+                }
+
+            case .routeAdaptive:
+                gateStep = .upstream
+                guard let limiter = traffic?.adaptive else { continue }
+                guard let permit = limiter.tryAcquire(now: now) else {
+                    shared.stats.adaptiveRejected.wrappingIncrement(ordering: .relaxed)
+                    return answer(.serviceUnavailable, "over the route's concurrency limit\n")
+                }
+                ticket.routeAdaptive = permit
+
+            case .upstream:
+                guard let upstreamTraffic = upstream?.traffic else { return proceed() }
+                ticket.upstream = upstreamTraffic
+                if let breaker = upstreamTraffic.breaker {
+                    let (admission, transition) = breaker.tryAcquireReporting(now: now)
+                    TrafficTicket.report(
+                        transition, of: "upstream \(upstreamTraffic.name)", stats: shared.stats, logger: shared.logger)
+                    switch admission {
+                    case .permitted(let permit): ticket.upstreamBreaker = permit
+                    case .rejected(let retryAfter):
+                        shared.stats.breakerRejected.wrappingIncrement(ordering: .relaxed)
+                        return answerDegraded(traffic, reason: "circuit open", retryAfter: retryAfter)
+                    }
+                }
+                if let cap = upstreamTraffic.maxRequests {
+                    guard cap.tryAcquire() else {
+                        shared.stats.overflow.wrappingIncrement(ordering: .relaxed)
+                        return answer(.serviceUnavailable, "upstream max_requests reached\n")
+                    }
+                    ticket.maxRequests = cap
+                }
+                if let limiter = upstreamTraffic.adaptive {
+                    guard let permit = limiter.tryAcquire(now: now) else {
+                        shared.stats.adaptiveRejected.wrappingIncrement(ordering: .relaxed)
+                        return answer(.serviceUnavailable, "over the upstream's concurrency limit\n")
+                    }
+                    ticket.upstreamAdaptive = permit
+                }
+                return proceed()
+            }
+        }
+    }
+
+    /// Continues the gates after `delay` (fault delay or pacing), unless the request ended meanwhile.
+    private func resumeGates(after delay: Duration) {
+        guard let context else { return }
+        let expected = sequence
+        context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
+            guard expected == sequence, phase == .connecting else { return }
+            runGates()
+        }
+    }
+
+    /// Applies one local bucket's decision: false when the request was answered 429.
+    private func applyRateDecision(_ decision: RateLimitDecision, _ limit: CompiledRateLimit) -> Bool {
+        switch decision {
+        case .allowed:
+            return true
+        case .delayed(let wait, _, _):
+            paceDelay = max(paceDelay, wait)
+            return true
+        case .limited:
+            if limit.config.shadow {
+                shared.stats.rateLimitedShadow.wrappingIncrement(ordering: .relaxed)
+                limit.logShadow(route: route?.name ?? "", logger: shared.logger)
+                return true
+            }
+            shared.stats.rateLimited.wrappingIncrement(ordering: .relaxed)
+            let fields = RateLimitHeaders.fields(limit: limit.policy, decision: decision)
+            answer(.tooManyRequests, "rate limit exceeded\n", extra: fields.map { ($0.name, $0.value) })
+            return false
+        }
+    }
+
+    /// Applies a global limit's decision: false when the request was answered 429.
+    private func applyGlobalDecision(_ decision: GlobalRateLimitDecision, _ limit: CompiledRateLimit) -> Bool {
+        switch decision {
+        case .allowed:
+            return true
+        case .failOpen:
+            shared.stats.globalFailOpen.wrappingIncrement(ordering: .relaxed)
+            return true
+        case .limited(let retryAfter):
+            if limit.config.shadow {
+                shared.stats.rateLimitedShadow.wrappingIncrement(ordering: .relaxed)
+                limit.logShadow(route: route?.name ?? "", logger: shared.logger)
+                return true
+            }
+            shared.stats.rateLimited.wrappingIncrement(ordering: .relaxed)
+            let fields = RateLimitHeaders.fields(
+                limit: limit.policy, decision: .limited(retryAfter: retryAfter, reset: retryAfter))
+            answer(.tooManyRequests, "rate limit exceeded\n", extra: fields.map { ($0.name, $0.value) })
+            return false
+        }
+    }
+
+    /// The bucket key of a keyed limit: the client's address or a header's value ("" when absent).
+    private func rateLimitKey(_ key: RateLimitConfig.Key, head: HTTPRequestHead, context: ChannelHandlerContext) -> String {
+        switch key {
+        case .route:
+            return ""
+        case .header(let name):
+            return head.headers.first(name: name) ?? ""
+        case .clientIP:
+            if let resolvedClientIP { return resolvedClientIP }
+            let peer = clientAddress(context) ?? ""
+            let resolved = shared.state.trustedProxies.clientAddress(
+                peer: peer, forwardedFor: head.headers["x-forwarded-for"])
+            resolvedClientIP = resolved
+            return resolved
+        }
+    }
+
+    /// Answers with the route's fallback, or 503 with `Retry-After`; marked `Sluice-Degraded: 1` and counted.
+    private func answerDegraded(_ traffic: RouteTraffic?, reason: String, retryAfter: Duration) {
+        shared.stats.degraded.wrappingIncrement(ordering: .relaxed)
+        var extra = [("sluice-degraded", "1")]
+        if let fallback = traffic?.fallback {
+            answer(HTTPResponseStatus(statusCode: fallback.status), contentType: fallback.contentType, body: fallback.body, extra: extra)
+            return
+        }
+        let seconds = max(1, (retryAfter.wholeNanoseconds + 999_999_999) / 1_000_000_000)
+        extra.append(("retry-after", String(seconds)))
+        answer(.serviceUnavailable, "service degraded (\(reason))\n", extra: extra)
     }
 }
 

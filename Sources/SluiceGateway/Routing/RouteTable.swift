@@ -17,6 +17,8 @@ struct ProxyRoute: Sendable {
     var canary: (header: String, value: String, upstream: UpstreamPool)?
     var retryPolicy = RetryPolicy()
     var retryNonIdempotent = false
+    /// Rate limits, degrade rules, breaker, adaptive limit, faults; nil when the route has none.
+    var traffic: RouteTraffic?
     /// Until the response head arrives, counted from when the request was fully sent.
     let timeout: TimeAmount
     /// Longest silence while a body streams, either way.

@@ -71,14 +71,17 @@ final class UpstreamPool: Sendable {
     let retryBudget: RetryBudget
     /// How long a server that became available again takes to reach its full share (round robin only).
     let slowStart: Duration
+    /// Breaker, hard limits and adaptive concurrency; nil when the upstream has none.
+    let traffic: UpstreamTraffic?
     private let balancers: LoopLocal<LoopBalancer>
 
     init(
         name: String, servers: [UpstreamServer], backups: [UpstreamServer] = [], algorithm: BalanceAlgorithm = .roundRobin,
         panicThreshold: Double = 0.5, hashKey: HashKey = .clientIP, outlier: OutlierTracker? = nil,
         zoneRouting: ZoneRouting? = nil, retryBudget: RetryBudget = RetryBudget(), slowStart: Duration = .zero,
-        group: any EventLoopGroup
+        traffic: UpstreamTraffic? = nil, group: any EventLoopGroup
     ) {
+        self.traffic = traffic
         self.slowStart = slowStart
         self.retryBudget = retryBudget
         self.hashKey = hashKey
