@@ -80,7 +80,7 @@ struct Sluiced: AsyncParsableCommand {
         let addresses = gateway.listeningAddresses.map { "\($0)" }.joined(separator: " ")
         notifier.ready(status: "serving on \(addresses); \(gateway.stats.summary)")
         logger.info("ready", metadata: ["listen": "\(addresses)", "version": "\(Sluice.version)"])
-        if demo { Self.printDemoHelp(listen: listen) }
+        if demo { Self.printDemoHelp(listen: listen, admin: gateway.adminAddress.map { "\($0.ipAddress ?? "127.0.0.1"):\($0.port ?? 0)" } ?? "-") }
 
         for await signal in signals {
             if signal == SIGHUP {
@@ -126,31 +126,68 @@ struct Sluiced: AsyncParsableCommand {
         }
     }
 
-    /// Starts four demo backends (two per zone) on free ports, and describes a gateway in front of them.
+    /// Starts four demo backends (two per zone) on free ports, and describes a gateway in front of them: the same
+    /// configuration as `etc/demo.ini`, with the backends' real ports and the admin API at `listen`'s port + 1000.
     static func startDemo(listen: String) async throws -> (GatewayConfig, [HTTPServer]) {
         let address = try ListenAddress(listen)
         var servers: [HTTPServer] = []
-        var members: [UpstreamServerConfig] = []
+        var serverLines = ""
         for (name, zone) in [("a1", "az1"), ("a2", "az1"), ("b1", "az2"), ("b2", "az2")] {
             let backend = DemoBackend(configuration: .init(zone: zone, name: name, quiet: true))
             let server = try await backend.start()
             servers.append(server)
-            members.append(UpstreamServerConfig(host: "127.0.0.1", port: server.port!, zone: zone))
+            serverLines += "server = 127.0.0.1:\(server.port!) zone=\(zone)\n"
         }
-        let upstream = UpstreamConfig(
-            name: "demo", servers: members,
-            healthCheck: HealthCheckConfig(interval: .milliseconds(500), timeout: .milliseconds(300), rise: 2, fall: 2),
-            outlier: OutlierConfig(ejection: .seconds(10)))
-        let routes = [
-            RouteConfig(name: "users", match: "/api/v1/users/:id", upstream: "demo"),
-            RouteConfig(name: "everything", match: "/*", upstream: "demo"),
-        ]
-        let config = GatewayConfig(
-            server: ServerConfig(listen: [address], zone: "az1"), upstreams: [upstream], routes: routes)
+        let admin = ListenAddress(host: address.host, port: address.port == 0 ? 0 : address.port + 1000)
+        let config = try ConfigLoader.parse(demoConfig(listen: address, admin: admin, servers: serverLines), file: "<demo>")
         return (config, servers)
     }
 
-    static func printDemoHelp(listen: String) {
+    /// `etc/demo.ini`'s configuration.
+    static func demoConfig(listen: ListenAddress, admin: ListenAddress, servers: String) -> String {
+        """
+        [server]
+        listen = \(listen)
+        zone = az1
+        admin = \(admin)
+        access_log = off
+
+        [protection]
+        adaptive = on
+
+        [upstream demo]
+        \(servers)
+        health_check = GET /healthz interval=500ms timeout=300ms rise=2 fall=2
+        outlier = consecutive_5xx=5 consecutive_gateway_failure=5 ejection=10s max_ejected=50%
+        circuit_breaker = failure_rate=50% window=20 min_calls=10 open=10s half_open=3
+
+        [route users]
+        match = /api/v1/users/:id
+        upstream = demo
+        priority = core
+        retries = 2
+        rate_limit = 20/s burst=10 key=client_ip
+
+        [route search]
+        match = /api/v1/search
+        upstream = demo
+        priority = normal
+
+        [route feed]
+        match = /api/v1/feed
+        upstream = demo
+        priority = optional
+        fallback = status=200 type=application/json body={"items": [], "degraded": true}
+        degrade = error_ratio=50% window=10s min_requests=10 recovery=5s
+        fault_header = on
+
+        [route everything]
+        match = /*
+        upstream = demo
+        """
+    }
+
+    static func printDemoHelp(listen: String, admin: String) {
         print("""
             Sluice demo: gateway on http://\(listen) in front of backends a1, a2 (zone az1) and b1, b2 (zone az2).
             Try:
@@ -163,6 +200,13 @@ struct Sluiced: AsyncParsableCommand {
             (each call reaches the next one) and watch it move to az2 within a second:
               curl -X POST 'http://\(listen)/admin/healthz?state=fail'; curl -X POST 'http://\(listen)/admin/healthz?state=fail'
               for i in 1 2 3 4; do curl -s http://\(listen)/api/v1/users/$i; echo; done
+            Traffic control: /api/v1/users is core and limited to 20/s per client (burst 10); /api/v1/feed is
+            optional, with a fallback:
+              for i in $(seq 30); do curl -s -o /dev/null -w '%{http_code} ' http://\(listen)/api/v1/users/1; done; echo
+              curl -i -H 'Sluice-Fault-Abort: 503' http://\(listen)/api/v1/feed     # an injected fault
+              curl -X POST 'http://\(admin)/degrade?route=feed&state=on'             # admin API: degrade by hand
+              curl -i http://\(listen)/api/v1/feed                                    # the fallback, Sluice-Degraded: 1
+              curl http://\(admin)/status; curl http://\(admin)/metrics
             Stop with Ctrl-C.
             """)
         fflush(nil)

@@ -103,3 +103,13 @@ import Testing
         #expect(configErrors("[server]\nlisten = 127.0.0.1:8080\n[protection x]\n").count == 1)
     }
 }
+
+@Suite struct DemoConfigFileTests {
+    @Test func demoFileLoadsWithItsTrafficControl() throws {
+        let config = try ConfigLoader.load(path: ConfigLoaderTests.packageRoot + "/etc/demo.ini")
+        #expect(config.routes.map(\.priority) == [.core, .normal, .optional, .normal])
+        #expect(config.routes.first?.rateLimits.first?.key == .clientIP)
+        #expect(config.routes[2].fallback?.status == 200 && config.routes[2].degrade.count == 1)
+        #expect(config.protection?.adaptive == true && config.upstreams.first?.circuitBreaker != nil)
+    }
+}

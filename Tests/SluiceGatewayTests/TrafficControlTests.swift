@@ -167,6 +167,7 @@ extension String {
         #expect(Double(sent) / seconds > 300)
         // Allowed: the burst, then 200 a second.
         let expected = 20 + 200 * seconds
+        print("[measure] route limit 200/s at 2x: sent \(sent), allowed \(results.ok), expected \(Int(expected.rounded()))")
         #expect(abs(Double(results.ok) - expected) <= 0.02 * expected, "ok \(results.ok), expected \(expected)")
         await gateway.shutdown()
         for backend in backends { await backend.server.shutdown() }
