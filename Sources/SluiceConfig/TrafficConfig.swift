@@ -92,6 +92,18 @@ public struct RateLimitConfig: Sendable, Hashable {
             }
         }
         config.burst = burst ?? count
+        // Bounds the token bucket's arithmetic relies on (and no real limit comes near): a full bucket refills
+        // within ten years, and neither warm-up nor pacing lasts more than an hour.
+        let refillSeconds = Double(config.burst) * Double(period.components.seconds) / Double(count)
+        guard refillSeconds <= 315_360_000 else {
+            throw ValueError(expected: "a burst the rate refills within ten years", got: text)
+        }
+        if let warmup = config.warmup, warmup > .seconds(3600) {
+            throw ValueError(expected: "warmup of at most 1h", got: ValueParsing.text(warmup))
+        }
+        if let pace = config.pace, pace > .seconds(3600) {
+            throw ValueError(expected: "pace of at most 1h", got: ValueParsing.text(pace))
+        }
         if config.scope == .global && config.key == .route {
             throw ValueError(expected: "scope=global only with a per-key limit (key=client_ip or key=header:NAME)", got: text)
         }
@@ -211,23 +223,28 @@ public struct AdaptiveConcurrencyConfig: Sendable, Hashable {
     public static func parse(_ text: String) throws(ValueError) -> AdaptiveConcurrencyConfig? {
         if let flag = try? ValueParsing.boolean(text) { return flag ? AdaptiveConcurrencyConfig() : nil }
         var config = AdaptiveConcurrencyConfig()
+        var givenMin: Int?
+        var givenInitial: Int?
         for word in ValueParsing.options(text) {
             guard let name = word.name else {
                 if word.value == "on" { continue }
                 throw ValueError(expected: "on, off or options like min=5 max=500", got: word.value)
             }
             switch name {
-            case "min": config.minLimit = try ValueParsing.integer(word.value, in: 1...100_000)
+            case "min": givenMin = try ValueParsing.integer(word.value, in: 1...100_000)
             case "max": config.maxLimit = try ValueParsing.integer(word.value, in: 1...1_000_000)
-            case "initial": config.initialLimit = try ValueParsing.integer(word.value, in: 1...1_000_000)
+            case "initial": givenInitial = try ValueParsing.integer(word.value, in: 1...1_000_000)
             case "tolerance":
                 guard let value = Double(word.value), value >= 1, value <= 10 else {
-                    throw ValueError(expected: "tolerance from 1 to 10, like 2", got: word.value)
+                    throw ValueError(expected: "tolerance from 1 to 10, like 1.5", got: word.value)
                 }
                 config.tolerance = value
             default: throw unknownOption(name, ["min", "max", "initial", "tolerance"])
             }
         }
+        // Defaults give way to what was set: max=2 alone means min 2 and initial 2.
+        config.minLimit = givenMin ?? min(config.minLimit, config.maxLimit)
+        config.initialLimit = givenInitial ?? max(config.minLimit, min(config.initialLimit, config.maxLimit))
         guard config.minLimit <= config.initialLimit, config.initialLimit <= config.maxLimit else {
             throw ValueError(expected: "min ≤ initial ≤ max", got: text)
         }
@@ -289,6 +306,9 @@ public struct DegradeConfig: Sendable, Hashable {
         }
         guard let trigger else {
             throw ValueError(expected: "a trigger: slow=500ms ratio=50%, error_ratio=50% or error_count=100", got: text)
+        }
+        if let window, window < .milliseconds(100) {
+            throw ValueError(expected: "a window of at least 100ms", got: ValueParsing.text(window))
         }
         var config = DegradeConfig(trigger: trigger)
         if let window { config.window = window }

@@ -4,9 +4,10 @@ import Synchronization
 /// as `TokenBucket`, in a table of bounded size shared by every event-loop thread.
 ///
 /// Rules:
-/// - Lock striping: the keys are spread over up to 64 shards by their Swift hash (seeded per process, so clients
-///   cannot aim their keys at one shard), each a `Mutex<[String: state]>` holding the GCRA state of its keys. A
-///   key is created, full, on its first request; asking `available` does not create it.
+/// - Lock striping: the keys are spread over up to 64 shards (fewer for tables under 2048 keys: at least 16 keys
+///   a shard) by their Swift hash (seeded per process, so clients cannot aim their keys at one shard), each a
+///   `Mutex<[String: state]>` holding the GCRA state of its keys. A key is created, full, on its first request;
+///   asking `available` does not create it.
 /// - Memory is bounded: each shard holds at most `maxKeys ÷ shards` keys, so `keyCount ≤ maxKeys` at all times.
 ///   Inserting into a full shard first drops its idle keys: a key whose bucket is full again (with warm-up: and
 ///   fully cold) behaves exactly like a key never seen, so dropping it changes no decision. If that frees less
@@ -32,13 +33,19 @@ public final class KeyedRateLimiter: Sendable {
     }
 
     /// `maxKeys ≥ 1`. `now` is the creation instant; the table starts empty, so no decision depends on it.
-    public init(policy: RateLimitPolicy, maxKeys: Int = 100_000, now: Duration) {
+    public convenience init(policy: RateLimitPolicy, maxKeys: Int = 100_000, now: Duration) {
+        // A power of two up to 64, with at least 16 keys per shard when the table is that big.
+        var shards = 1
+        while shards < 64 && shards * 2 * 16 <= maxKeys { shards *= 2 }
+        self.init(policy: policy, maxKeys: maxKeys, shards: shards, now: now)
+    }
+
+    init(policy: RateLimitPolicy, maxKeys: Int, shards shardCount: Int, now: Duration) {
         precondition(maxKeys >= 1, "maxKeys must be at least 1")
+        precondition(shardCount >= 1 && shardCount <= maxKeys)
         self.policy = policy
         self.maxKeys = maxKeys
         self.gcra = GCRA(policy: policy)
-        var shardCount = 1
-        while shardCount < 64 && shardCount * 2 <= maxKeys { shardCount *= 2 }
         self.shards = (0..<shardCount).map { _ in Shard() }
         self.shardCapacity = maxKeys / shardCount
         self.slack = max(1, shardCapacity / 16)
@@ -86,16 +93,71 @@ public final class KeyedRateLimiter: Sendable {
 
     private func makeRoom(in table: inout [String: WordPair], now: Int128) {
         let before = table.count
-        table = table.filter { !gcra.isIdle($0.value, at: now) }
-        let target = shardCapacity - slack
-        if table.count > target {
-            let excess = table.count - target
-            let victims = table.map { (tat: gcra.theoreticalArrival($0.value), key: $0.key) }
-                .sorted { $0.tat < $1.tat }
-                .prefix(excess)
-            for victim in victims { table[victim.key] = nil }
+        var idle: [String] = []
+        var active: [(key: String, arrival: Int128)] = []
+        var arrivals: [Int128] = []
+        for (key, state) in table {
+            if gcra.isIdle(state, at: now) {
+                idle.append(key)
+            } else {
+                let arrival = gcra.theoreticalArrival(state)
+                active.append((key, arrival))
+                arrivals.append(arrival)
+            }
+        }
+        if active.count < idle.count {
+            // Mostly idle (the usual case): rebuilding from the few active keys is cheaper than removing the rest.
+            var rebuilt = [String: WordPair](minimumCapacity: shardCapacity)
+            for (key, _) in active { rebuilt[key] = table[key] }
+            table = rebuilt
+        } else {
+            for key in idle { table.removeValue(forKey: key) }
+        }
+        let excess = table.count - (shardCapacity - slack)
+        if excess > 0 {
+            // The `excess` smallest TATs go: all below the excess-th smallest, then enough of those equal to it.
+            let threshold = select(excess - 1, in: &arrivals)
+            var equalToDrop = excess
+            for arrival in arrivals where arrival < threshold { equalToDrop -= 1 }
+            for (key, arrival) in active {
+                if arrival < threshold {
+                    table.removeValue(forKey: key)
+                } else if arrival == threshold && equalToDrop > 0 {
+                    table.removeValue(forKey: key)
+                    equalToDrop -= 1
+                }
+            }
             activeEvictions.add(excess, ordering: .relaxed)
         }
         keys.subtract(before - table.count, ordering: .relaxed)
     }
+}
+
+/// Rearranges `values` so that `values[k]` is the element a sort would put there (Hoare's selection, expected
+/// linear time), and returns it. Written out rather than sorting: it is cheaper, in debug builds by far.
+private func select(_ k: Int, in values: inout [Int128]) -> Int128 {
+    var low = 0
+    var high = values.count - 1
+    while low < high {
+        let pivot = values[low + (high - low) / 2]
+        var i = low
+        var j = high
+        while i <= j {
+            while values[i] < pivot { i += 1 }
+            while values[j] > pivot { j -= 1 }
+            if i <= j {
+                values.swapAt(i, j)
+                i += 1
+                j -= 1
+            }
+        }
+        if k <= j {
+            high = j
+        } else if k >= i {
+            low = i
+        } else {
+            break
+        }
+    }
+    return values[k]
 }

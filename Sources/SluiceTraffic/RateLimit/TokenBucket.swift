@@ -24,8 +24,9 @@ import Synchronization
 ///   `[S − T, S]`: `T` up to `warmup ÷ 2`, then rising linearly to `3T` at `warmup`. Exactly as in Guava:
 ///   - a new bucket is cold (`S = warmup`): it passes a third of the rate (the first token costs slightly less
 ///     than `3T`, the mean over its slice of the slope);
-///   - under sustained (saturating) traffic the cold half is used up after exactly `warmup` of traffic, from then on
-///     every token costs `T` (full rate);
+///   - the costs of the tokens taken on the slope add up to exactly `warmup` (the trapezoid's area), so under
+///     saturating traffic with burst 1 the full rate is reached `warmup` after the first request; from then on
+///     every token costs `T`;
 ///   - idleness cools it again: the coldness returns to `warmup` after `warmup` of idle time (full bucket), so a
 ///     bucket idle that long is back at a third of the rate. Traffic below half the rate also lets it cool (Guava's
 ///     rule); Sentinel instead only cools below `count ÷ 3` and measures QPS in windows, which this does not do.
