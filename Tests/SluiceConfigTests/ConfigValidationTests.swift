@@ -12,7 +12,7 @@ import Testing
         let other = try #require(singleError(validHead + "[Server]\n"))
         #expect(other.message == "unknown section; did you mean [server]?")
         let far = try #require(singleError(validHead + "[listener main]\nport = 1\n"))
-        #expect(far.message == "unknown section; expected [server], [upstream NAME] or [route NAME]")
+        #expect(far.message == "unknown section; expected [server], [upstream NAME], [route NAME], [protection] or [ratelimit]")
     }
 
     @Test func unknownKeySuggestsTheClosest() throws {
@@ -34,7 +34,7 @@ import Testing
             "sticky = on",
             "unknown key; [upstream] takes server, balance, keepalive, keepalive_timeout, keepalive_requests, "
                 + "max_connections, queue, queue_timeout, connect_timeout, health_check, outlier, hash_key, zone_min_size, "
-                + "panic, slow_start, retry_budget"
+                + "panic, slow_start, retry_budget, circuit_breaker, max_requests, max_pending, adaptive_concurrency"
         ),
     ])
     func unknownUpstreamKeys(line: String, message: String) throws {

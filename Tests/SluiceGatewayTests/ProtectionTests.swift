@@ -74,6 +74,14 @@ import Testing
             upstream = demo
             priority = optional
             """)
+        // First a load the backend carries at its base latency: protection learns what uncongested looks like
+        // (it never sheds without that reference).
+        let calm = ContinuousClock.now + .milliseconds(1500)
+        async let calmFeed = Self.drive(port: port, path: "/api/v1/feed", clients: 3, until: calm)
+        async let calmUsers = Self.drive(port: port, path: "/api/v1/users/1", clients: 3, until: calm)
+        let (calmOptional, calmCore) = try await (calmFeed, calmUsers)
+        #expect(calmOptional.degraded == 0 && calmCore.degraded == 0, "shed without an overload")
+        // Then five times as many clients as the backend can serve at once.
         let deadline = ContinuousClock.now + .seconds(3)
         async let feed = Self.drive(port: port, path: "/api/v1/feed", clients: 40, until: deadline)
         async let users = Self.drive(port: port, path: "/api/v1/users/1", clients: 4, until: deadline)

@@ -49,14 +49,25 @@ struct TrafficTicket {
             if let latency, !failed { protection.complete(rtt: latency, now: now) } else { protection.abandon(now: now) }
             self.protection = nil
         }
-        if let permit = routeAdaptive, let limiter = route?.adaptive {
-            if let latency, !failed { limiter.complete(permit, rtt: latency, now: now) } else { limiter.drop(permit, now: now) }
-            routeAdaptive = nil
+        // The adaptive limiters sample answers; overload signs (no answer, 503, 504, 429) shrink the limit; a
+        // request that learned nothing just gives its slot back.
+        let overloaded: Bool
+        switch outcome {
+        case .answered(let status, _): overloaded = status == 503 || status == 504 || status == 429
+        case .failed: overloaded = true
+        case .abandoned: overloaded = false
         }
-        if let permit = upstreamAdaptive, let limiter = upstream?.adaptive {
-            if let latency, !failed { limiter.complete(permit, rtt: latency, now: now) } else { limiter.drop(permit, now: now) }
-            upstreamAdaptive = nil
+        let sample: Duration? = if case .answered(let status, let time) = outcome, status < 500 { time } else { nil }
+        for (permit, limiter) in [(routeAdaptive, route?.adaptive), (upstreamAdaptive, upstream?.adaptive)] {
+            guard let permit, let limiter else { continue }
+            if let sample {
+                limiter.complete(permit, rtt: sample, now: now)
+            } else {
+                limiter.drop(permit, overloaded: overloaded, now: now)
+            }
         }
+        routeAdaptive = nil
+        upstreamAdaptive = nil
         if let permit = routeBreaker, let breaker = route?.breaker {
             let transition = latency.map { breaker.record(permit, failed: failed, duration: $0, now: now) }
                 ?? breaker.release(permit, now: now)

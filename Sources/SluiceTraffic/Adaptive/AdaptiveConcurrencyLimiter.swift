@@ -26,17 +26,20 @@ internal import Synchronization
 ///   but not raise it (Netflix Gradient2's app-limited check; Envoy grows without bound toward `maxLimit` on an idle
 ///   upstream, which a burst then overruns).
 /// - **Overload drops**: `drop(_:overloaded: true, now:)` multiplies the limit by `dropBackoff` at most once per
-///   `sampleInterval` and forbids growth in the current window (Netflix's `onDropped`; Envoy ignores drops). Other
-///   drops only free the slot.
+///   `sampleInterval` and forbids growth in the current window (Netflix's `onDropped`; Envoy ignores drops); during a
+///   minRTT measurement it only frees the slot, as other drops do.
 ///
 /// Why this is stable (the choice over Gradient2): on a backend whose latency is `base × inflight ÷ capacity` past
-/// saturation, a window run at limit L > capacity samples `base × L ÷ capacity`, so `limit × gradient` is
-/// `rttTolerance × capacity` whatever L was: the computed limit lands on `rttTolerance × capacity + √(…)` in one
-/// window from above, and grows by the gradient (up to ×2 per window) from below, where the latency stays at minRTT.
-/// There is no integrator to wind up, so it neither drifts up nor oscillates down to `minLimit`; the minRTT is a
-/// fixed reference between measurements, where Gradient2's long-term average follows the congestion it should
-/// detect. The price is the periodic measurement: about `minRTTSamples × minRTT ÷ minLimit` spent at `minLimit`
-/// (170 ms for a 10 ms upstream, every minute by default).
+/// saturation (`LoadLatencyModel`), a window run at limit L > capacity samples `base × L ÷ capacity`, so
+/// `limit × gradient` is `rttTolerance × capacity` whatever L was: the computed limit lands on
+/// `rttTolerance × capacity + √(rttTolerance × capacity)` in one window from above, and grows by the gradient (up to
+/// ×2 per window) from below, where the latency stays at minRTT. There is no integrator to wind up, so it neither
+/// drifts up nor oscillates down to `minLimit`; the minRTT is a fixed reference between measurements, where
+/// Gradient2's long-term average follows the congestion it should detect (its limit drifts up under sustained load).
+/// With the defaults and a capacity of 20, the limit settles at 30 and the latency at 1.5 × the uncongested one; in
+/// the tests' simulation (10 ms ± 10%, 80 clients) p99 is 16.5 ms at 100% of the best throughput, against 43.9 ms
+/// without the limiter. The price is the periodic measurement: about `minRTTSamples × minRTT ÷ minLimit` spent at
+/// `minLimit` (170 ms for a 10 ms upstream, every minute by default), refusing what does not fit.
 public final class AdaptiveConcurrencyLimiter: Sendable {
     /// What the limiter knows, for metrics and the admin page.
     public struct Snapshot: Sendable, Equatable {
@@ -196,8 +199,8 @@ extension AdaptiveConcurrencyLimiter {
             measuring = false
             setEstimate(restoreAfterMeasurement)
             peakSinceMeasurement = estimate
-            let delay = policy.minRTTInterval.secondsDouble * policy.minRTTJitter * jitter.nextUnit()
-            nextMeasurement = now + policy.minRTTInterval + .nanoseconds(Int64(delay * 1e9))
+            let delay = policy.minRTTInterval * (policy.minRTTJitter * jitter.nextUnit())
+            nextMeasurement = now + policy.minRTTInterval + delay
             resetWindow(now: now)
         }
 

@@ -14,19 +14,27 @@ public struct SystemProtectionPolicy: Sendable, Equatable {
     /// 1: Sentinel's `inflight > maxSuccessQps × minRt`). `core` requests are never shed by the adaptive check, only by
     /// `maxInflight`.
     public let normalShare: Double
-    /// The statistics window: completions and latencies are counted in `buckets` buckets of `window ÷ buckets`
-    /// (default 1 s in 10, as Kratos; Sentinel's default is 1 s in 2).
+    /// The statistics window: completions and latencies are counted in `buckets` buckets of `window ÷ buckets`, and
+    /// the best throughput is taken over the last `window` (default 1 s in 10: Sentinel's one second, which it splits
+    /// in 2, in Kratos's 100 ms buckets). Each window starts with a probing bucket (see `SystemProtection`).
     public let window: Duration
     public let buckets: Int
+    /// How far back the minimum RT looks (default 10 s: Kratos's window and BBR's RTprop filter; a multiple of the
+    /// bucket length). Longer than `window` on purpose: during an overload every recent bucket is slow, and a minimum
+    /// taken over them would call the congestion normal, raise the estimate to the in-flight count and stop the
+    /// shedding.
+    public let minRTWindow: Duration
     /// The least minimum RT used in the estimate (default 1 ms), so that very fast answers do not shrink the
     /// estimated capacity toward nothing.
     public let minRTFloor: Duration
-    /// How long shedding stays on once it starts (default 1 s, Kratos's cool-down): while on, the thresholds above
-    /// apply even if the latency has recovered, which it does precisely because requests are being shed.
+    /// How long shedding stays on once it starts, and after the last sign of overload (inflated latency, or demand
+    /// at least the best throughput) while on (default 1 s, Kratos's cool-down). While on, the thresholds apply
+    /// even if the latency has recovered, which it does precisely because requests are being shed.
     public let recovery: Duration
     /// The overload signal that starts shedding: the last complete bucket's mean latency is at least this multiple
-    /// of the window's best bucket mean (default 1.5). Sentinel gates its BBR check on the system load and Kratos on
-    /// the CPU; 1 (or less) removes the gate, which is Sentinel's check alone.
+    /// of the minimum RT, the best bucket mean over `minRTWindow` (default 1.5). Sentinel gates its BBR check on the
+    /// system load and Kratos on the CPU; at 1 or less the gate is open whenever the last bucket has
+    /// `minBucketSamples`, which leaves Sentinel's check alone.
     public let overloadLatencyRatio: Double
     /// Buckets with fewer completions than this (default 20, so 200 requests per second with the default buckets) give
     /// no latency: too few samples make a noisy mean, and a gateway that quiet needs no adaptive shedding.
@@ -39,6 +47,7 @@ public struct SystemProtectionPolicy: Sendable, Equatable {
         normalShare: Double = 1,
         window: Duration = .seconds(1),
         buckets: Int = 10,
+        minRTWindow: Duration = .seconds(10),
         minRTFloor: Duration = .milliseconds(1),
         recovery: Duration = .seconds(1),
         overloadLatencyRatio: Double = 1.5,
@@ -47,6 +56,7 @@ public struct SystemProtectionPolicy: Sendable, Equatable {
         precondition(maxInflight.map { $0 >= 1 } ?? true, "the hard cap is at least one request")
         precondition(optionalShare > 0 && optionalShare <= normalShare, "optional is shed first: 0 < optional ≤ normal")
         precondition(buckets >= 1 && window / buckets > .zero, "the window holds at least one non-empty bucket")
+        precondition(minRTWindow >= window, "the minimum RT looks back at least one window")
         precondition(minRTFloor > .zero, "the minimum RT floor is positive")
         precondition(recovery >= .zero, "the recovery time is not negative")
         precondition(overloadLatencyRatio > 0, "the latency ratio is positive")
@@ -57,6 +67,7 @@ public struct SystemProtectionPolicy: Sendable, Equatable {
         self.normalShare = normalShare
         self.window = window
         self.buckets = buckets
+        self.minRTWindow = minRTWindow
         self.minRTFloor = minRTFloor
         self.recovery = recovery
         self.overloadLatencyRatio = overloadLatencyRatio
