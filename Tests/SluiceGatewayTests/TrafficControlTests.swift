@@ -333,6 +333,42 @@ extension String {
         for backend in backends { await backend.server.shutdown() }
     }
 
+    @Test func maxPendingRefusesWhenTooManyWaitForAConnection() async throws {
+        let backends = try await startBackends(["a1"])
+        let (gateway, port) = try await trafficGateway(
+            backend: backends[0].server.port!, upstreamExtra: "max_connections = 1\nmax_pending = 1",
+            routes: "[route all]\nmatch = /*\nupstream = demo\n")
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 { group.addTask { try await TestHTTP.request(port: port, "GET", "/ping?delay=200ms").status } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses.contains(200) && statuses.contains(503))
+        #expect(statuses.allSatisfy { $0 == 200 || $0 == 503 })
+        #expect(gateway.stats.overflow.load(ordering: .relaxed) >= 1)
+        #expect(gateway.currentState.upstreams["demo"]?.traffic?.maxPending?.current == 0)
+        await gateway.shutdown()
+        for backend in backends { await backend.server.shutdown() }
+    }
+
+    @Test func adaptiveConcurrencyRefusesAboveItsLimitAtOnce() async throws {
+        let backends = try await startBackends(["a1"])
+        let (gateway, port) = try await trafficGateway(
+            backend: backends[0].server.port!, upstreamExtra: "adaptive_concurrency = min=2 max=2",
+            routes: "[route all]\nmatch = /*\nupstream = demo\n")
+        let limiter = try #require(gateway.currentState.upstreams["demo"]?.traffic?.adaptive)
+        #expect(limiter.limit == 2)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<6 { group.addTask { try await TestHTTP.request(port: port, "GET", "/ping?delay=300ms").status } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == 200 }.count >= 2)
+        #expect(statuses.filter { $0 == 503 }.count >= 1)
+        #expect(gateway.stats.adaptiveRejected.load(ordering: .relaxed) == statuses.filter { $0 == 503 }.count)
+        #expect(limiter.inflight == 0)
+        await gateway.shutdown()
+        for backend in backends { await backend.server.shutdown() }
+    }
+
     @Test func reloadKeepsTrafficStateWhenItsSettingsDidNotChange() async throws {
         let backends = try await startBackends(["a1"])
         let routes = "[route ping]\nmatch = /ping\nupstream = demo\nrate_limit = 2/m\n"
