@@ -24,7 +24,7 @@ enum SectionKind: String, CaseIterable, Sendable {
                 .single("connect_timeout"), .single("health_check"), .single("outlier"), .single("hash_key"),
                 .single("zone_min_size"), .single("panic"), .single("slow_start"), .single("retry_budget"),
                 .single("circuit_breaker"), .single("max_requests"), .single("max_pending"),
-                .single("adaptive_concurrency"),
+                .single("adaptive_concurrency"), .list("degrade"),
             ]
         case .route:
             [

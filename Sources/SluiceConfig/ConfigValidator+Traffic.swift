@@ -78,6 +78,13 @@ extension ConfigValidator {
         config.adaptiveConcurrency = reader.value("adaptive_concurrency", default: nil, errors: &errors) {
             text throws(ValueError) in try AdaptiveConcurrencyConfig.parse(text)
         }
+        for entry in reader.entries("degrade") {
+            do {
+                config.degrade.append(try DegradeConfig.parse(entry.value))
+            } catch {
+                errors.append(reader.error(entry, error.description))
+            }
+        }
     }
 
     /// `trusted_proxies = 10.0.0.0/8, 127.0.0.1` lines in `[server]`.

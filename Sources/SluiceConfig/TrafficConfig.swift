@@ -1,3 +1,5 @@
+public import SluiceTraffic
+
 /// `rate_limit = 1000/s burst=200 key=client_ip mode=shadow warmup=10s pace=500ms`, repeatable on a route: every
 /// line is its own token bucket and a request must pass them all (per key and per route limits stack).
 public struct RateLimitConfig: Sendable, Hashable {
@@ -268,6 +270,9 @@ public struct DegradeConfig: Sendable, Hashable {
     public var window: Duration = .seconds(10)
     public var minRequests = 20
     public var recovery: Duration = .seconds(30)
+    /// On an upstream: the routes it degrades when it fires, by priority: `optional` (the default) degrades only
+    /// optional routes, `normal` also normal ones, `core` every route. A route's own rules degrade that route.
+    public var shedUpTo: RoutePriority = .optional
 
     public init(trigger: Trigger) {
         self.trigger = trigger
@@ -280,7 +285,8 @@ public struct DegradeConfig: Sendable, Hashable {
         var window: Duration?
         var minRequests: Int?
         var recovery: Duration?
-        let known = ["slow", "ratio", "error_ratio", "error_count", "window", "min_requests", "recovery"]
+        var shed: RoutePriority?
+        let known = ["slow", "ratio", "error_ratio", "error_count", "window", "min_requests", "recovery", "shed"]
         for word in ValueParsing.options(text) {
             guard let name = word.name else {
                 throw ValueError(expected: "options like error_ratio=50% window=10s recovery=30s", got: word.value)
@@ -293,6 +299,11 @@ public struct DegradeConfig: Sendable, Hashable {
             case "window": window = try positiveDuration(word.value)
             case "min_requests": minRequests = try ValueParsing.integer(word.value, in: 1...1_000_000)
             case "recovery": recovery = try positiveDuration(word.value)
+            case "shed":
+                guard let priority = RoutePriority(text: word.value) else {
+                    throw ValueError(expected: "shed=optional, shed=normal or shed=core", got: word.value)
+                }
+                shed = priority
             default: throw unknownOption(name, known)
             }
         }
@@ -314,6 +325,7 @@ public struct DegradeConfig: Sendable, Hashable {
         if let window { config.window = window }
         if let minRequests { config.minRequests = minRequests }
         if let recovery { config.recovery = recovery }
+        if let shed { config.shedUpTo = shed }
         return config
     }
 }

@@ -46,6 +46,8 @@ public struct UpstreamConfig: Sendable, Equatable {
     public var maxPending: Int?
     /// `adaptive_concurrency`.
     public var adaptiveConcurrency: AdaptiveConcurrencyConfig?
+    /// `degrade` lines: rules over this upstream's answers that degrade the routes using it, lowest priority first.
+    public var degrade: [DegradeConfig] = []
     public var location: SourceLocation
 
     public static let defaultKeepalive = 32

@@ -264,6 +264,32 @@ extension String {
         for backend in backends { await backend.server.shutdown() }
     }
 
+    @Test func upstreamDegradeRuleShedsOptionalRoutesFirst() async throws {
+        let backends = try await startBackends(["a1"])
+        let (gateway, port) = try await trafficGateway(
+            backend: backends[0].server.port!,
+            upstreamExtra: "degrade = error_count=3 window=10s min_requests=1 recovery=30s shed=optional",
+            routes: """
+                [route users]
+                match = /api/v1/users/:id
+                upstream = demo
+                priority = core
+
+                [route feed]
+                match = /api/v1/feed
+                upstream = demo
+                priority = optional
+                """)
+        // Four failures through the core route trip the upstream's rule (more than 3 errors).
+        for _ in 0..<4 { #expect(try await TestHTTP.request(port: port, "GET", "/api/v1/users/1?status=500").status == 500) }
+        let feed = try await TestHTTP.request(port: port, "GET", "/api/v1/feed")
+        #expect(feed.status == 503 && feed.header("sluice-degraded") == "1")
+        // The core route keeps its upstream.
+        #expect(try await TestHTTP.request(port: port, "GET", "/api/v1/users/1").status == 200)
+        await gateway.shutdown()
+        for backend in backends { await backend.server.shutdown() }
+    }
+
     @Test func adminSwitchDegradesARouteAndStatusShowsIt() async throws {
         let backends = try await startBackends(["a1"])
         let (gateway, port) = try await trafficGateway(

@@ -781,6 +781,15 @@ extension ProxyHandler {
             case .upstream:
                 guard let upstreamTraffic = upstream?.traffic else { return proceed() }
                 ticket.upstream = upstreamTraffic
+                let priority = traffic?.priority ?? .normal
+                for (index, entry) in upstreamTraffic.degradeRules.enumerated() where priority <= entry.shedUpTo {
+                    switch entry.rule.admit(now: now) {
+                    case .pass: break
+                    case .probe: ticket.upstreamProbes.append(index)
+                    case .degraded(let retryAfter):
+                        return answerDegraded(traffic, reason: "upstream degrade rule", retryAfter: retryAfter)
+                    }
+                }
                 if let breaker = upstreamTraffic.breaker {
                     let (admission, transition) = breaker.tryAcquireReporting(now: now)
                     TrafficTicket.report(

@@ -121,6 +121,8 @@ final class UpstreamTraffic: Sendable {
     let maxRequests: ConcurrencyCap?
     let maxPending: ConcurrencyCap?
     let adaptive: AdaptiveConcurrencyLimiter?
+    /// Degrade rules over the upstream's answers, each with the highest route priority it degrades.
+    let degradeRules: [(rule: SharedDegradeRule, shedUpTo: RoutePriority)]
     let settings: Settings
 
     struct Settings: Equatable, Sendable {
@@ -128,16 +130,19 @@ final class UpstreamTraffic: Sendable {
         var maxRequests: Int?
         var maxPending: Int?
         var adaptiveConcurrency: AdaptiveConcurrencyConfig?
+        var degrade: [DegradeConfig]
 
         init(_ upstream: UpstreamConfig) {
             circuitBreaker = upstream.circuitBreaker
             maxRequests = upstream.maxRequests
             maxPending = upstream.maxPending
             adaptiveConcurrency = upstream.adaptiveConcurrency
+            degrade = upstream.degrade
         }
 
         var isEmpty: Bool {
             circuitBreaker == nil && maxRequests == nil && maxPending == nil && adaptiveConcurrency == nil
+                && degrade.isEmpty
         }
     }
 
@@ -148,5 +153,8 @@ final class UpstreamTraffic: Sendable {
         self.maxRequests = settings.maxRequests.map { ConcurrencyCap(limit: $0) }
         self.maxPending = settings.maxPending.map { ConcurrencyCap(limit: $0) }
         self.adaptive = settings.adaptiveConcurrency.map { TrafficPolicies.adaptiveLimiter($0, now: now) }
+        self.degradeRules = settings.degrade.map {
+            (SharedDegradeRule(policy: TrafficPolicies.degrade($0)), $0.shedUpTo)
+        }
     }
 }

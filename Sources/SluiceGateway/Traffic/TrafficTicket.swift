@@ -24,10 +24,12 @@ struct TrafficTicket {
     var maxRequests: ConcurrencyCap?
     /// Degrade rules of the route this request probes (half-open trial), by index.
     var probes: [Int] = []
+    /// The same for the upstream's degrade rules.
+    var upstreamProbes: [Int] = []
     /// Whether any gate recorded anything that needs settling.
     var isEmpty: Bool {
         protection == nil && routeAdaptive == nil && upstreamAdaptive == nil && routeBreaker == nil
-            && upstreamBreaker == nil && maxRequests == nil && probes.isEmpty && route == nil
+            && upstreamBreaker == nil && maxRequests == nil && probes.isEmpty && route == nil && upstream == nil
     }
 
     /// Settles everything the request holds. Safe to call twice (the second call finds nothing).
@@ -80,6 +82,18 @@ struct TrafficTicket {
             Self.report(transition, of: "upstream \(upstream?.name ?? "")", stats: stats, logger: logger)
             upstreamBreaker = nil
         }
+        if let upstream, !upstream.degradeRules.isEmpty, let latency {
+            for (index, entry) in upstream.degradeRules.enumerated() {
+                let probe = upstreamProbes.contains(index)
+                if let transition = entry.rule.record(latency: latency, failed: failed, probe: probe, now: now) {
+                    logger.notice(
+                        "degrade rule changed state",
+                        metadata: ["upstream": "\(upstream.name)", "from": "\(transition.from)", "to": "\(transition.to)",
+                                   "reason": "\(transition.reason)"])
+                }
+            }
+        }
+        upstreamProbes.removeAll()
         if let cap = maxRequests {
             cap.release()
             maxRequests = nil
