@@ -146,7 +146,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTraffic", "SluiceTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SluiceTrafficTests", dependencies: ["SluiceTraffic"], swiftSettings: strict),
+        .testTarget(name: "SluiceTrafficTests", dependencies: ["SluiceTraffic", "SluiceTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SluiceRedisTests",
             dependencies: [

@@ -2,6 +2,7 @@ import SluiceConfig
 import SluiceDemoApp
 import SluiceServer
 import SluiceTestSupport
+import SluiceTraffic
 import Testing
 
 @testable import SluiceGateway
@@ -61,7 +62,7 @@ import Testing
             }
         }
         let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = elapsed.secondsDouble
         let expected = 10 + 100 * seconds
         print("[measure] two gateways on one Redis: allowed \(ok) of \(ok + limited), expected \(Int(expected.rounded()))")
         #expect(other == 0)

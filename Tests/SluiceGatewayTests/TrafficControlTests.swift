@@ -160,7 +160,7 @@ extension String {
             return total
         }
         let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = elapsed.secondsDouble
         let sent = results.ok + results.limited
         #expect(results.other == 0)
         // Offered load really was about twice the limit.

@@ -1,3 +1,4 @@
+import SluiceTraffic
 /// Exponential backoff with full jitter, for the pause before a retry.
 ///
 /// Attempt `n` (1 for the first retry) waits a uniform draw, to the nanosecond, from

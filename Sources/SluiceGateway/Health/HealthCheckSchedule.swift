@@ -1,3 +1,4 @@
+import SluiceTraffic
 /// When to probe one server next, and the rule that at most one probe per server is in flight.
 ///
 /// Probe times are jittered (±`jitter` × `interval`, uniformly) so that the probes of many servers, or of many

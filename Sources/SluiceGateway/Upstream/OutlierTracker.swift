@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import SluiceConfig
+import SluiceTraffic
 
 /// Feeds the outcomes of one upstream's requests, from every event loop, to its `OutlierDetector`, and publishes
 /// ejections on the servers' `ServerHealth` so that picks see them without a lock. Carried over a reload when the

@@ -1,3 +1,4 @@
+import SluiceTestSupport
 import Testing
 
 @testable import SluiceTraffic
@@ -15,7 +16,7 @@ import Testing
         _ policy: FaultPolicy, draws: Int = 100_000, seed: UInt64 = 42, delayHeader: String? = nil,
         abortHeader: String? = nil
     ) -> Tally {
-        var rng = FaultSplitMix64(seed: seed)
+        var rng = SplitMix64(state: seed)
         var tally = Tally()
         for _ in 0..<draws {
             tally.total += 1
@@ -55,7 +56,7 @@ import Testing
     @Test func nothingConfiguredDoesNothing() {
         let policy = FaultPolicy()
         #expect(!policy.isActive)
-        var rng = FaultSplitMix64(seed: 1)
+        var rng = SplitMix64(state: 1)
         #expect(policy.decide(delayHeader: "100ms", abortHeader: "503", using: &rng) == .none)
     }
 
@@ -64,7 +65,7 @@ import Testing
         let result = tally(always, draws: 1_000)
         #expect(result.delays == 1_000)
         #expect(result.aborts == 0)
-        var rng = FaultSplitMix64(seed: 7)
+        var rng = SplitMix64(state: 7)
         #expect(always.decide(delayHeader: nil, abortHeader: nil, using: &rng) == .delay(.milliseconds(100)))
         let both = FaultPolicy(delay: .seconds(1), abortStatus: 502)
         #expect(
@@ -104,7 +105,7 @@ import Testing
         let policy = FaultPolicy(
             delay: .milliseconds(100), delayPercent: 0, abortStatus: 503, abortPercent: 0, headerControl: true)
         #expect(policy.isActive)
-        var rng = FaultSplitMix64(seed: 3)
+        var rng = SplitMix64(state: 3)
         #expect(policy.decide(delayHeader: "250ms", abortHeader: nil, using: &rng) == .delay(.milliseconds(250)))
         #expect(policy.decide(delayHeader: nil, abortHeader: "500", using: &rng) == .abort(status: 500))
         #expect(
@@ -119,7 +120,7 @@ import Testing
 
     @Test func zeroDelayHeaderMeansNoDelay() {
         let policy = FaultPolicy(delay: .milliseconds(100), delayPercent: 100, headerControl: true)
-        var rng = FaultSplitMix64(seed: 5)
+        var rng = SplitMix64(state: 5)
         #expect(policy.decide(delayHeader: "0", abortHeader: nil, using: &rng) == .none)
         #expect(policy.decide(delayHeader: nil, abortHeader: nil, using: &rng) == .delay(.milliseconds(100)))
     }
@@ -127,7 +128,7 @@ import Testing
     @Test func invalidHeadersFallBackToTheConfiguredParts() {
         let policy = FaultPolicy(
             delay: .milliseconds(100), delayPercent: 100, abortStatus: 503, abortPercent: 100, headerControl: true)
-        var rng = FaultSplitMix64(seed: 9)
+        var rng = SplitMix64(state: 9)
         for (delay, abort) in [("soon", "600"), ("-5ms", "199"), ("1m", "abc"), ("", "5030"), ("1.s", "")] {
             #expect(
                 policy.decide(delayHeader: delay, abortHeader: abort, using: &rng)
