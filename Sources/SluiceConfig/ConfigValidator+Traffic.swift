@@ -26,8 +26,10 @@ extension ConfigValidator {
             do throws(ValueError) {
                 var fallback = try FallbackConfig.parse(entry.value)
                 if let file = fallback.file {
+                    // Like `include`: relative to the folder of the file that names it.
+                    let path = FileSystem.path(file, relativeToFolderOf: entry.location.file)
                     do {
-                        fallback.body = Array(try FileSystem.readText(file).utf8)
+                        fallback.body = Array(try FileSystem.readText(path).utf8)
                     } catch {
                         throw ValueError(expected: "a readable file for file= (\(error.message))", got: file)
                     }

@@ -73,6 +73,18 @@ import Testing
         #expect(configErrors(Self.head + "[route r]\nmatch = /\nupstream = users\ndegrade = window=1s\n").count == 1)
     }
 
+    @Test func fallbackFileIsReadRelativeToTheConfigFile() throws {
+        let folder = TemporaryFolder()
+        defer { folder.delete() }
+        folder.create("fallbacks/feed.json", #"{"items": []}"#)
+        let main = folder.create(
+            "sluice.ini",
+            Self.head + "[route r]\nmatch = /\nupstream = users\nfallback = status=200 type=application/json file=fallbacks/feed.json\n")
+        let config = try ConfigLoader.load(path: main)
+        #expect(config.routes.first?.fallback?.body == Array(#"{"items": []}"#.utf8))
+        #expect(config.routes.first?.fallback?.file == "fallbacks/feed.json")
+    }
+
     @Test func upstreamBreakerLimitsAndAdaptive() throws {
         let config = try ConfigLoader.parse(
             Self.head
