@@ -213,7 +213,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let continueHead = HTTPResponseHead(version: clientHead.version, status: .continue)
             context.writeAndFlush(wrapOutboundOut(.head(continueHead)), promise: nil)
         }
-        upstreamStart = TrafficClock.now()
+        if !ticket.isEmpty { upstreamStart = TrafficClock.now() }
         connect()
     }
 
@@ -291,7 +291,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             case .success(let connection):
                 start(on: connection)
             case .failure(.connectFailed(let reason)):
-                outcome = .failed(latency: TrafficClock.now() - upstreamStart)
+                noteOutcome(status: nil)
                 shared.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
                 upstream.record(server, .gatewayFailure)
                 shared.logger.warning(
@@ -353,7 +353,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             if let upstream, let server = tried.last {
                 upstream.record(server, code >= 500 ? .serverError(status: code) : .success)
             }
-            outcome = .answered(status: code, latency: TrafficClock.now() - upstreamStart)
+            noteOutcome(status: code)
             if code >= 500, retryAllowed(.status(code)) {
                 // A retryable answer: drop it (and its connection, which would still deliver its body), try again.
                 releaseConnection(reusable: false)
@@ -413,7 +413,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return
         }
         if let upstream, let server = tried.last { upstream.record(server, .gatewayFailure) }
-        outcome = .failed(latency: TrafficClock.now() - upstreamStart)
+        noteOutcome(status: nil)
         // Nothing came back (often a kept-alive connection the server closed in the meantime): try again when the
         // policy allows and the request can be sent again.
         retryOr(.badGateway, "upstream closed the connection\n", condition: .reset)
@@ -469,6 +469,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// How long one try waits for its answer once the request is sent.
     private func tryTimeout(_ route: ProxyRoute) -> TimeAmount {
         route.retryPolicy.perTryTimeout.map { TimeAmount($0) } ?? route.timeout
+    }
+
+    /// Remembers what the upstream did (an answer's status, or nil for none) for the request's traffic ticket; a
+    /// request that holds nothing from the gates skips the clock.
+    private func noteOutcome(status: Int?) {
+        guard !ticket.isEmpty else { return }
+        let latency = TrafficClock.now() - upstreamStart
+        outcome = status.map { .answered(status: $0, latency: latency) } ?? .failed(latency: latency)
     }
 
     /// Takes this request out of its upstream's in-flight counts, and settles its traffic ticket (once).
@@ -630,7 +638,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.close(promise: nil)
         } else {
             if let upstream, let server = tried.last, phase == .forwarding { upstream.record(server, .gatewayFailure) }
-            if phase == .forwarding { outcome = .failed(latency: TrafficClock.now() - upstreamStart) }
+            if phase == .forwarding { noteOutcome(status: nil) }
             if phase == .forwarding, retryAllowed(.status(504)) {
                 releaseConnection(reusable: false)
                 retry()
