@@ -4,17 +4,11 @@ extension ConfigValidator {
     /// The traffic-control keys of a `[route NAME]`: rate limits, priority, fallback, degrade rules, breaker,
     /// adaptive concurrency and faults.
     mutating func readRouteTraffic(_ reader: SectionReader, into config: inout RouteConfig) {
-        var rateLimits: [RateLimitConfig] = []
-        for entry in reader.entries("rate_limit") {
-            do {
-                var limit = try RateLimitConfig.parse(entry.value)
-                limit.line = entry.location.line
-                rateLimits.append(limit)
-            } catch {
-                errors.append(reader.error(entry, error.description))
-            }
+        config.rateLimits = reader.values("rate_limit", errors: &errors) { entry throws(ValueError) in
+            var limit = try RateLimitConfig.parse(entry.value)
+            limit.line = entry.location.line
+            return limit
         }
-        config.rateLimits = rateLimits
         config.priority = reader.value("priority", default: RoutePriority.normal, errors: &errors) {
             text throws(ValueError) in
             guard let priority = RoutePriority(text: text) else {
@@ -39,12 +33,8 @@ extension ConfigValidator {
                 errors.append(reader.error(entry, error.description))
             }
         }
-        for entry in reader.entries("degrade") {
-            do {
-                config.degrade.append(try DegradeConfig.parse(entry.value))
-            } catch {
-                errors.append(reader.error(entry, error.description))
-            }
+        config.degrade = reader.values("degrade", errors: &errors) { entry throws(ValueError) in
+            try DegradeConfig.parse(entry.value)
         }
         config.circuitBreaker = reader.value("circuit_breaker", default: nil, errors: &errors) {
             text throws(ValueError) in try CircuitBreakerConfig.parse(text)
@@ -80,12 +70,8 @@ extension ConfigValidator {
         config.adaptiveConcurrency = reader.value("adaptive_concurrency", default: nil, errors: &errors) {
             text throws(ValueError) in try AdaptiveConcurrencyConfig.parse(text)
         }
-        for entry in reader.entries("degrade") {
-            do {
-                config.degrade.append(try DegradeConfig.parse(entry.value))
-            } catch {
-                errors.append(reader.error(entry, error.description))
-            }
+        config.degrade = reader.values("degrade", errors: &errors) { entry throws(ValueError) in
+            try DegradeConfig.parse(entry.value)
         }
     }
 

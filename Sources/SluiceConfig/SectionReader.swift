@@ -91,6 +91,21 @@ struct SectionReader {
         }
     }
 
+    /// Every entry for the repeatable `key`, each read by `parse`; a bad one is reported and left out.
+    func values<T>(
+        _ key: String, errors: inout [ConfigError], _ parse: (INIEntry) throws(ValueError) -> T
+    ) -> [T] {
+        var values: [T] = []
+        for entry in entries(key) {
+            do {
+                values.append(try parse(entry))
+            } catch {
+                errors.append(self.error(entry, error.description))
+            }
+        }
+        return values
+    }
+
     func duration(
         _ key: String, default defaultValue: Duration, positive: Bool = false, errors: inout [ConfigError]
     ) -> Duration {

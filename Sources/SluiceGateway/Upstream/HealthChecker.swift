@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SluiceConfig
+import SluiceTraffic
 
 /// Active HTTP health checks of one upstream server (nginx's and HAProxy's `rise`/`fall`).
 ///

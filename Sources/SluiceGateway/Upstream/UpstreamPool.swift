@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import SluiceConfig
+import SluiceTraffic
 
 /// One upstream server and its connection pools, one per event loop.
 final class UpstreamServer: Sendable {
@@ -247,19 +248,6 @@ private final class LoopBalancer: @unchecked Sendable {
             backends: servers.map { (name: $0.target.description, weight: $0.weight) }, eligible: eligible)
         table = (eligible, built)
         return built
-    }
-}
-
-/// SplitMix64, for balancing decisions: fast, and seeded once per loop from the system generator.
-struct SplitMix64Generator: RandomNumberGenerator, Sendable {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -144,7 +144,7 @@ extension AdaptiveConcurrencyLimiter {
 
     fileprivate struct State: Sendable {
         let policy: AdaptiveConcurrencyPolicy
-        var jitter: JitterGenerator
+        var jitter: SplitMix64Generator
         var inflight = 0
         /// The limit outside measurements, as a fraction.
         var estimate: Double
@@ -166,7 +166,7 @@ extension AdaptiveConcurrencyLimiter {
 
         init(policy: AdaptiveConcurrencyPolicy, seed: UInt64, now: Duration) {
             self.policy = policy
-            self.jitter = JitterGenerator(state: seed)
+            self.jitter = SplitMix64Generator(state: seed)
             self.estimate = Double(policy.initialLimit)
             self.nextMeasurement = now
             self.windowStart = now
@@ -246,20 +246,5 @@ extension AdaptiveConcurrencyLimiter {
                 windowsLow = 0
             }
         }
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014), for the measurement-schedule jitter only.
-private struct JitterGenerator: Sendable {
-    var state: UInt64
-
-    /// A uniform value in [0, 1).
-    mutating func nextUnit() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Double(z >> 11) * 0x1p-53
     }
 }
