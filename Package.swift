@@ -122,7 +122,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Blocking socket client and helpers shared by the test targets.
-        .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
+        .target(name: "SluiceTestSupport", dependencies: ["SluiceTraffic"], path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter", "SluiceTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SluiceServerTests",
