@@ -3,6 +3,7 @@ public import NIOCore
 import NIOHTTP1
 public import NIOPosix
 import NIOConcurrencyHelpers
+import Atomics
 
 #if canImport(Glibc)
 import Glibc
@@ -48,6 +49,9 @@ public final class HTTPServer: Sendable {
     /// The number of open client connections.
     public var connectionCount: Int { connections.count }
 
+    /// Connections closed at accept because `maxConnections` were open.
+    public var refusedConnections: Int { connections.refusedCount }
+
     /// Binds the listener. Throws if the address cannot be bound.
     @discardableResult
     public func start() async throws -> SocketAddress {
@@ -63,8 +67,13 @@ public final class HTTPServer: Sendable {
         let channel = try await bootstrap
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.allowRemoteHalfClosure, value: configuration.allowHalfClosure)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if configuration.maxConnections > 0 && connections.count >= configuration.maxConnections {
+                        connections.refused()
+                        throw ConnectionLimitReached()
+                    }
                     connections.add(channel)
                     try Self.configureHTTP(channel: channel, configuration: configuration)
                     try childInitializer(channel)
@@ -78,22 +87,29 @@ public final class HTTPServer: Sendable {
         return address
     }
 
-    /// Adds the HTTP/1.1 handlers every Sluice connection has: NIO's codec and pipelining assistance, then the
-    /// `RequestGuard` with the configured limits. Public so that tests can build the same pipeline on an
-    /// `EmbeddedChannel`.
+    /// Adds the HTTP/1.1 handlers every Sluice connection has: NIO's parser (in a `RearmingRequestDecoder`, so an
+    /// upgrade request never freezes the connection), NIO's encoder (framing is `RequestGuard`'s, not guessed),
+    /// pipelining assistance, then the `RequestGuard` with the configured limits. Public so that tests can build
+    /// the same pipeline on an `EmbeddedChannel`.
     public static func configureHTTP(channel: any Channel, configuration: ServerConfiguration) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = configuration.maxHeadSize
         limits.maxHeaderFieldSize = configuration.maxHeadSize
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withPipeliningAssistance: true,
-            withServerUpgrade: nil,
-            withErrorHandling: false,
-            withOutboundHeaderValidation: configuration.validateOutboundHeaders,
-            withEncoderConfiguration: HTTPResponseEncoder.Configuration(),
-            withDecoderLimitConfiguration: limits
-        )
-        try channel.pipeline.syncOperations.addHandler(RequestGuard(configuration: configuration))
+        let signal = RearmingRequestDecoder.Signal()
+        // Unparsed bytes never exceed a head plus what one read brings: past that the client is out of step.
+        let decoder = RearmingRequestDecoder(
+            limits: limits, bufferLimit: configuration.maxHeadSize + 256 * 1024, signal: signal)
+        var encoder = HTTPResponseEncoder.Configuration()
+        encoder.automaticallySetFramingHeaders = false
+        let operations = channel.pipeline.syncOperations
+        try operations.addHandler(ByteToMessageHandler(decoder))
+        try operations.addHandler(UpgradeWatch(signal: signal))
+        try operations.addHandler(HTTPResponseEncoder(configuration: encoder))
+        if configuration.validateOutboundHeaders {
+            try operations.addHandler(NIOHTTPResponseHeadersValidator())
+        }
+        try operations.addHandler(HTTPServerPipelineHandler())
+        try operations.addHandler(RequestGuard(configuration: configuration))
     }
 
     /// Stops accepting, lets in-flight requests finish (idle keep-alive connections close at once, busy ones after
@@ -113,6 +129,9 @@ public final class HTTPServer: Sendable {
     }
 }
 
+/// Thrown from a new connection's initializer when the server is full; NIO closes the connection.
+struct ConnectionLimitReached: Error {}
+
 /// The open connections of one server, so that shutdown can tell them to finish and wait for them.
 final class ConnectionTracker: Sendable {
     private struct State {
@@ -121,6 +140,11 @@ final class ConnectionTracker: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    private let refusals = ManagedAtomic(0)
+
+    var refusedCount: Int { refusals.load(ordering: .relaxed) }
+
+    func refused() { refusals.wrappingIncrement(ordering: .relaxed) }
 
     var count: Int { state.withLockedValue { $0.channels.count } }
 

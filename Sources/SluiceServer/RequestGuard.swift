@@ -5,13 +5,19 @@ public import NIOHTTP1
 public enum HTTPServerError: Error, Hashable, Sendable {
     /// The request body grew past `ServerConfiguration.maxBodySize`; the server answered 413 if it could.
     case requestBodyTooLarge
-    /// The client stopped sending the body for longer than `requestReadTimeout`; the server answered 408 if it could.
+    /// The client stopped sending the body for longer than `bodyReadTimeout`, or took longer than
+    /// `requestTimeout` for the whole request; the server answered 408 if it could.
     case requestReadTimeout
 }
 
-/// Sits between NIO's HTTP/1.1 codec and the application handler and enforces what a client may do:
-/// malformed requests get 400, oversized heads 431, oversized bodies 413, stalled bodies 408, and connections that
-/// stay silent too long are closed (slow loris).
+/// Sits between NIO's HTTP/1.1 codec and the application handler and enforces what a client may do, and what a
+/// response looks like on the wire:
+///
+/// - heads that fail `RequestHeadCheck` get its 4xx/5xx, malformed requests 400, oversized heads 431, oversized
+///   bodies 413, stalled bodies 408; connections that stay silent too long are closed (slow loris);
+/// - every response is framed by `ResponseFraming` for the request it answers (no body for HEAD, 204 or 304;
+///   chunked or close when the length is unknown), and a request gets one answer: whatever the application writes
+///   after a final response's end, before the next request, is dropped.
 ///
 /// Timers are lazy: the handler keeps one scheduled task per connection and only moves a deadline per request, so a
 /// busy keep-alive connection does not schedule and cancel a timer for every request.
@@ -38,8 +44,16 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var responseDone = false
     /// After a rejected request: drop its remaining parts and close once the answer is out.
     private var discarding = false
+    /// Parts of a second answer to one request, dropped until its end.
+    private var droppingResponse = false
+    private var framing = ResponseFraming(dropsBody: false, closesConnection: false)
+    private var method = HTTPMethod.GET
+    private var version = HTTPVersion.http1_1
+    private var keepAlive = true
     private var bodyBytes = 0
     private var deadline: NIODeadline?
+    /// When the whole current request must have arrived (`requestTimeout`).
+    private var requestDeadline: NIODeadline?
     private var timer: Scheduled<Void>?
     /// Whether the application has asked for more data since the last read completed. When it holds reads back
     /// (a proxy whose upstream is slow), the client is not the one stalling, and the body timeout waits.
@@ -75,14 +89,27 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .head(let head):
             requestOpen = true
             responseDone = false
+            droppingResponse = false
             bodyBytes = 0
+            method = head.method
+            version = head.version
+            keepAlive = head.isKeepAlive
             wait = .body
+            requestDeadline = configuration.requestTimeout.map { context.eventLoop.now + $0 }
             arm(context: context)
-            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > configuration.maxBodySize {
-                reject(context: context, status: .payloadTooLarge)
-                return
+            if discarding { return }
+            switch RequestHeadCheck.check(head, maxHeaders: configuration.maxHeaders) {
+            case .failure(let rejected):
+                var extra: [(String, String)] = []
+                if rejected.status == .methodNotAllowed { extra.append(("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")) }
+                reject(context: context, status: rejected.status, extra: extra)
+            case .success(let accepted):
+                if case .length(let length) = accepted.body, length > configuration.maxBodySize {
+                    reject(context: context, status: .payloadTooLarge)
+                    return
+                }
+                context.fireChannelRead(accepted.rewritten ? wrapInboundOut(.head(accepted.head)) : data)
             }
-            context.fireChannelRead(data)
         case .body(let buffer):
             if discarding { return }
             bodyBytes += buffer.readableBytes
@@ -95,6 +122,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelRead(data)
         case .end:
             requestOpen = false
+            requestDeadline = nil
             if discarding { return }
             wait = responseDone ? .head(first: false) : .none
             arm(context: context)
@@ -117,61 +145,97 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head(let head) where head.status.code >= 200:
+        case .head(var head) where head.status.code >= 200:
+            if responseDone || droppingResponse {
+                // A second answer to one request: never on the wire.
+                droppingResponse = true
+                promise?.succeed()
+                return
+            }
             responseOpen = true
-        case .head, .body:
-            break
+            framing = ResponseFraming.frame(&head, method: method, version: version, keepAlive: keepAlive)
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .head:
+            // 1xx: only to HTTP/1.1 clients, never once the final answer started.
+            if responseOpen || responseDone || version.minor == 0 {
+                promise?.succeed()
+                return
+            }
+            context.write(data, promise: promise)
+        case .body:
+            if droppingResponse || framing.dropsBody || !responseOpen {
+                promise?.succeed()
+                return
+            }
+            context.write(data, promise: promise)
         case .end:
+            if droppingResponse || !responseOpen {
+                droppingResponse = false
+                promise?.succeed()
+                return
+            }
             responseOpen = false
             responseDone = true
             if !requestOpen {
                 wait = .head(first: false)
                 arm(context: context)
             }
+            if framing.closesConnection {
+                let written = promise ?? context.eventLoop.makePromise()
+                context.write(data, promise: written)
+                written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
+                context.write(data, promise: promise)
+            }
         }
-        context.write(data, promise: promise)
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let parserError = error as? HTTPParserError else {
+        let status: HTTPResponseStatus
+        if let parserError = error as? HTTPParserError {
+            status = parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
+        } else if error is RearmingRequestDecoder.BufferOverflow {
+            status = .badRequest
+        } else {
             context.fireErrorCaught(error)
             return
         }
-        // The decoder closes the connection after this returns; answer first if no answer has started.
-        if !responseOpen {
-            let status: HTTPResponseStatus = parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
-            writeError(context: context, status: status)
-        }
+        // The decoder parses nothing more on this connection: answer if no answer has started, then close.
+        reject(context: context, status: status)
         context.fireErrorCaught(error)
     }
 
     // MARK: Rejecting
 
-    private func reject(context: ChannelHandlerContext, status: HTTPResponseStatus) {
+    private func reject(context: ChannelHandlerContext, status: HTTPResponseStatus, extra: [(String, String)] = []) {
         discarding = true
         timer?.cancel()
         timer = nil
         deadline = nil
-        if responseOpen {
+        if responseOpen || responseDone {
             context.close(promise: nil)
         } else {
-            writeError(context: context, status: status)
+            writeError(context: context, status: status, extra: extra)
         }
     }
 
     /// Writes a short error answer with `Connection: close`, then closes.
-    private func writeError(context: ChannelHandlerContext, status: HTTPResponseStatus) {
+    private func writeError(context: ChannelHandlerContext, status: HTTPResponseStatus, extra: [(String, String)]) {
         let body = "\(status.code) \(status.reasonPhrase)\n"
         var headers = HTTPHeaders()
-        headers.reserveCapacity(5)
+        headers.reserveCapacity(5 + extra.count)
         if let server = configuration.serverName { headers.add(name: "server", value: server) }
         headers.add(name: "date", value: HTTPDate.now())
         headers.add(name: "content-type", value: "text/plain; charset=utf-8")
         headers.add(name: "content-length", value: String(body.utf8.count))
+        for (name, value) in extra { headers.add(name: name, value: value) }
         headers.add(name: "connection", value: "close")
+        responseDone = true
         let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        if method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        }
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
@@ -182,7 +246,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var timeout: TimeAmount? {
         switch wait {
         case .head(let first): first ? configuration.requestReadTimeout : configuration.idleTimeout
-        case .body: configuration.requestReadTimeout
+        case .body: configuration.bodyReadTimeout ?? configuration.requestReadTimeout
         case .none: nil
         }
     }
@@ -193,7 +257,8 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             deadline = nil
             return
         }
-        let next = context.eventLoop.now + timeout
+        var next = context.eventLoop.now + timeout
+        if let requestDeadline, requestDeadline < next { next = requestDeadline }
         deadline = next
         if timer == nil { schedule(context: context, at: next) }
     }
@@ -211,8 +276,9 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func expire(context: ChannelHandlerContext) {
+        let overall = requestDeadline.map { $0 <= context.eventLoop.now } ?? false
         switch wait {
-        case .body where !readRequested:
+        case .body where !readRequested && !overall:
             // The application holds reads back (backpressure): nothing to blame the client for; look again later.
             arm(context: context)
         case .body:

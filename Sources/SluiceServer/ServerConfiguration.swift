@@ -27,6 +27,16 @@ public struct ServerConfiguration: Sendable {
     /// Check response header names and values before they are written (NIO's validator). Applications that set
     /// headers from their own code want it; a proxy that relays headers NIO's parser already checked can skip it.
     public var validateOutboundHeaders = true
+    /// Most header fields in a request head; more is answered 431.
+    public var maxHeaders = 100
+    /// Longest pause between two reads of a request body (nginx's `client_body_timeout`); nil: `requestReadTimeout`.
+    public var bodyReadTimeout: TimeAmount?
+    /// Longest time to receive a whole request, head and body; then 408. Nil: no limit.
+    public var requestTimeout: TimeAmount?
+    /// Most open client connections; past it new connections are closed at once and counted. 0: no limit.
+    public var maxConnections = 0
+    /// Keep answering a client that shut down its sending side after a complete request (`shutdown(SHUT_WR)`).
+    public var allowHalfClosure = true
 
     public init(
         host: String = "127.0.0.1",

@@ -122,16 +122,3 @@ enum BodyFraming: Hashable {
     case length(Int)
     case chunked
 }
-
-extension String {
-    /// ASCII case-insensitive equality, for header names, without allocating.
-    func caseInsensitiveEquals(_ other: String) -> Bool {
-        let a = utf8
-        let b = other.utf8
-        guard a.count == b.count else { return false }
-        for (x, y) in zip(a, b) where x != y {
-            guard x | 0x20 == y | 0x20, (x | 0x20) >= UInt8(ascii: "a"), (x | 0x20) <= UInt8(ascii: "z") else { return false }
-        }
-        return true
-    }
-}

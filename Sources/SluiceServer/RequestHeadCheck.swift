@@ -1,0 +1,248 @@
+public import NIOHTTP1
+
+/// The checks a request head must pass before anything acts on it: framing (RFC 9112 §6), `Host` (RFC 9112 §3.2),
+/// the request target's form (RFC 9112 §3.2), `Expect` (RFC 9110 §10.1.1), and the field count.
+///
+/// NIO's parser already refuses what is malformed on the wire (`Content-Length` with `Transfer-Encoding`, repeated
+/// `Content-Length`, bad chunk sizes, bare LF, obs-fold, NUL and CR in values); this catches what it lets through
+/// and what is legal syntax but ambiguous for a proxy. A request that passes leaves with canonical framing: one
+/// `Content-Length` of plain digits, or `Transfer-Encoding: chunked`, so nothing after this reads the client's text.
+public enum RequestHeadCheck {
+    /// How the request body is framed, as parsed.
+    public enum Body: Hashable, Sendable {
+        case none
+        case length(Int)
+        case chunked
+    }
+
+    public struct Accepted: Sendable {
+        /// The head, with framing fields rewritten in canonical form when the client's were not.
+        public var head: HTTPRequestHead
+        /// Whether `head` differs from the client's (framing fields rewritten).
+        public var rewritten: Bool
+        public var body: Body
+        /// `Expect: 100-continue` from an HTTP/1.1 client.
+        public var expectsContinue: Bool
+        /// The request asks for a protocol upgrade (`Upgrade` with a `Connection: upgrade` token).
+        public var asksForUpgrade: Bool
+    }
+
+    public struct Rejected: Error, Sendable, Hashable {
+        public var status: HTTPResponseStatus
+        public var reason: String
+    }
+
+    /// Checks `head`; `maxHeaders` is the most header fields accepted (431 past it).
+    public static func check(_ head: HTTPRequestHead, maxHeaders: Int) -> Result<Accepted, Rejected> {
+        func reject(_ status: HTTPResponseStatus, _ reason: String) -> Result<Accepted, Rejected> {
+            .failure(Rejected(status: status, reason: reason))
+        }
+        let headers = head.headers
+        if headers.count > maxHeaders { return reject(.requestHeaderFieldsTooLarge, "more than \(maxHeaders) header fields") }
+        if head.version.major != 1 { return reject(.httpVersionNotSupported, "HTTP version not supported") }
+        if head.method == .CONNECT { return reject(.methodNotAllowed, "CONNECT is not supported") }
+
+        // The request target (RFC 9112 §3.2) and Host.
+        var hostCount = 0
+        var host: String?
+        var lengths: [String] = []
+        var codings: [Substring] = []
+        var expectations: [String] = []
+        for (name, value) in headers {
+            switch name.utf8.count {
+            case 4 where name.caseInsensitiveEquals("host"):
+                hostCount += 1
+                host = value
+            case 14 where name.caseInsensitiveEquals("content-length"):
+                lengths.append(value)
+            case 17 where name.caseInsensitiveEquals("transfer-encoding"):
+                for coding in value.split(separator: ",", omittingEmptySubsequences: false) {
+                    codings.append(trimmed(coding))
+                }
+            case 6 where name.caseInsensitiveEquals("expect"):
+                expectations.append(value)
+            default:
+                break
+            }
+        }
+        if hostCount > 1 { return reject(.badRequest, "more than one Host") }
+        if let host, !isValidHost(host) { return reject(.badRequest, "invalid Host") }
+        if hostCount == 0 && head.version.minor >= 1 { return reject(.badRequest, "missing Host") }
+        switch targetForm(head.uri) {
+        case .origin:
+            break
+        case .asterisk:
+            if head.method != .OPTIONS { return reject(.badRequest, "'*' is a target for OPTIONS only") }
+        case .absolute(let authority):
+            guard isValidHost(String(authority)), !authority.isEmpty else {
+                return reject(.badRequest, "invalid authority in the request target")
+            }
+            if let host, !host.caseInsensitiveEquals(String(authority)) {
+                return reject(.badRequest, "Host disagrees with the request target's authority")
+            }
+        case .invalid:
+            return reject(.badRequest, "invalid request target")
+        }
+
+        // Framing (RFC 9112 §6.1, §6.3).
+        var body = Body.none
+        var canonical = true
+        if !codings.isEmpty {
+            if head.version.minor == 0 { return reject(.badRequest, "Transfer-Encoding in an HTTP/1.0 request") }
+            if !lengths.isEmpty { return reject(.badRequest, "both Content-Length and Transfer-Encoding") }
+            guard let last = codings.last, last.lowercased() == "chunked" else {
+                return reject(.badRequest, "chunked is not the final transfer coding")
+            }
+            if codings.contains(where: \.isEmpty) { return reject(.badRequest, "empty transfer coding") }
+            if codings.count > 1 { return reject(.notImplemented, "transfer coding other than chunked") }
+            canonical = last == "chunked" && codings.count == 1
+            body = .chunked
+        } else if !lengths.isEmpty {
+            if lengths.count > 1 { return reject(.badRequest, "more than one Content-Length") }
+            guard let length = contentLength(lengths[0]) else { return reject(.badRequest, "invalid Content-Length") }
+            canonical = lengths[0] == String(length)
+            body = length > 0 ? .length(length) : .none
+        }
+
+        var expectsContinue = false
+        for expectation in expectations {
+            let value = trimmed(expectation[...])
+            if value.isEmpty { continue }
+            guard value.lowercased() == "100-continue" else { return reject(.expectationFailed, "unsupported Expect") }
+            expectsContinue = head.version.minor >= 1
+        }
+
+        let upgrade = asksForUpgrade(headers)
+        if !upgrade, headers.contains(name: "upgrade"), headers[canonicalForm: "connection"].contains(where: {
+            $0.lowercased().contains("upgrade")
+        }) {
+            return reject(.badRequest, "ambiguous Connection: upgrade")
+        }
+
+        var accepted = head
+        if !canonical {
+            accepted.headers.remove(name: "content-length")
+            accepted.headers.remove(name: "transfer-encoding")
+            switch body {
+            case .none: if !lengths.isEmpty { accepted.headers.add(name: "content-length", value: "0") }
+            case .length(let length): accepted.headers.add(name: "content-length", value: String(length))
+            case .chunked: accepted.headers.add(name: "transfer-encoding", value: "chunked")
+            }
+        }
+        return .success(Accepted(head: accepted, rewritten: !canonical, body: body, expectsContinue: expectsContinue, asksForUpgrade: upgrade))
+    }
+
+    /// llhttp's rule for a request after which it stops parsing: an `Upgrade` field and an `upgrade` token in
+    /// `Connection`.
+    public static func asksForUpgrade(_ headers: HTTPHeaders) -> Bool {
+        guard headers.contains(name: "upgrade") else { return false }
+        return headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+    }
+
+    // MARK: Pieces
+
+    enum TargetForm: Equatable {
+        case origin
+        case asterisk
+        case absolute(authority: Substring)
+        case invalid
+    }
+
+    static func targetForm(_ uri: String) -> TargetForm {
+        guard let first = uri.utf8.first else { return .invalid }
+        if first == UInt8(ascii: "/") { return .origin }
+        if uri == "*" { return .asterisk }
+        let lower = uri.prefix(8).lowercased()
+        let schemeLength: Int
+        if lower.hasPrefix("http://") {
+            schemeLength = 7
+        } else if lower.hasPrefix("https://") {
+            schemeLength = 8
+        } else {
+            return .invalid
+        }
+        let rest = uri.dropFirst(schemeLength)
+        let end = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        let authority = rest[..<end]
+        if authority.contains("@") { return .invalid }  // userinfo has no place in a request (RFC 9110 §4.2.4)
+        return .absolute(authority: authority)
+    }
+
+    /// The origin-form of an absolute-form target (`http://a/b?c` → `/b?c`).
+    public static func originForm(of uri: String) -> String {
+        guard case .absolute = targetForm(uri) else { return uri }
+        let scheme = uri.utf8.dropFirst(4).first == UInt8(ascii: ":") ? 7 : 8
+        let rest = uri.dropFirst(scheme)
+        guard let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return "/" }
+        return rest[slash] == "?" ? "/" + rest[slash...] : String(rest[slash...])
+    }
+
+    /// `1*DIGIT` after trimming optional whitespace, and small enough to count (RFC 9110 §8.6).
+    static func contentLength(_ value: String) -> Int? {
+        let digits = trimmed(value[...])
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            return nil
+        }
+        let significant = digits.drop { $0 == "0" }
+        guard significant.utf8.count <= 18 else { return nil }
+        return significant.isEmpty ? 0 : Int(significant)
+    }
+
+    /// A `Host` value: a reg-name, IPv4 or bracketed IPv6 literal, with an optional port (RFC 3986 §3.2.2); empty is
+    /// allowed (RFC 9112 §3.2).
+    static func isValidHost(_ host: String) -> Bool {
+        var bytes = host.utf8[...]
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            let literal = bytes[bytes.index(after: bytes.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ isHex($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") })
+            else { return false }
+            bytes = bytes[bytes.index(after: close)...]
+            if bytes.isEmpty { return true }
+            guard bytes.first == UInt8(ascii: ":") else { return false }
+            return bytes.dropFirst().allSatisfy(isDigit)
+        }
+        var sawColon = false
+        for byte in bytes {
+            if sawColon {
+                guard isDigit(byte) else { return false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: ":"): sawColon = true
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                continue
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    private static func isHex(_ byte: UInt8) -> Bool {
+        isDigit(byte) || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "f"))
+    }
+
+    static func trimmed(_ text: Substring) -> Substring {
+        guard let first = text.firstIndex(where: { $0 != " " && $0 != "\t" }),
+            let last = text.lastIndex(where: { $0 != " " && $0 != "\t" })
+        else { return text[text.endIndex...] }
+        return text[first...last]
+    }
+}
+
+extension String {
+    /// ASCII case-insensitive equality, for header names, without allocating.
+    package func caseInsensitiveEquals(_ other: String) -> Bool {
+        let a = utf8
+        let b = other.utf8
+        guard a.count == b.count else { return false }
+        for (x, y) in zip(a, b) where x != y {
+            guard x | 0x20 == y | 0x20, (x | 0x20) >= UInt8(ascii: "a"), (x | 0x20) <= UInt8(ascii: "z") else { return false }
+        }
+        return true
+    }
+}

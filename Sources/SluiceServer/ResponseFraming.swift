@@ -1,0 +1,52 @@
+public import NIOHTTP1
+
+/// Frames a response for the request it answers (RFC 9112 §6): the server's encoder does not guess, so this is the
+/// one place that decides whether a response carries a body and how its end is found.
+///
+/// - 1xx and 204 carry no body and no framing fields; a response to HEAD and a 304 keep their `Content-Length`
+///   (it describes the representation) but never `Transfer-Encoding`, and no body bytes are sent.
+/// - Otherwise a `Content-Length` stands; without one, an HTTP/1.1 client gets `chunked`, and an HTTP/1.0 client
+///   (which knows no chunking) gets a body ended by closing the connection.
+public struct ResponseFraming: Hashable, Sendable {
+    /// Body parts must not be written: HEAD, 204, 304, 1xx.
+    public var dropsBody: Bool
+    /// The end of the body is the end of the connection.
+    public var closesConnection: Bool
+
+    /// Rewrites `head`'s framing fields for a request made with `method` in `version`, where `keepAlive` says
+    /// whether the connection is to stay open after it.
+    public static func frame(
+        _ head: inout HTTPResponseHead, method: HTTPMethod, version: HTTPVersion, keepAlive: Bool
+    ) -> ResponseFraming {
+        let code = head.status.code
+        var closes = !keepAlive
+            || head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+        let dropsBody: Bool
+        if code < 200 || code == 204 {
+            head.headers.remove(name: "content-length")
+            head.headers.remove(name: "transfer-encoding")
+            dropsBody = true
+        } else if method == .HEAD || code == 304 {
+            head.headers.remove(name: "transfer-encoding")
+            dropsBody = true
+        } else {
+            dropsBody = false
+            if head.headers.contains(name: "content-length") {
+                head.headers.remove(name: "transfer-encoding")
+            } else if version.major == 1 && version.minor >= 1 {
+                head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+            } else {
+                head.headers.remove(name: "transfer-encoding")
+                closes = true
+            }
+        }
+        if code >= 200 {
+            if closes {
+                head.headers.replaceOrAdd(name: "connection", value: "close")
+            } else if version.minor == 0 {
+                head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
+            }
+        }
+        return ResponseFraming(dropsBody: dropsBody, closesConnection: closes)
+    }
+}
