@@ -122,6 +122,7 @@ struct RuntimeCompiler {
                 idleTimeout: TimeAmount(config.idleTimeout), retries: config.retries, hostRewrite: config.hostRewrite)
             route.retryPolicy = config.retryPolicy
             route.retryNonIdempotent = config.retryNonIdempotent
+            route.allowsTrace = config.methods.contains("TRACE")
             route.traffic = traffic[config.name]
             route.splitKey = config.splitKey
             if config.splits.count > 1 {

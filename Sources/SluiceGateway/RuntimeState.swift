@@ -1,6 +1,7 @@
 import Atomics
 import Logging
 import SluiceRedis
+import SluiceRouter
 import SluiceTraffic
 
 /// Everything a request needs to be routed, compiled from one configuration: immutable, swapped whole on reload.
@@ -18,12 +19,19 @@ final class RuntimeState: AtomicReference, Sendable {
     let trustedProxies: TrustedProxies
     /// `[ratelimit]`: the Redis client global limits share.
     let globalLimiter: RedisRateLimiter?
+    /// `merge_slashes`, `escaped_slashes`: how request paths are normalised before routing.
+    let pathNormalizer: PathNormalizer
+    /// `request_buffer_size`: bodies up to this size are read whole before an upstream connection is taken.
+    let requestBufferSize: Int
 
     init(
         routes: RouteTable, upstreams: [String: UpstreamPool], generation: Int,
         routeTraffic: [String: RouteTraffic] = [:], protection: SystemProtection? = nil,
-        trustedProxies: TrustedProxies = TrustedProxies([]), globalLimiter: RedisRateLimiter? = nil
+        trustedProxies: TrustedProxies = TrustedProxies([]), globalLimiter: RedisRateLimiter? = nil,
+        pathNormalizer: PathNormalizer = PathNormalizer(), requestBufferSize: Int = 64 * 1024
     ) {
+        self.pathNormalizer = pathNormalizer
+        self.requestBufferSize = requestBufferSize
         self.routes = routes
         self.upstreams = upstreams
         self.generation = generation

@@ -44,6 +44,10 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var responseDone = false
     /// After a rejected request: drop its remaining parts and close once the answer is out.
     private var discarding = false
+    /// Closing: the answer is out, the output shut, and input is read and dropped until the client closes.
+    private var lingering = false
+    /// The client shut its sending side: close once the current answer is out.
+    private var inputClosed = false
     /// Parts of a second answer to one request, dropped until its end.
     private var droppingResponse = false
     private var framing = ResponseFraming(dropsBody: false, closesConnection: false)
@@ -123,6 +127,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             requestOpen = false
             requestDeadline = nil
+            if lingering { context.close(promise: nil) }
             if discarding { return }
             wait = responseDone ? .head(first: false) : .none
             arm(context: context)
@@ -180,10 +185,10 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 wait = .head(first: false)
                 arm(context: context)
             }
-            if framing.closesConnection {
+            if framing.closesConnection || inputClosed {
                 let written = promise ?? context.eventLoop.makePromise()
                 context.write(data, promise: written)
-                written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                written.futureResult.assumeIsolated().whenComplete { [self] _ in close(context: context) }
             } else {
                 context.write(data, promise: promise)
             }
@@ -191,6 +196,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if lingering { return }
         let status: HTTPResponseStatus
         if let parserError = error as? HTTPParserError {
             status = parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
@@ -212,6 +218,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timer?.cancel()
         timer = nil
         deadline = nil
+        if lingering { return }
         if responseOpen || responseDone {
             context.close(promise: nil)
         } else {
@@ -236,9 +243,50 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [self] _ in
+            close(context: context)
+        }
+    }
+
+    /// Closes after an answer. While the client may still be sending the request (a body the answer came before),
+    /// closing at once would reset the connection and could destroy the answer in flight; like nginx's lingering
+    /// close, the sending side is shut and what arrives is read and dropped until the client closes its side or
+    /// `lingerTimeout` passes.
+    private func close(context: ChannelHandlerContext) {
+        guard requestOpen, context.channel.isActive else {
+            context.close(promise: nil)
+            return
+        }
+        discarding = true
+        lingering = true
+        timer?.cancel()
+        timer = nil
+        deadline = nil
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: promise)
+        promise.futureResult.assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+        context.eventLoop.assumeIsolated().scheduleTask(in: configuration.lingerTimeout) {
             context.close(promise: nil)
         }
+    }
+
+    /// The client shut its sending side (`shutdown(SHUT_WR)`, `nc -N`): a complete request still gets its answer,
+    /// then the connection closes; an idle connection closes now.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
+            if lingering || (!requestOpen && !responseOpen && !answering) {
+                context.close(promise: nil)
+                return
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// A complete request is in and its answer not yet finished.
+    private var answering: Bool {
+        if case .none = wait { return true }
+        return false
     }
 
     // MARK: Timers

@@ -168,6 +168,12 @@ public enum RequestHeadCheck {
         return .absolute(authority: authority)
     }
 
+    /// The authority of an absolute-form target (`http://a:8080/b` → `a:8080`); nil for other forms.
+    public static func authority(of uri: String) -> String? {
+        guard case .absolute(let authority) = targetForm(uri) else { return nil }
+        return String(authority)
+    }
+
     /// The origin-form of an absolute-form target (`http://a/b?c` → `/b?c`).
     public static func originForm(of uri: String) -> String {
         guard case .absolute = targetForm(uri) else { return uri }

@@ -37,6 +37,9 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections = 0
     /// Keep answering a client that shut down its sending side after a complete request (`shutdown(SHUT_WR)`).
     public var allowHalfClosure = true
+    /// After an answer that closes the connection while the request is still arriving: how long to read and drop
+    /// the rest before closing (nginx's `lingering_timeout`).
+    public var lingerTimeout: TimeAmount = .seconds(2)
 
     public init(
         host: String = "127.0.0.1",

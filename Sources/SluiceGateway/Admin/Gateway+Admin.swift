@@ -134,7 +134,7 @@ extension Gateway {
     var counters: [(name: String, value: Int)] {
         let s = stats
         return [
-            ("requests", s.requests), ("upstream_responses", s.upstreamResponses), ("not_found", s.notFound),
+            ("requests", s.requests), ("upstream_responses", s.upstreamResponses), ("not_found", s.notFound), ("bad_requests", s.badRequests),
             ("bad_gateway", s.badGateway), ("service_unavailable", s.serviceUnavailable),
             ("gateway_timeout", s.gatewayTimeout), ("retries", s.retries), ("connect_failures", s.connectFailures),
             ("aborted", s.aborted), ("rate_limited", s.rateLimited), ("rate_limited_shadow", s.rateLimitedShadow),

@@ -52,6 +52,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var buffered: [HTTPClientRequestPart] = []
     private var bufferedBytes = 0
     private var requestEnded = false
+    /// Waiting for a small body to arrive whole before connecting (`request_buffer_size`).
+    private var awaitingBody = false
+    /// The whole request is kept in `buffered`, so it can be sent again on a retry.
+    private var replayable = false
+    /// The response head told the client `Connection: close`.
+    private var headSaidClose = false
     private var bodyForwarded = false
     private var clientKeepAlive = true
     private var connection: UpstreamConnection?
@@ -161,18 +167,52 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         responseStarted = false
         upstreamReusable = true
         responseStatus = 0
+        headSaidClose = false
+        awaitingBody = false
+        replayable = false
+        buffered.removeAll(keepingCapacity: true)
+        bufferedBytes = 0
         tried.removeAll(keepingCapacity: true)
         framing = ProxyHeaders.framing(of: head)
 
-        let path: Substring
-        if let question = head.uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
-            path = head.uri[..<question]
-        } else {
-            path = head.uri[...]
-        }
         let state = shared.state
-        switch state.routes.lookup(host: head.headers.first(name: "host"), method: head.method.rawValue, path: path) {
+        // The target as routed and forwarded: origin-form, its path normalised (RFC 3986 §5.2.4, §6.2.2), the
+        // query as it came.
+        var uri = head.uri
+        var host = head.headers.first(name: "host")
+        if uri.utf8.first != UInt8(ascii: "/") {
+            if uri == "*" {
+                answer(.notFound, "no route\n")
+                return
+            }
+            if host == nil { host = RequestHeadCheck.authority(of: uri) }
+            uri = RequestHeadCheck.originForm(of: uri)
+        }
+        let query: Substring
+        var path: Substring
+        if let question = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            path = uri[..<question]
+            query = uri[question...]
+        } else {
+            path = uri[...]
+            query = ""
+        }
+        do {
+            if case .normalized(let normal) = try state.pathNormalizer.normalize(path) {
+                uri = query.isEmpty ? normal : normal + query
+                path = uri.prefix(normal.utf8.count)
+            }
+        } catch {
+            shared.stats.badRequests.wrappingIncrement(ordering: .relaxed)
+            answer(.badRequest, "bad request path: \(error)\n")
+            return
+        }
+        switch state.routes.lookup(host: host, method: head.method.rawValue, path: path) {
         case .found(let route, _):
+            if head.method == .TRACE && !route.allowsTrace {
+                answer(.methodNotAllowed, "TRACE is not allowed\n", extra: [("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")])
+                return
+            }
             self.route = route
             let splitHash = route.splitKey.flatMap { requestHash($0, head: head, context: context) }
             let upstream = route.chooseUpstream(headers: head.headers, hash: splitHash, random: &random)
@@ -189,8 +229,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         let requestID = head.headers.first(name: "x-request-id").flatMap { RequestIDs.isAcceptable($0) ? $0 : nil }
             ?? RequestIDs.make()
+        let peer = clientAddress(context)
         upstreamHead = ProxyHeaders.upstreamRequest(
-            head, framing: framing, clientAddress: clientAddress(context), scheme: "http",
+            head, uri: uri, framing: framing, clientAddress: peer,
+            trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
+            scheme: "http",
             requestID: requestID, hostRewrite: route?.hostRewrite)
         phase = .connecting
         outcome = nil
@@ -208,12 +251,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The gates let the request through: ask for the body if the client waits for it, then connect.
     fileprivate func proceed() {
         guard let context, let clientHead else { return }
-        if clientHead.headers.first(name: "expect")?.lowercased() == "100-continue" {
+        if clientHead.version.minor >= 1, !requestEnded,
+            clientHead.headers.first(name: "expect")?.lowercased() == "100-continue"
+        {
             // Like nginx: the gateway asks for the body itself rather than relaying the upstream's 100.
             let continueHead = HTTPResponseHead(version: clientHead.version, status: .continue)
             context.writeAndFlush(wrapOutboundOut(.head(continueHead)), promise: nil)
         }
-        if !ticket.isEmpty { upstreamStart = TrafficClock.now() }
+        // A small body is read whole before an upstream connection is taken: a slow uploader holds no pool slot.
+        if framing != .none && !requestEnded && bufferedBytes <= shared.state.requestBufferSize {
+            awaitingBody = true
+            return
+        }
         connect()
     }
 
@@ -232,7 +281,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .connecting:
             buffered.append(.body(.byteBuffer(body)))
             bufferedBytes += body.readableBytes
-            if bufferedBytes > Self.bufferLimit { pauseClientReads() }
+            if awaitingBody {
+                guard bufferedBytes > shared.state.requestBufferSize else { return }
+                awaitingBody = false
+                connect()
+            } else if bufferedBytes > Self.bufferLimit {
+                pauseClientReads()
+            }
         case .forwarding:
             guard let connection else { return }
             connection.write(.body(.byteBuffer(body)))
@@ -249,12 +304,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         requestEnded = true
         switch phase {
         case .connecting:
-            buffered.append(.end(trailers))
+            buffered.append(.end(ProxyHeaders.upstreamTrailers(trailers)))
+            if awaitingBody {
+                awaitingBody = false
+                connect()
+            }
         case .forwarding:
             guard let connection else { return }
-            connection.write(.end(trailers))
+            connection.write(.end(ProxyHeaders.upstreamTrailers(trailers)))
             connection.flush()
             upstreamNeedsFlush = false
+            if !ticket.isEmpty { upstreamStart = TrafficClock.now() }
             if !responseStarted, let route { arm(after: tryTimeout(route)) }
         case .answered:
             phase = .idle
@@ -273,6 +333,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return
         }
         tried.append(server)
+        if !ticket.isEmpty { upstreamStart = TrafficClock.now() }  // moved on to when the request is fully sent
         let expected = sequence
         let pending = upstream.traffic?.maxPending
         if let pending, !pending.tryAcquire() {
@@ -335,9 +396,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             if case .body = part { bodyForwarded = true }
             connection.write(part)
         }
-        buffered.removeAll(keepingCapacity: true)
-        bufferedBytes = 0
+        if requestEnded && bufferedBytes <= shared.state.requestBufferSize {
+            // The whole request is here: keep it, so that a retry can send it again.
+            replayable = true
+        } else {
+            buffered.removeAll(keepingCapacity: true)
+            bufferedBytes = 0
+        }
         connection.flush()
+        if requestEnded && !ticket.isEmpty { upstreamStart = TrafficClock.now() }
         if let route {
             if requestEnded { arm(after: tryTimeout(route)) } else { arm(after: route.idleTimeout) }
         }
@@ -348,6 +415,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard phase == .forwarding, let context else { return }
         switch part {
         case .head(let head):
+            if head.status.code == 101 {
+                // The gateway never asks an upstream to switch protocols: an unsolicited 101 is a broken answer.
+                if let upstream, let server = tried.last { upstream.record(server, .gatewayFailure) }
+                noteOutcome(status: nil)
+                cancelTimer()
+                fail(.badGateway, "upstream switched protocols unasked\n")
+                return
+            }
             guard head.status.code >= 200 else { return }  // 1xx: the gateway already sent its own 100
             let code = Int(head.status.code)
             if let upstream, let server = tried.last {
@@ -366,6 +441,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             upstreamReusable = head.isKeepAlive
             var response = ProxyHeaders.clientResponse(head, version: clientHead?.version ?? .http1_1)
             if !clientKeepAlive { response.headers.replaceOrAdd(name: "connection", value: "close") }
+            headSaidClose = !clientKeepAlive
             context.write(wrapOutboundOut(.head(response)), promise: nil)
             if let route { arm(after: route.idleTimeout) }
         case .body(let body):
@@ -442,7 +518,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let nothingSent = condition == .connectFailure
         guard clientHead.method.isIdempotent || (route.retryNonIdempotent && nothingSent) else { return false }
         // The body is kept only until the first try starts; once streamed upstream it cannot be sent again.
-        guard nothingSent || framing == .none else { return false }
+        guard nothingSent || framing == .none || replayable else { return false }
         return upstream.allowsRetry()
     }
 
@@ -520,7 +596,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         cancelTimer()
         buffered.removeAll()
         bufferedBytes = 0
+        awaitingBody = false
         resumeClientReads()
+        // A body still on its way is not read for an answer that does not need it: the connection closes after.
+        if !requestEnded && framing != .none { clientKeepAlive = false }
         var headers = HTTPHeaders()
         headers.reserveCapacity(5 + extra.count)
         headers.add(name: "content-type", value: contentType)
@@ -529,6 +608,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         headers.add(name: "server", value: "sluice")
         for (name, value) in extra { headers.add(name: name, value: value) }
         if !clientKeepAlive { headers.add(name: "connection", value: "close") }
+        headSaidClose = !clientKeepAlive
         let version = clientHead?.version ?? .http1_1
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         if clientHead?.method != .HEAD {
@@ -556,10 +636,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         route = nil
         upstream = nil
         upstreamHead = nil
+        if replayable {
+            replayable = false
+            buffered.removeAll(keepingCapacity: true)
+            bufferedBytes = 0
+        }
     }
 
     private func writeEnd(_ trailers: HTTPHeaders?, context: ChannelHandlerContext) {
-        if clientKeepAlive {
+        // A head that said `Connection: close` is closed by `RequestGuard` (after reading off what is in flight).
+        if clientKeepAlive || headSaidClose {
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
@@ -887,7 +973,9 @@ extension ProxyHandler {
         case .route:
             return ""
         case .header(let name):
-            return head.headers.first(name: name) ?? ""
+            // Capped, so a client cannot make the limiter keep arbitrarily long keys.
+            guard let value = head.headers.first(name: name) else { return "" }
+            return value.utf8.count <= 256 ? value : String(decoding: value.utf8.prefix(256), as: UTF8.self)
         case .clientIP:
             if let resolvedClientIP { return resolvedClientIP }
             let peer = clientAddress(context) ?? ""

@@ -7,23 +7,32 @@ enum ProxyHeaders {
     /// The request head to send upstream, made from the client's in one pass.
     ///
     /// - Hop-by-hop fields go (`Connection` and the fields it names, `Keep-Alive`, `TE`, `Trailer`,
-    ///   `Transfer-Encoding`, `Upgrade`, `Proxy-*`); framing is set again for the body that will be forwarded.
-    /// - `X-Forwarded-For` gets the client's address appended, `X-Forwarded-Proto` and `X-Forwarded-Host` are set,
-    ///   `Via` gets `1.1 sluice`, `X-Request-Id` is kept when reasonable or made.
-    /// - `Host` is the client's unless the route rewrites it.
+    ///   `Transfer-Encoding`, `Upgrade`, `HTTP2-Settings`, `Proxy-*`), but `Connection` can never name away a field
+    ///   the gateway relies on (`Host`, framing, forwarding fields): such tokens are ignored.
+    /// - Framing is the gateway's own: the client's `Content-Length` never passes; the body that will be forwarded
+    ///   gets `Content-Length` or `chunked` from what was parsed (and `Content-Length: 0` for a bodiless
+    ///   POST/PUT/PATCH).
+    /// - Forwarding fields: from a peer in `trusted_proxies`, `X-Forwarded-For` and `Forwarded` are extended with the
+    ///   peer and `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Real-IP` kept; from any other peer all five are
+    ///   replaced by the gateway's own. `Via` gets `1.1 sluice`; `X-Request-Id` is kept when reasonable or made.
+    /// - `Host` is the client's unless the route rewrites it; `uri` is the normalised target.
     static func upstreamRequest(
-        _ head: HTTPRequestHead, framing: BodyFraming, clientAddress: String?, scheme: String, requestID: String,
-        hostRewrite: String?
+        _ head: HTTPRequestHead, uri: String, framing: BodyFraming, clientAddress: String?, trustedPeer: Bool,
+        scheme: String, requestID: String, hostRewrite: String?
     ) -> HTTPRequestHead {
         let named = connectionTokens(head.headers)
         var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 6)
+        headers.reserveCapacity(head.headers.count + 7)
         var forwardedFor: String?
+        var forwarded: String?
         var via: String?
         var host: String?
+        var forwardedProto: String?
+        var forwardedHost: String?
+        var realIP: String?
         for (name, value) in head.headers {
             if isHopByHop(name) || (!named.isEmpty && named.contains(name.lowercased())) { continue }
-            switch name.count {
+            switch name.utf8.count {
             case 4 where name.caseInsensitiveEquals("host"):
                 host = value
                 continue
@@ -33,9 +42,21 @@ enum ProxyHeaders {
             case 15 where name.caseInsensitiveEquals("x-forwarded-for"):
                 forwardedFor = forwardedFor.map { "\($0), \(value)" } ?? value
                 continue
-            case 17 where name.caseInsensitiveEquals("x-forwarded-proto"),
-                16 where name.caseInsensitiveEquals("x-forwarded-host"),
-                12 where name.caseInsensitiveEquals("x-request-id"),
+            case 9 where name.caseInsensitiveEquals("forwarded"):
+                forwarded = forwarded.map { "\($0), \(value)" } ?? value
+                continue
+            case 17 where name.caseInsensitiveEquals("x-forwarded-proto"):
+                forwardedProto = forwardedProto ?? value
+                continue
+            case 16 where name.caseInsensitiveEquals("x-forwarded-host"):
+                forwardedHost = forwardedHost ?? value
+                continue
+            case 9 where name.caseInsensitiveEquals("x-real-ip"):
+                realIP = realIP ?? value
+                continue
+            case 12 where name.caseInsensitiveEquals("x-request-id"),
+                14 where name.caseInsensitiveEquals("content-length"),
+                14 where name.caseInsensitiveEquals("http2-settings"),
                 6 where name.caseInsensitiveEquals("expect"):
                 continue
             default:
@@ -43,22 +64,56 @@ enum ProxyHeaders {
             }
         }
         headers.add(name: "host", value: hostRewrite ?? host ?? "")
+        if !trustedPeer {
+            forwardedFor = nil
+            forwarded = nil
+            forwardedProto = nil
+            forwardedHost = nil
+            realIP = nil
+        }
         if let client = clientAddress {
             headers.add(name: "x-forwarded-for", value: forwardedFor.map { "\($0), \(client)" } ?? client)
-        } else if let forwardedFor {
-            headers.add(name: "x-forwarded-for", value: forwardedFor)
+            headers.add(name: "x-real-ip", value: realIP ?? client)
+            var element = "for=\(forwardedNode(client))"
+            if let host, !host.isEmpty { element += ";host=\"\(host)\"" }
+            element += ";proto=\(scheme)"
+            headers.add(name: "forwarded", value: forwarded.map { "\($0), \(element)" } ?? element)
+        } else {
+            if let forwardedFor { headers.add(name: "x-forwarded-for", value: forwardedFor) }
+            if let forwarded { headers.add(name: "forwarded", value: forwarded) }
+            if let realIP { headers.add(name: "x-real-ip", value: realIP) }
         }
-        headers.add(name: "x-forwarded-proto", value: scheme)
-        if let host { headers.add(name: "x-forwarded-host", value: host) }
+        headers.add(name: "x-forwarded-proto", value: forwardedProto ?? scheme)
+        if let forwardedHost = forwardedHost ?? host { headers.add(name: "x-forwarded-host", value: forwardedHost) }
         headers.add(name: "via", value: via.map { "\($0), 1.1 sluice" } ?? "1.1 sluice")
         headers.add(name: "x-request-id", value: requestID)
         switch framing {
-        case .none: break
-        case .length(let length): headers.replaceOrAdd(name: "content-length", value: String(length))
+        case .none:
+            if head.method == .POST || head.method == .PUT || head.method == .PATCH {
+                headers.add(name: "content-length", value: "0")
+            }
+        case .length(let length): headers.add(name: "content-length", value: String(length))
         case .chunked: headers.add(name: "transfer-encoding", value: "chunked")
         }
         // Upstream connections are HTTP/1.1 keep-alive whatever the client spoke.
-        return HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
+    }
+
+    /// Request trailers pass the same rules as headers, and may not carry what frames, routes or forwards a
+    /// message (RFC 9110 §6.5.1): those are dropped.
+    static func upstreamTrailers(_ trailers: HTTPHeaders?) -> HTTPHeaders? {
+        guard let trailers, !trailers.isEmpty else { return trailers }
+        var kept = HTTPHeaders()
+        for (name, value) in trailers {
+            if isHopByHop(name) || protectedFields.contains(name.lowercased()) { continue }
+            kept.add(name: name, value: value)
+        }
+        return kept
+    }
+
+    /// A node of RFC 7239 `Forwarded`: IPv6 addresses are quoted and bracketed.
+    private static func forwardedNode(_ address: String) -> String {
+        address.contains(":") ? "\"[\(address)]\"" : address
     }
 
     /// The response head to send the client: hop-by-hop fields removed, `Via` added.
@@ -80,14 +135,21 @@ enum ProxyHeaders {
         return HTTPResponseHead(version: version, status: head.status, headers: headers)
     }
 
-    /// How the client's request body is framed, read from its head.
+    /// How the client's request body is framed, read from its head (`RequestGuard` left one canonical field).
     static func framing(of head: HTTPRequestHead) -> BodyFraming {
-        if head.headers.first(name: "transfer-encoding") != nil { return .chunked }
+        if head.headers.contains(name: "transfer-encoding") { return .chunked }
         if let length = head.headers.first(name: "content-length").flatMap(Int.init) {
             return length > 0 ? .length(length) : .none
         }
         return .none
     }
+
+    /// Fields a `Connection` token may not remove and a trailer may not carry: what frames, routes and forwards.
+    static let protectedFields: Set<String> = [
+        "host", "content-length", "transfer-encoding", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+        "forwarded", "x-real-ip", "via", "x-request-id", "authorization", "cookie", "expect", "te", "trailer",
+        "content-type", "content-encoding", "content-range", "upgrade", "connection", "keep-alive",
+    ]
 
     // MARK: Helpers
 
@@ -97,7 +159,7 @@ enum ProxyHeaders {
         var tokens = Set<String>()
         for value in headers[canonicalForm: "connection"] {
             let token = value.lowercased()
-            if token != "close" && token != "keep-alive" { tokens.insert(token) }
+            if token != "close" && token != "keep-alive" && !protectedFields.contains(token) { tokens.insert(token) }
         }
         return tokens
     }

@@ -27,6 +27,8 @@ struct ProxyRoute: Sendable {
     var retries: Int { retryPolicy.retries }
     /// The `Host` sent upstream; nil passes the client's.
     let hostRewrite: String?
+    /// `methods` names TRACE: only then is TRACE forwarded (it reflects the request, cookies included).
+    var allowsTrace = false
 
     init(
         name: String, pattern: String, upstream: UpstreamPool, timeout: TimeAmount, idleTimeout: TimeAmount, retries: Int,

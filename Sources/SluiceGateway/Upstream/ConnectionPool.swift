@@ -164,8 +164,12 @@ final class ConnectionPool {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Request heads sent upstream are the client's, already checked by NIO's parser, plus fields the
-                    // gateway writes itself: validating them again on every request would only cost time.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
+                    // gateway writes itself: validating them again on every request would only cost time. Framing
+                    // is the gateway's own (`ProxyHeaders`): the encoder must not guess it from the method.
+                    var encoder = HTTPRequestEncoder.Configuration()
+                    encoder.automaticallySetFramingHeaders = false
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        enableOutboundHeaderValidation: false, encoderConfiguration: encoder)
                     try channel.pipeline.syncOperations.addHandler(bound.value)
                 }
             }
