@@ -104,6 +104,9 @@ public enum RequestHeadCheck {
             body = length > 0 ? .length(length) : .none
         }
 
+        // TRACE reflects the request back; a body on it has no meaning and is how requests get smuggled.
+        if head.method == .TRACE && body != .none { return reject(.badRequest, "TRACE with a body") }
+
         var expectsContinue = false
         for expectation in expectations {
             let value = trimmed(expectation[...])

@@ -56,6 +56,21 @@ public final class TestSocket: @unchecked Sendable {
 
     public func send(_ bytes: [UInt8]) async throws { try await offload { try self.sendNow(bytes) } }
 
+    /// Sends at once, blocking (for callers already off the concurrency pool).
+    public func sendRaw(_ bytes: [UInt8]) throws { try sendNow(bytes) }
+
+    /// Shuts the sending side (`shutdown(SHUT_WR)`, as `nc -N` does).
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
+    /// The next bytes the server sends, blocking up to the read timeout; nil on close or timeout.
+    public func readChunk() -> [UInt8]? {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if count > 0 { return Array(chunk[..<count]) }
+        if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { eof = true }
+        return nil
+    }
+
     /// Whether the server closed the connection (waits up to the read timeout for it).
     public func waitForClose() async throws -> Bool { try await offload { try self.waitForCloseNow() } }
 

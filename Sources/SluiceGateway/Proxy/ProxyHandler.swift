@@ -204,6 +204,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
         } catch {
             shared.stats.badRequests.wrappingIncrement(ordering: .relaxed)
+            clientKeepAlive = false  // like nginx: a client that sends such paths gets no second request
             answer(.badRequest, "bad request path: \(error)\n")
             return
         }

@@ -1,0 +1,96 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// An upstream that records every request it parses, exactly as it came, and answers `200 ok`. Its parser is NIO's
+/// without the gateway's guard, so a request smuggled inside another one shows up as a second request, and bytes
+/// that are not a request at all are counted as garbage.
+final class RecordingUpstream: Sendable {
+    struct Request: Sendable {
+        var method: String
+        var uri: String
+        var headers: [(name: String, value: String)]
+        var body: [UInt8]
+
+        func header(_ name: String) -> String? {
+            headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        }
+    }
+
+    private struct Record {
+        var requests: [Request] = []
+        var garbage = 0
+    }
+
+    private let record: NIOLockedValueBox<Record>
+    private let channel: any Channel
+
+    var port: Int { channel.localAddress!.port! }
+
+    /// The requests recorded so far, and how many times bytes could not be parsed.
+    var requests: [Request] { record.withLockedValue { $0.requests } }
+    var garbage: Int { record.withLockedValue { $0.garbage } }
+
+    func reset() { record.withLockedValue { $0 = Record() } }
+
+    private init(channel: any Channel, record: NIOLockedValueBox<Record>) {
+        self.channel = channel
+        self.record = record
+    }
+
+    static func start() async throws -> RecordingUpstream {
+        let record = NIOLockedValueBox(Record())
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
+                    try operations.addHandler(HTTPResponseEncoder())
+                    try operations.addHandler(Recorder(record: record))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return RecordingUpstream(channel: channel, record: record)
+    }
+
+    func stop() async { try? await channel.close() }
+
+    private final class Recorder: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        let record: NIOLockedValueBox<Record>
+        var current: Request?
+
+        init(record: NIOLockedValueBox<Record>) { self.record = record }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                current = Request(
+                    method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) },
+                    body: [])
+            case .body(let buffer):
+                current?.body.append(contentsOf: buffer.readableBytesView)
+            case .end:
+                guard let request = current else { return }
+                current = nil
+                let probe = request.uri.hasPrefix("/__probe")
+                if !probe { record.withLockedValue { $0.requests.append(request) } }
+                var headers = HTTPHeaders()
+                headers.add(name: "content-length", value: "2")
+                if probe { headers.add(name: "x-probe", value: "1") }
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            record.withLockedValue { $0.garbage += 1 }
+            context.close(promise: nil)
+        }
+    }
+}
