@@ -39,14 +39,16 @@ extension ConfigValidator {
             admin: admin,
             workers: workers,
             maxHeaderSize: reader.size(
-                "max_header_size", default: ServerConfig.defaultMaxHeaderSize, minimum: 1024, errors: &errors),
-            maxBodySize: reader.size("max_body_size", default: 0, errors: &errors),
+                "max_header_size", default: ServerConfig.defaultMaxHeaderSize, in: 1024...(1 << 20), errors: &errors),
+            maxBodySize: reader.size("max_body_size", default: 0, in: 0...Bounds.tebibyte, errors: &errors),
             clientHeaderTimeout: reader.duration(
-                "client_header_timeout", default: ServerConfig.defaultClientHeaderTimeout, positive: true,
+                "client_header_timeout", default: ServerConfig.defaultClientHeaderTimeout, in: Bounds.positiveHour,
                 errors: &errors),
             keepaliveTimeout: reader.duration(
-                "keepalive_timeout", default: ServerConfig.defaultKeepaliveTimeout, errors: &errors),
-            drainTimeout: reader.duration("drain_timeout", default: ServerConfig.defaultDrainTimeout, errors: &errors),
+                "keepalive_timeout", default: ServerConfig.defaultKeepaliveTimeout, in: Bounds.upToDay,
+                errors: &errors),
+            drainTimeout: reader.duration(
+                "drain_timeout", default: ServerConfig.defaultDrainTimeout, in: Bounds.upToDay, errors: &errors),
             accessLog: reader.boolean("access_log", default: true, errors: &errors),
             logLevel: reader.choice("log_level", default: LogLevel.info, errors: &errors),
             location: first.location)
