@@ -12,10 +12,12 @@ enum SectionKind: String, CaseIterable, Sendable {
         switch self {
         case .server:
             [
-                .list("listen"), .single("zone"), .single("admin"), .single("workers"), .single("max_header_size"),
-                .single("max_body_size"), .single("client_header_timeout"), .single("keepalive_timeout"),
-                .single("drain_timeout"), .single("access_log"), .single("log_level"), .list("trusted_proxies"),
-                .list("include"),
+                .list("listen"), .single("zone"), .single("admin"), .single("admin_token"), .single("workers"),
+                .single("max_client_connections"), .single("max_header_size"), .single("max_headers"),
+                .single("max_body_size"), .single("request_buffer_size"), .single("client_header_timeout"),
+                .single("client_body_timeout"), .single("request_timeout"), .single("keepalive_timeout"),
+                .single("drain_timeout"), .single("merge_slashes"), .single("escaped_slashes"),
+                .single("access_log"), .single("log_level"), .list("trusted_proxies"), .list("include"),
             ]
         case .upstream:
             [

@@ -29,9 +29,10 @@ extension ConfigValidator {
             hosts: readHosts(reader),
             methods: readMethods(reader),
             upstream: splits?.first?.upstream ?? upstreamEntry?.value ?? "",
-            timeout: reader.duration("timeout", default: RouteConfig.defaultTimeout, positive: true, errors: &errors),
+            timeout: reader.duration(
+                "timeout", default: RouteConfig.defaultTimeout, in: Bounds.positiveDay, errors: &errors),
             idleTimeout: reader.duration(
-                "idle_timeout", default: RouteConfig.defaultIdleTimeout, positive: true, errors: &errors),
+                "idle_timeout", default: RouteConfig.defaultIdleTimeout, in: Bounds.positiveDay, errors: &errors),
             retries: retryPolicy.retries,
             hostRewrite: reader.value("host_rewrite", default: String?.none, errors: &errors) {
                 text throws(ValueError) in

@@ -39,19 +39,64 @@ extension ConfigValidator {
             admin: admin,
             workers: workers,
             maxHeaderSize: reader.size(
-                "max_header_size", default: ServerConfig.defaultMaxHeaderSize, minimum: 1024, errors: &errors),
-            maxBodySize: reader.size("max_body_size", default: 0, errors: &errors),
+                "max_header_size", default: ServerConfig.defaultMaxHeaderSize, in: 1024...(1 << 20), errors: &errors),
+            maxBodySize: reader.size("max_body_size", default: 0, in: 0...Bounds.tebibyte, errors: &errors),
             clientHeaderTimeout: reader.duration(
-                "client_header_timeout", default: ServerConfig.defaultClientHeaderTimeout, positive: true,
+                "client_header_timeout", default: ServerConfig.defaultClientHeaderTimeout, in: Bounds.positiveHour,
                 errors: &errors),
             keepaliveTimeout: reader.duration(
-                "keepalive_timeout", default: ServerConfig.defaultKeepaliveTimeout, errors: &errors),
-            drainTimeout: reader.duration("drain_timeout", default: ServerConfig.defaultDrainTimeout, errors: &errors),
+                "keepalive_timeout", default: ServerConfig.defaultKeepaliveTimeout, in: Bounds.upToDay,
+                errors: &errors),
+            drainTimeout: reader.duration(
+                "drain_timeout", default: ServerConfig.defaultDrainTimeout, in: Bounds.upToDay, errors: &errors),
             accessLog: reader.boolean("access_log", default: true, errors: &errors),
             logLevel: reader.choice("log_level", default: LogLevel.info, errors: &errors),
             location: first.location)
         config.trustedProxies = readTrustedProxies(reader)
+        readRequestLimits(reader, into: &config)
+        if let entry = reader.entry("admin_token") {
+            if let problem = Self.adminTokenProblem(entry.value) {
+                errors.append(reader.error(entry, problem))
+            } else {
+                config.adminToken = String(entry.value.trimmedSpaces)
+            }
+        }
         return config
+    }
+
+    /// The request limits and path rules of `[server]`: connections, header count, body buffering and timeouts,
+    /// slashes.
+    private mutating func readRequestLimits(_ reader: SectionReader, into config: inout ServerConfig) {
+        config.mergeSlashes = reader.boolean("merge_slashes", default: true, errors: &errors)
+        config.escapedSlashes = reader.choice("escaped_slashes", default: EscapedSlashesConfig.reject, errors: &errors)
+        config.maxClientConnections = reader.integer(
+            "max_client_connections", default: ServerConfig.defaultMaxClientConnections, in: 0...1_000_000,
+            errors: &errors)
+        config.maxHeaders = reader.integer(
+            "max_headers", default: ServerConfig.defaultMaxHeaders, in: 1...10_000, errors: &errors)
+        config.clientBodyTimeout = reader.duration(
+            "client_body_timeout", default: ServerConfig.defaultClientBodyTimeout, in: Bounds.positiveHour,
+            errors: &errors)
+        config.requestTimeout = reader.duration("request_timeout", default: .zero, in: Bounds.upToDay, errors: &errors)
+        config.requestBufferSize = reader.size(
+            "request_buffer_size", default: ServerConfig.defaultRequestBufferSize, in: 0...(16 << 20),
+            errors: &errors)
+    }
+
+    /// What is wrong with an `admin_token` value (nil when it is 16 to 1024 printable ASCII characters without
+    /// spaces). The message never repeats the value: it is a secret, and errors go to logs.
+    static func adminTokenProblem(_ text: String) -> String? {
+        let token = text.trimmedSpaces
+        let expected = "expected a token of 16 to 1024 printable ASCII characters without spaces (like the output of "
+            + "'openssl rand -hex 32'), got "
+        if token.isEmpty { return expected + "nothing" }
+        if !token.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+            return expected + "a space or a character outside printable ASCII (the value is not shown)"
+        }
+        if !(16...1024).contains(token.utf8.count) {
+            return expected + "\(token.utf8.count) characters (the value is not shown)"
+        }
+        return nil
     }
 
     /// `listen` lines: at least one, none that would fail to bind beside another.

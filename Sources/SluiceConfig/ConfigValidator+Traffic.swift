@@ -102,7 +102,7 @@ extension ConfigValidator {
         config.maxInflight = reader.value("max_inflight", default: nil, errors: &errors) { text throws(ValueError) in
             try ValueParsing.integer(text, in: 1...10_000_000)
         }
-        config.recovery = reader.duration("recovery", default: config.recovery, errors: &errors)
+        config.recovery = reader.duration("recovery", default: config.recovery, in: Bounds.upToDay, errors: &errors)
         config.location = first.location
         if !config.adaptive && config.maxInflight == nil {
             errors.append(
@@ -131,7 +131,7 @@ extension ConfigValidator {
         }
         var config = GlobalRateLimitConfig(host: backend.0, port: backend.1)
         config.batch = reader.integer("batch", default: config.batch, in: 1...10_000, errors: &errors)
-        config.timeout = reader.duration("timeout", default: config.timeout, positive: true, errors: &errors)
+        config.timeout = reader.duration("timeout", default: config.timeout, in: Bounds.positiveHour, errors: &errors)
         config.location = first.location
         return config
     }

@@ -26,7 +26,7 @@ extension ConfigValidator {
             var minimum = 3
             for word in words.dropFirst() {
                 guard word.name == "min" else { throw ValueError(expected: "min=N", got: word.value) }
-                minimum = try ValueParsing.integer(word.value, in: 0...10_000)
+                minimum = try word.read { text throws(ValueError) in try ValueParsing.integer(text, in: 0...10_000) }
             }
             return (share: try ValueParsing.percentage(first.value), minimum: minimum)
         }
@@ -37,7 +37,8 @@ extension ConfigValidator {
             keepalive: reader.integer(
                 "keepalive", default: UpstreamConfig.defaultKeepalive, in: 0...100_000, errors: &errors),
             keepaliveTimeout: reader.duration(
-                "keepalive_timeout", default: UpstreamConfig.defaultKeepaliveTimeout, errors: &errors),
+                "keepalive_timeout", default: UpstreamConfig.defaultKeepaliveTimeout, in: Bounds.upToDay,
+                errors: &errors),
             keepaliveRequests: reader.integer(
                 "keepalive_requests", default: UpstreamConfig.defaultKeepaliveRequests, in: 1...1_000_000_000,
                 errors: &errors),
@@ -45,9 +46,10 @@ extension ConfigValidator {
                 "max_connections", default: UpstreamConfig.defaultMaxConnections, in: 1...100_000, errors: &errors),
             queue: reader.integer("queue", default: UpstreamConfig.defaultQueue, in: 0...1_000_000, errors: &errors),
             queueTimeout: reader.duration(
-                "queue_timeout", default: UpstreamConfig.defaultQueueTimeout, errors: &errors),
+                "queue_timeout", default: UpstreamConfig.defaultQueueTimeout, in: Bounds.upToDay, errors: &errors),
             connectTimeout: reader.duration(
-                "connect_timeout", default: UpstreamConfig.defaultConnectTimeout, positive: true, errors: &errors),
+                "connect_timeout", default: UpstreamConfig.defaultConnectTimeout, in: Bounds.positiveDay,
+                errors: &errors),
             healthCheck: reader.value("health_check", default: nil, errors: &errors) { text throws(ValueError) in
                 try HealthCheckConfig.parse(text)
             },
@@ -61,7 +63,7 @@ extension ConfigValidator {
             panicThreshold: reader.value("panic", default: 0.5, errors: &errors) { text throws(ValueError) in
                 try ValueParsing.percentage(text)
             },
-            slowStart: reader.duration("slow_start", default: .zero, errors: &errors),
+            slowStart: reader.duration("slow_start", default: .zero, in: Bounds.upToDay, errors: &errors),
             retryBudget: budget.share,
             retryBudgetMinimum: budget.minimum,
             location: section.location)

@@ -30,6 +30,19 @@ public struct GatewayConfig: Sendable, Equatable {
     public func upstream(named name: String) -> UpstreamConfig? {
         upstreams.first { $0.name == name }
     }
+
+    /// What is valid but probably not meant, one sentence each, for `sluiced -t` and the log at start and reload to
+    /// print beside the errors (none of these stops a load):
+    /// - `admin` on an address beyond loopback (`0.0.0.0`, which `admin = :9901` means, or any other) without
+    ///   `admin_token`: the admin API then refuses every request.
+    public var warnings: [String] {
+        var warnings: [String] = []
+        if let admin = server.admin, server.adminToken == nil, !admin.isLoopback {
+            warnings.append(
+                "admin listens on \(admin), beyond loopback, without admin_token: every admin request will be refused")
+        }
+        return warnings
+    }
 }
 
 /// `[server]`: the gateway's own listeners, limits and timeouts.
@@ -42,15 +55,16 @@ public struct ServerConfig: Sendable, Equatable {
     public var admin: ListenAddress?
     /// `workers` (1...256): event loop threads; nil for one per core.
     public var workers: Int?
-    /// `max_header_size`: the largest request line plus headers; larger heads are answered 431.
+    /// `max_header_size` (1k...1m): the largest request line plus headers; larger heads are answered 431.
     public var maxHeaderSize: Int
-    /// `max_body_size`: the largest request body; larger ones are answered 413. 0 means no limit.
+    /// `max_body_size` (0...1 TiB): the largest request body; larger ones are answered 413. 0 means no limit.
     public var maxBodySize: Int
-    /// `client_header_timeout`: how long a client may take to send a request head.
+    /// `client_header_timeout` (above 0, at most 1h): how long a client may take to send a request head.
     public var clientHeaderTimeout: Duration
-    /// `keepalive_timeout`: how long an idle client connection is kept open between requests.
+    /// `keepalive_timeout` (0...1d): how long an idle client connection is kept open between requests.
     public var keepaliveTimeout: Duration
-    /// `drain_timeout`: on shutdown or reload, how long in-flight requests may take before connections are closed.
+    /// `drain_timeout` (0...1d): on shutdown or reload, how long in-flight requests may take before connections
+    /// are closed.
     public var drainTimeout: Duration
     /// `access_log`: one line per request.
     public var accessLog: Bool
@@ -58,6 +72,29 @@ public struct ServerConfig: Sendable, Equatable {
     public var logLevel: LogLevel
     /// `trusted_proxies`: CIDRs whose `X-Forwarded-For` is believed when finding a client's address.
     public var trustedProxies: [CIDR] = []
+    /// `merge_slashes` (default on): repeated slashes in a request path are merged into one before routing
+    /// (nginx's `merge_slashes`).
+    public var mergeSlashes: Bool
+    /// `escaped_slashes` (default reject): what `%2F` and `%5C` in a request path mean.
+    public var escapedSlashes: EscapedSlashesConfig
+    /// `max_client_connections` (0...1,000,000, default 10,000; 0 = unlimited): open client connections; past it, a
+    /// new connection is closed at once and counted (HAProxy's `maxconn`, nginx's `worker_connections`).
+    public var maxClientConnections: Int
+    /// `max_headers` (1...10,000, default 100): a request with more header fields is answered 431.
+    public var maxHeaders: Int
+    /// `client_body_timeout` (above 0, at most 1h; default 60s): the longest pause between two reads of a request
+    /// body; then 408 (nginx's `client_body_timeout`). `client_header_timeout` is for heads.
+    public var clientBodyTimeout: Duration
+    /// `request_timeout` (0...1d, default 0 = off): the longest a client may take to send a whole request, head and
+    /// body; then 408.
+    public var requestTimeout: Duration
+    /// `request_buffer_size` (0...16m, default 64k): a request body up to this size is read completely before an
+    /// upstream connection is taken, so that slow uploaders cannot hold upstream connections; larger bodies stream.
+    public var requestBufferSize: Int
+    /// `admin_token`: the Bearer token of the admin API (at least 16 printable ASCII characters, no spaces; nil
+    /// for none). State-changing admin requests always need it; every admin request needs it when `admin` is not a
+    /// loopback address.
+    public var adminToken: String?
     /// The first `[server]` header.
     public var location: SourceLocation
 
@@ -65,6 +102,10 @@ public struct ServerConfig: Sendable, Equatable {
     public static let defaultClientHeaderTimeout = Duration.seconds(10)
     public static let defaultKeepaliveTimeout = Duration.seconds(60)
     public static let defaultDrainTimeout = Duration.seconds(30)
+    public static let defaultMaxClientConnections = 10_000
+    public static let defaultMaxHeaders = 100
+    public static let defaultClientBodyTimeout = Duration.seconds(60)
+    public static let defaultRequestBufferSize = 64 * 1024
 
     public init(
         listen: [ListenAddress],
@@ -78,6 +119,14 @@ public struct ServerConfig: Sendable, Equatable {
         drainTimeout: Duration = ServerConfig.defaultDrainTimeout,
         accessLog: Bool = true,
         logLevel: LogLevel = .info,
+        mergeSlashes: Bool = true,
+        escapedSlashes: EscapedSlashesConfig = .reject,
+        maxClientConnections: Int = ServerConfig.defaultMaxClientConnections,
+        maxHeaders: Int = ServerConfig.defaultMaxHeaders,
+        clientBodyTimeout: Duration = ServerConfig.defaultClientBodyTimeout,
+        requestTimeout: Duration = .zero,
+        requestBufferSize: Int = ServerConfig.defaultRequestBufferSize,
+        adminToken: String? = nil,
         location: SourceLocation = SourceLocation(file: "<memory>", line: 0)
     ) {
         self.listen = listen
@@ -91,8 +140,26 @@ public struct ServerConfig: Sendable, Equatable {
         self.drainTimeout = drainTimeout
         self.accessLog = accessLog
         self.logLevel = logLevel
+        self.mergeSlashes = mergeSlashes
+        self.escapedSlashes = escapedSlashes
+        self.maxClientConnections = maxClientConnections
+        self.maxHeaders = maxHeaders
+        self.clientBodyTimeout = clientBodyTimeout
+        self.requestTimeout = requestTimeout
+        self.requestBufferSize = requestBufferSize
+        self.adminToken = adminToken
         self.location = location
     }
+}
+
+/// `escaped_slashes`: what an encoded slash (`%2F`) or backslash (`%5C`) in a request path means.
+public enum EscapedSlashesConfig: String, Sendable, Hashable, CaseIterable {
+    /// The request is answered 400.
+    case reject
+    /// Forwarded as written, still encoded; not a path separator when routing.
+    case keep
+    /// Both decoded to `/`, and then a separator like any other.
+    case decode
 }
 
 /// `log_level`: the least severe message written. The names are swift-log's levels.

@@ -62,12 +62,13 @@ public struct HealthCheckConfig: Sendable, Hashable {
             guard let name = word.name else {
                 throw ValueError(expected: "options like interval=2s timeout=1s rise=2 fall=3 expect=200-399", got: word.value)
             }
+            let count = { (text: String) throws(ValueError) in try ValueParsing.integer(text, in: 1...100) }
             switch name {
-            case "interval": config.interval = try positive(word.value)
-            case "timeout": config.timeout = try positive(word.value)
-            case "rise": config.rise = try ValueParsing.integer(word.value, in: 1...100)
-            case "fall": config.fall = try ValueParsing.integer(word.value, in: 1...100)
-            case "expect": config.expect = try statusRanges(word.value)
+            case "interval": config.interval = try word.read(positive)
+            case "timeout": config.timeout = try word.read(positive)
+            case "rise": config.rise = try word.read(count)
+            case "fall": config.fall = try word.read(count)
+            case "expect": config.expect = try word.read(statusRanges)
             case "host": config.host = word.value
             case "initial":
                 switch word.value {
@@ -84,17 +85,16 @@ public struct HealthCheckConfig: Sendable, Hashable {
         return config
     }
 
+    /// `interval=` and `timeout=`: above 0, at most a day.
     private static func positive(_ text: String) throws(ValueError) -> Duration {
-        let duration = try ValueParsing.duration(text)
-        guard duration > .zero else { throw ValueError(expected: "a duration above 0, like 500ms or 2s", got: text) }
-        return duration
+        try ValueParsing.duration(text, in: Bounds.positiveDay)
     }
 
     /// `200-399`, `200,204`, `200,300-399`.
     static func statusRanges(_ text: String) throws(ValueError) -> [ClosedRange<Int>] {
         var ranges: [ClosedRange<Int>] = []
-        for part in text.split(separator: ",") {
-            let bounds = part.split(separator: "-", maxSplits: 1)
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
             let low = try ValueParsing.integer(bounds[0], in: 100...599)
             let high = bounds.count == 2 ? try ValueParsing.integer(bounds[1], in: 100...599) : low
             guard low <= high else { throw ValueError(expected: "a status range like 200-399", got: String(part)) }

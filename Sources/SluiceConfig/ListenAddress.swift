@@ -1,3 +1,5 @@
+import SluiceTraffic
+
 /// An address to listen on: `0.0.0.0:8080`, `127.0.0.1:8080`, `[::1]:8080`, or just a port (`:8080`, `8080`), which
 /// means every IPv4 interface.
 public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
@@ -98,4 +100,16 @@ enum HostPort {
         else { return false }
         return address.count == 1 || !address[1].isEmpty
     }
+}
+
+extension ListenAddress {
+    /// Whether only this machine can reach the address: `localhost`, `127.0.0.0/8` or `::1` (also written in full,
+    /// or IPv4-mapped). A bare `:port` means `0.0.0.0`, which is not.
+    public var isLoopback: Bool {
+        let host = host.lowercased()
+        if host == "localhost" { return true }
+        return Self.loopback.contains { $0.contains(host) }
+    }
+
+    private static let loopback = [CIDR("127.0.0.0/8")!, CIDR("::1")!]
 }

@@ -2,6 +2,7 @@
 ///
 /// Passive outlier ejection with Envoy's semantics: a server that fails too often in a row is ejected for
 /// `ejection × times ejected` (capped at `max_ejection`), never more than `max_ejected` of the upstream at once.
+/// Counts are 0...1000; `ejection`, `max_ejection` and `interval` are above 0 and at most a day.
 public struct OutlierConfig: Sendable, Hashable {
     /// Upstream 5xx answers in a row that eject a server; 0 turns the rule off.
     public var consecutive5xx: Int
@@ -41,15 +42,20 @@ public struct OutlierConfig: Sendable, Hashable {
                 if word.value == "on" { continue }
                 throw ValueError(expected: "options like consecutive_5xx=5 ejection=30s max_ejected=50%", got: word.value)
             }
+            let count = { (text: String) throws(ValueError) in try ValueParsing.integer(text, in: 0...1000) }
+            let duration = { (text: String) throws(ValueError) in
+                try ValueParsing.duration(text, in: Bounds.positiveDay)
+            }
             switch name {
-            case "consecutive_5xx": config.consecutive5xx = try ValueParsing.integer(word.value, in: 0...1000)
-            case "consecutive_gateway_failure":
-                config.consecutiveGatewayFailure = try ValueParsing.integer(word.value, in: 0...1000)
-            case "ejection": config.ejection = try ValueParsing.duration(word.value)
-            case "max_ejection": config.maxEjection = try ValueParsing.duration(word.value)
-            case "max_ejected": config.maxEjectedPercent = try ValueParsing.percentage(word.value)
-            case "interval": config.interval = try ValueParsing.duration(word.value)
-            case "success_rate": config.successRate = try ValueParsing.boolean(word.value)
+            case "consecutive_5xx": config.consecutive5xx = try word.read(count)
+            case "consecutive_gateway_failure": config.consecutiveGatewayFailure = try word.read(count)
+            case "ejection": config.ejection = try word.read(duration)
+            case "max_ejection": config.maxEjection = try word.read(duration)
+            case "max_ejected":
+                config.maxEjectedPercent = try word.read { text throws(ValueError) in try ValueParsing.percentage(text) }
+            case "interval": config.interval = try word.read(duration)
+            case "success_rate":
+                config.successRate = try word.read { text throws(ValueError) in try ValueParsing.boolean(text) }
             default:
                 var expected = "one of the options " + known.joined(separator: ", ")
                 if let close = Suggestion.closest(to: name, in: known) { expected = "'\(close)'" }

@@ -113,15 +113,15 @@ public struct RetryPolicy: Sendable, Hashable {
                     case "reset": conditions.append(.reset)
                     case "5xx": conditions += [.status(500), .status(502), .status(503), .status(504)]
                     default:
-                        guard let code = Int(item), (500...599).contains(code) else {
+                        guard let code = try? ValueParsing.integer(item, in: 500...599) else {
                             throw ValueError(expected: "connect_failure, reset, 5xx or a 5xx status like 503", got: String(item))
                         }
                         conditions.append(.status(code))
                     }
                 }
                 policy.on = conditions
-            case "per_try_timeout": policy.perTryTimeout = try ValueParsing.duration(word.value)
-            case "backoff": policy.backoff = try ValueParsing.duration(word.value)
+            case "per_try_timeout": policy.perTryTimeout = try word.duration(in: Bounds.positiveDay)
+            case "backoff": policy.backoff = try word.duration(in: Bounds.upToHour)
             default:
                 throw ValueError(expected: "options on=, per_try_timeout= and backoff=", got: word.name ?? word.value)
             }

@@ -106,15 +106,12 @@ struct SectionReader {
         return values
     }
 
+    /// A duration within `range` (every duration key states one: see `Bounds`).
     func duration(
-        _ key: String, default defaultValue: Duration, positive: Bool = false, errors: inout [ConfigError]
+        _ key: String, default defaultValue: Duration, in range: ClosedRange<Duration>, errors: inout [ConfigError]
     ) -> Duration {
         value(key, default: defaultValue, errors: &errors) { text throws(ValueError) in
-            let duration = try ValueParsing.duration(text)
-            if positive && duration == .zero {
-                throw ValueError(expected: "a duration above 0, like 500ms, 2s or 1m", got: text.trimmedSpaces)
-            }
-            return duration
+            try ValueParsing.duration(text, in: range)
         }
     }
 
@@ -126,14 +123,10 @@ struct SectionReader {
         }
     }
 
-    func size(_ key: String, default defaultValue: Int, minimum: Int = 0, errors: inout [ConfigError]) -> Int {
+    /// A size in bytes within `range`.
+    func size(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>, errors: inout [ConfigError]) -> Int {
         value(key, default: defaultValue, errors: &errors) { text throws(ValueError) in
-            let size = try ValueParsing.size(text)
-            if size < minimum {
-                throw ValueError(
-                    expected: "a size of at least \(minimum), like 512, 64k or 1m", got: text.trimmedSpaces)
-            }
-            return size
+            try ValueParsing.size(text, in: range)
         }
     }
 

@@ -22,8 +22,10 @@ public struct ValueError: Error, Hashable, Sendable, CustomStringConvertible {
 /// Each reader takes the value as written (surrounding whitespace is ignored) and throws a `ValueError` that says what
 /// was expected.
 public enum ValueParsing {
-    /// `500ms`, `2s`, `1m`, `1h`, `100us`, `1.5s` (also `ns` and `µs`). A bare number is refused: `timeout = 5` could
-    /// mean seconds or milliseconds, and guessing wrong by a factor of a thousand is worse than asking.
+    /// `500ms`, `2s`, `1m`, `1h`, `1d`, `100us`, `1.5s` (also `ns` and `µs`). A bare number is refused: `timeout = 5`
+    /// could mean seconds or milliseconds, and guessing wrong by a factor of a thousand is worse than asking.
+    /// Anything that does not fit 64-bit nanoseconds (about 292 years) is refused too, never wrapped or trapped on:
+    /// keys then check their own, much smaller, range with `duration(_:in:)`.
     public static func duration(_ text: some StringProtocol) throws(ValueError) -> Duration {
         let error = ValueError(expected: "a duration like 500ms, 2s or 1m", got: text.trimmedSpaces)
         let text = Array(text.trimmedSpaces.utf8)[...]
@@ -37,10 +39,31 @@ public enum ValueParsing {
         case "s": scale = 1_000_000_000
         case "m": scale = 60_000_000_000
         case "h": scale = 3_600_000_000_000
+        case "d": scale = 86_400_000_000_000
         default: throw error
         }
         guard let nanoseconds = decimal(digits, scale: scale) else { throw error }
         return .nanoseconds(nanoseconds)
+    }
+
+    /// A duration within `range`; the error states the bound that was crossed (`a duration of at most 1d`).
+    public static func duration(_ text: some StringProtocol, in range: ClosedRange<Duration>) throws(ValueError)
+        -> Duration
+    {
+        let duration = try duration(text)
+        guard range.contains(duration) else {
+            throw ValueError(expected: describe(range, below: duration < range.lowerBound), got: text.trimmedSpaces)
+        }
+        return duration
+    }
+
+    /// What a duration in `range` is, as the bound an out-of-range value crossed.
+    static func describe(_ range: ClosedRange<Duration>, below: Bool) -> String {
+        if below {
+            return range.lowerBound == .nanoseconds(1)
+                ? "a duration above 0, like 500ms, 2s or 1m" : "a duration of at least \(text(range.lowerBound))"
+        }
+        return "a duration of at most \(text(range.upperBound))"
     }
 
     /// `512`, `64k`, `1m`, `1g` in bytes, with k = 1024.
@@ -59,6 +82,27 @@ public enum ValueParsing {
         let (bytes, overflow) = number.multipliedReportingOverflow(by: scale)
         guard !overflow else { throw error }
         return bytes
+    }
+
+    /// A size within `range`; the error states the bound that was crossed (`a size of at most 16m`).
+    public static func size(_ text: some StringProtocol, in range: ClosedRange<Int>) throws(ValueError) -> Int {
+        let size = try size(text)
+        if size < range.lowerBound {
+            throw ValueError(
+                expected: "a size of at least \(range.lowerBound), like 512, 64k or 1m", got: text.trimmedSpaces)
+        }
+        if size > range.upperBound {
+            throw ValueError(expected: "a size of at most \(sizeText(range.upperBound))", got: text.trimmedSpaces)
+        }
+        return size
+    }
+
+    /// The shortest exact spelling of `bytes` in the syntax `size(_:)` reads: `512`, `64k`, `16m`, `1024g`.
+    public static func sizeText(_ bytes: Int) -> String {
+        for (unit, shift) in [("g", 30), ("m", 20), ("k", 10)] where bytes != 0 && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(unit)"
+        }
+        return String(bytes)
     }
 
     /// `50%` as 0.5; from `0%` to `100%`, decimals allowed (`12.5%`).
@@ -80,14 +124,26 @@ public enum ValueParsing {
         }
     }
 
-    /// A whole number in `range`: digits, with a leading `-` only if the range allows negatives.
+    /// A whole number in `range`: digits, with a leading `-` only if the range allows negatives (and never `-0`).
+    /// No `+`, no hex, no exponent; at most 18 digits, so that reading never overflows.
     public static func integer(_ text: some StringProtocol, in range: ClosedRange<Int>) throws(ValueError) -> Int {
         let error = ValueError(expected: describe(range), got: text.trimmedSpaces)
         var bytes = Array(text.trimmedSpaces.utf8)[...]
         let negative = bytes.first == UInt8(ascii: "-")
         if negative { bytes = bytes.dropFirst() }
-        guard let magnitude = wholeNumber(bytes) else { throw error }
+        guard let magnitude = wholeNumber(bytes), !negative || (magnitude > 0 && range.lowerBound < 0) else {
+            throw error
+        }
         let value = negative ? -magnitude : magnitude
+        guard range.contains(value) else { throw error }
+        return value
+    }
+
+    /// A decimal number in `range`: `1`, `1.25`; no sign, no exponent, at most nine decimals.
+    public static func number(_ text: some StringProtocol, in range: ClosedRange<Double>) throws(ValueError) -> Double {
+        let error = ValueError(expected: describe(range), got: text.trimmedSpaces)
+        guard let billionths = decimal(Array(text.trimmedSpaces.utf8)[...], scale: 1_000_000_000) else { throw error }
+        let value = Double(billionths) / 1_000_000_000
         guard range.contains(value) else { throw error }
         return value
     }
@@ -110,7 +166,7 @@ public enum ValueParsing {
         }
     }
 
-    /// The shortest exact spelling of `duration` in the syntax `duration(_:)` reads: `250ms`, `2s`, `1m`, `1h`.
+    /// The shortest exact spelling of `duration` in the syntax `duration(_:)` reads: `250ms`, `2s`, `1m`, `1h`, `1d`.
     public static func text(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
         let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
@@ -118,7 +174,8 @@ public enum ValueParsing {
         let nanoseconds = whole + attoseconds / 1_000_000_000
         guard nanoseconds != 0 else { return "0s" }
         let units: [(String, Int64)] = [
-            ("h", 3_600_000_000_000), ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000),
+            ("d", 86_400_000_000_000), ("h", 3_600_000_000_000), ("m", 60_000_000_000), ("s", 1_000_000_000),
+            ("ms", 1_000_000), ("us", 1_000),
         ]
         for (unit, scale) in units where nanoseconds % scale == 0 { return "\(nanoseconds / scale)\(unit)" }
         return "\(nanoseconds)ns"
@@ -160,6 +217,13 @@ public enum ValueParsing {
         if range.upperBound == .max { return "a whole number of at least \(range.lowerBound)" }
         return "a whole number from \(range.lowerBound) to \(range.upperBound)"
     }
+
+    private static func describe(_ range: ClosedRange<Double>) -> String {
+        func text(_ value: Double) -> String {
+            value == value.rounded() && value.magnitude < 1e15 ? String(Int(value)) : String(value)
+        }
+        return "a number from \(text(range.lowerBound)) to \(text(range.upperBound)), like 1.5"
+    }
 }
 
 /// One word of an option list: `backup` (no name) or `weight=2`.
@@ -170,6 +234,17 @@ public struct ValueOption: Hashable, Sendable {
     public init(name: String?, value: String) {
         self.name = name
         self.value = value
+    }
+
+    /// The value read by `parse`; an error about the value names the whole word (`got 'interval=0s'`), so that the
+    /// option is found on a line with several.
+    public func read<T>(_ parse: (String) throws(ValueError) -> T) throws(ValueError) -> T {
+        do {
+            return try parse(value)
+        } catch {
+            guard let name, error.got == value.trimmedSpaces else { throw error }
+            throw ValueError(expected: error.expected, got: "\(name)=\(value)")
+        }
     }
 }
 

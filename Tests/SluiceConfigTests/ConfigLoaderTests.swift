@@ -171,7 +171,8 @@ import Testing
             "host", "methods", "upstream", "timeout", "idle_timeout", "retries", "host_rewrite", "trusted_proxies",
             "circuit_breaker", "max_requests", "max_pending", "adaptive_concurrency", "rate_limit", "priority",
             "fallback", "degrade", "fault", "fault_header", "adaptive", "max_inflight", "recovery", "backend",
-            "batch",
+            "batch", "admin_token", "max_client_connections", "max_headers", "request_buffer_size",
+            "client_body_timeout", "request_timeout", "merge_slashes", "escaped_slashes",
         ]
         for key in keys {
             #expect(lines.contains { $0.hasPrefix("\(key) = ") }, "etc/sluice.ini does not show '\(key)'")
