@@ -51,6 +51,11 @@ public final class Gateway: Sendable {
         mutable.withLockedValue { state in state.listeners.values.compactMap(\.localAddress) }
     }
 
+    /// Client connections closed at accept because `max_client_connections` were open, over all listeners.
+    public var refusedConnections: Int {
+        mutable.withLockedValue { state in state.listeners.values.reduce(0) { $0 + $1.refusedConnections } }
+    }
+
     /// Where the admin API listens (with its real port), if it does.
     public var adminAddress: SocketAddress? { mutable.withLockedValue { $0.admin?.server.localAddress } }
 
@@ -71,8 +76,8 @@ public final class Gateway: Sendable {
         }
         guard let address else { return }
         let admin = AdminServer(host: address.host, port: address.port, group: group, logger: logger) {
-            [weak self] method, path, query in
-            self?.adminAnswer(method: method, path: path, query: query) ?? .text("shutting down", status: .serviceUnavailable)
+            [weak self] head in
+            self?.adminAnswer(head) ?? .text("shutting down", status: .serviceUnavailable)
         }
         try await admin.start()
         mutable.withLockedValue { $0.admin = (address, admin) }
@@ -144,6 +149,7 @@ public final class Gateway: Sendable {
 
     /// Settings the configuration accepts but this version does not act on yet, said out loud rather than ignored.
     private static func warnAboutUnbuiltFeatures(_ config: GatewayConfig, logger: Logger) {
+        for warning in config.warnings { logger.warning("\(warning)") }
         for upstream in config.upstreams {
             var unbuilt: [String] = []
             if upstream.slowStart > .zero && upstream.balance != .roundRobin {
@@ -165,6 +171,10 @@ public final class Gateway: Sendable {
             requestReadTimeout: TimeAmount(server.clientHeaderTimeout), idleTimeout: TimeAmount(server.keepaliveTimeout),
             reusePort: true, serverName: "sluice")
         configuration.validateOutboundHeaders = false  // relayed headers were validated by NIO's parser on the way in
+        configuration.maxHeaders = server.maxHeaders
+        configuration.bodyReadTimeout = TimeAmount(server.clientBodyTimeout)
+        configuration.requestTimeout = server.requestTimeout > .zero ? TimeAmount(server.requestTimeout) : nil
+        configuration.maxConnections = server.maxClientConnections
         let listener = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
             try channel.pipeline.syncOperations.addHandler(ProxyHandler(shared: proxy))
         }

@@ -10,8 +10,6 @@ public final class GatewayStats: Sendable {
     public let notFound = ManagedAtomic(0)
     /// Requests refused by the gateway for their path or method (bad path, TRACE): 400/405.
     public let badRequests = ManagedAtomic(0)
-    /// Client connections closed at accept because `max_client_connections` were open.
-    public let connectionsRefused = ManagedAtomic(0)
     public let badGateway = ManagedAtomic(0)
     public let serviceUnavailable = ManagedAtomic(0)
     public let gatewayTimeout = ManagedAtomic(0)

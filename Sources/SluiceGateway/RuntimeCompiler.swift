@@ -89,7 +89,11 @@ struct RuntimeCompiler {
         let state = RuntimeState(
             routes: routes, upstreams: upstreams, generation: generation, routeTraffic: routeTraffic,
             protection: traffic.protection(config.protection, now: now),
-            trustedProxies: TrustedProxies(config.server.trustedProxies), globalLimiter: globalLimiter)
+            trustedProxies: TrustedProxies(config.server.trustedProxies), globalLimiter: globalLimiter,
+            pathNormalizer: PathNormalizer(
+                mergeSlashes: config.server.mergeSlashes,
+                escapedSlashes: EscapedSlashes(rawValue: config.server.escapedSlashes.rawValue) ?? .reject),
+            requestBufferSize: config.server.requestBufferSize)
         return (state, servers)
     }
 

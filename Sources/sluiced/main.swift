@@ -39,6 +39,7 @@ struct Sluiced: AsyncParsableCommand {
         if test {
             do {
                 let loaded = try ConfigLoader.load(path: config)
+                for warning in loaded.warnings { printError("sluiced: [warn] \(warning)") }
                 printError("sluiced: the configuration file \(config) syntax is ok")
                 printError("sluiced: configuration file \(config) test is successful (\(loaded.routes.count) routes, \(loaded.upstreams.count) upstreams)")
             } catch {
@@ -150,6 +151,7 @@ struct Sluiced: AsyncParsableCommand {
         listen = \(listen)
         zone = az1
         admin = \(admin)
+        admin_token = demo-admin-token-change-me
         access_log = off
 
         [protection]
@@ -204,7 +206,8 @@ struct Sluiced: AsyncParsableCommand {
             optional, with a fallback:
               for i in $(seq 30); do curl -s -o /dev/null -w '%{http_code} ' http://\(listen)/api/v1/users/1; done; echo
               curl -i -H 'Sluice-Fault-Abort: 503' http://\(listen)/api/v1/feed     # an injected fault
-              curl -X POST 'http://\(admin)/degrade?route=feed&state=on'             # admin API: degrade by hand
+              curl -X POST -H 'Authorization: Bearer demo-admin-token-change-me' \\
+                'http://\(admin)/degrade?route=feed&state=on'                          # admin API: degrade by hand
               curl -i http://\(listen)/api/v1/feed                                    # the fallback, Sluice-Degraded: 1
               curl http://\(admin)/status; curl http://\(admin)/metrics
             Stop with Ctrl-C.

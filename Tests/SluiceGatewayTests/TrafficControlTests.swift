@@ -304,19 +304,30 @@ extension String {
 
     @Test func adminSwitchDegradesARouteAndStatusShowsIt() async throws {
         try await withTrafficGateway(
-            serverExtra: "admin = 127.0.0.1:0",
+            serverExtra: "admin = 127.0.0.1:0\nadmin_token = test-token-0123456789",
             routes: "[route feed]\nmatch = /api/v1/feed\nupstream = demo\npriority = optional\n"
         ) { (gateway, port) async throws in
             let admin = try #require(gateway.adminAddress?.port)
+            let token = [("Authorization", "Bearer test-token-0123456789")]
             #expect(try await get(port, "/api/v1/feed").status == 200)
-            let switched = try await TestHTTP.request(port: admin, "POST", "/degrade?route=feed&state=on")
+            // State-changing requests need the token; a cross-site page and a rebound name are refused.
+            let anonymous = try await TestHTTP.request(port: admin, "POST", "/degrade?route=feed&state=on")
+            #expect(anonymous.status == 401 && anonymous.header("www-authenticate")?.hasPrefix("Bearer") == true)
+            let wrong = [("Authorization", "Bearer test-token-0123456788")]
+            #expect(try await TestHTTP.request(port: admin, "POST", "/degrade?route=feed&state=on", headers: wrong).status == 401)
+            let csrf = token + [("Origin", "https://evil.example")]
+            #expect(try await TestHTTP.request(port: admin, "POST", "/degrade?route=feed&state=on", headers: csrf).status == 403)
+            #expect(try await TestHTTP.request(port: admin, "GET", "/status", headers: [("Host", "evil.example:\(admin)")]).status == 403)
+            #expect(try await TestHTTP.request(port: admin, "GET", "/status", headers: [("Sec-Fetch-Site", "cross-site")]).status == 403)
+            #expect(try await get(port, "/api/v1/feed").status == 200, "nothing changed")
+            let switched = try await TestHTTP.request(port: admin, "POST", "/degrade?route=feed&state=on", headers: token)
             #expect(switched.status == 200 && switched.text.contains("\"degraded\": true"))
             let degraded = try await get(port, "/api/v1/feed")
             #expect(degraded.status == 503 && degraded.header("sluice-degraded") == "1")
             let status = try await get(admin, "/status")
             #expect(status.status == 200 && status.text.contains("\"manual_degrade\": true"))
-            #expect(try await TestHTTP.request(port: admin, "POST", "/degrade?route=nope&state=on").status == 404)
-            _ = try await TestHTTP.request(port: admin, "POST", "/degrade?route=feed&state=off")
+            #expect(try await TestHTTP.request(port: admin, "POST", "/degrade?route=nope&state=on", headers: token).status == 404)
+            _ = try await TestHTTP.request(port: admin, "POST", "/degrade?route=feed&state=off", headers: token)
             #expect(try await get(port, "/api/v1/feed").status == 200)
             let metrics = try await get(admin, "/metrics")
             #expect(metrics.text.contains("sluice_degraded_total 1"))

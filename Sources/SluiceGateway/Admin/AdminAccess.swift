@@ -3,9 +3,9 @@
 /// - state-changing methods (anything but GET, HEAD, OPTIONS) always need `Authorization: Bearer <admin_token>`;
 ///   with no token configured they are refused;
 /// - when the admin address is not loopback, every request needs the token;
-/// - a request without a valid token must name the admin listener itself in `Host`: an IP literal or `localhost`,
-///   with its port. A page on another origin that made its own name resolve to this machine (DNS rebinding)
-///   sends its own name and is refused;
+/// - a request without a valid token must name the admin listener by address in `Host`: an IP literal or
+///   `localhost`. A page on another origin that made its own name resolve to this machine (DNS rebinding) sends
+///   its own name and is refused;
 /// - a browser request from another site (`Origin` that is not the `Host`, or `Sec-Fetch-Site` other than
 ///   `same-origin`/`none`) is refused whatever it carries (CSRF).
 struct AdminAccess: Sendable, Equatable {
@@ -13,8 +13,6 @@ struct AdminAccess: Sendable, Equatable {
     var token: String?
     /// The admin API listens on loopback only.
     var loopback: Bool
-    /// The port it listens on, as bound.
-    var port: Int
 
     enum Decision: Equatable {
         case allow
@@ -49,12 +47,12 @@ struct AdminAccess: Sendable, Equatable {
             guard authorized else { return .unauthorized("a valid 'Authorization: Bearer' admin token is required") }
         }
         if !authorized && !isOwnAddress(host) {
-            return .forbidden("Host must be the admin listener's address (an IP literal or localhost, with its port)")
+            return .forbidden("Host must be the admin listener's address (an IP literal or localhost)")
         }
         return .allow
     }
 
-    /// `Host` names this listener: an IP literal or `localhost`, and the port it listens on.
+    /// `Host` names a listener by address: an IP literal or `localhost`, with or without a port.
     private func isOwnAddress(_ host: String?) -> Bool {
         guard let host, !host.isEmpty else { return false }
         let name: Substring
@@ -64,6 +62,7 @@ struct AdminAccess: Sendable, Equatable {
             name = host[host.index(after: host.startIndex)..<close]
             let rest = host[host.index(after: close)...]
             portText = rest.hasPrefix(":") ? rest.dropFirst() : (rest.isEmpty ? nil : "x")
+            if portText == "x" { return false }
             guard name.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
         } else {
             let parts = host.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
@@ -73,7 +72,7 @@ struct AdminAccess: Sendable, Equatable {
                 && name.allSatisfy { $0.isNumber || $0 == "." }
             guard isIPv4 || name.lowercased() == "localhost" else { return false }
         }
-        return (portText.flatMap { Int($0) } ?? 80) == port
+        return portText.map { !$0.isEmpty && $0.allSatisfy(\.isNumber) } ?? true
     }
 
     /// Compares in time independent of where the strings differ.

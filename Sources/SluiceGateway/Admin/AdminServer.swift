@@ -19,6 +19,7 @@ final class AdminServer: Sendable {
         var status: HTTPResponseStatus
         var contentType: String
         var body: String
+        var headers: [(String, String)] = []
 
         static func json(_ body: String, status: HTTPResponseStatus = .ok) -> Answer {
             Answer(status: status, contentType: "application/json", body: body + "\n")
@@ -29,7 +30,7 @@ final class AdminServer: Sendable {
         }
     }
 
-    typealias Route = @Sendable (_ method: HTTPMethod, _ path: Substring, _ query: Substring) -> Answer
+    typealias Route = @Sendable (_ head: HTTPRequestHead) -> Answer
 
     init(host: String, port: Int, group: any EventLoopGroup, logger: Logger, route: @escaping Route) {
         let configuration = ServerConfiguration(host: host, port: port, maxBodySize: 64 * 1024, serverName: "sluice-admin")
@@ -68,12 +69,9 @@ private final class AdminHandler: ChannelInboundHandler, RemovableChannelHandler
         case .end:
             guard let head else { return }
             self.head = nil
-            let uri = head.uri[...]
-            let question = uri.firstIndex(of: "?")
-            let path = question.map { uri[..<$0] } ?? uri
-            let query = question.map { uri[uri.index(after: $0)...] } ?? ""
-            let answer = route(head.method, path, query)
+            let answer = route(head)
             var headers = HTTPHeaders()
+            for (name, value) in answer.headers { headers.add(name: name, value: value) }
             headers.add(name: "content-type", value: answer.contentType)
             headers.add(name: "content-length", value: String(answer.body.utf8.count))
             headers.add(name: "cache-control", value: "no-store")

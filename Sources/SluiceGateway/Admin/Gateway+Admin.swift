@@ -14,7 +14,32 @@ extension Gateway {
         return true
     }
 
-    /// Answers one admin API request.
+    /// Answers one admin API request, once `AdminAccess` let it in.
+    func adminAnswer(_ head: HTTPRequestHead) -> AdminServer.Answer {
+        let access = AdminAccess(
+            token: config.server.adminToken, loopback: config.server.admin?.isLoopback ?? true)
+        let headers = head.headers
+        switch access.decide(
+            method: head.method.rawValue, host: headers.first(name: "host"), origin: headers.first(name: "origin"),
+            fetchSite: headers.first(name: "sec-fetch-site"), authorization: headers.first(name: "authorization"))
+        {
+        case .allow:
+            break
+        case .unauthorized(let reason):
+            var answer = AdminServer.Answer.json(JSONWriter.object([("error", JSONWriter.quoted(reason))]), status: .unauthorized)
+            answer.headers.append(("www-authenticate", #"Bearer realm="sluice-admin""#))
+            return answer
+        case .forbidden(let reason):
+            return .json(JSONWriter.object([("error", JSONWriter.quoted(reason))]), status: .forbidden)
+        }
+        let uri = head.uri[...]
+        let question = uri.firstIndex(of: "?")
+        let path = question.map { uri[..<$0] } ?? uri
+        let query = question.map { uri[uri.index(after: $0)...] } ?? ""
+        return adminAnswer(method: head.method, path: path, query: query)
+    }
+
+    /// Answers one admin API request that passed the access checks.
     func adminAnswer(method: HTTPMethod, path: Substring, query: Substring) -> AdminServer.Answer {
         switch (method, path) {
         case (.GET, "/status"), (.HEAD, "/status"):
@@ -141,7 +166,7 @@ extension Gateway {
             ("paced", s.paced), ("shed", s.shed), ("degraded", s.degraded), ("breaker_rejected", s.breakerRejected),
             ("breaker_opened", s.breakerOpened), ("adaptive_rejected", s.adaptiveRejected), ("overflow", s.overflow),
             ("fault_aborts", s.faultAborts), ("fault_delays", s.faultDelays), ("global_fail_open", s.globalFailOpen),
-        ].map { ($0.0, $0.1.load(ordering: .relaxed)) }
+        ].map { ($0.0, $0.1.load(ordering: .relaxed)) } + [("connections_refused", refusedConnections)]
     }
 
     /// `GET /metrics`: Prometheus text exposition.
