@@ -59,6 +59,8 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// When the whole current request must have arrived (`requestTimeout`).
     private var requestDeadline: NIODeadline?
     private var timer: Scheduled<Void>?
+    /// When `timer` fires.
+    private var timerAt = NIODeadline.distantFuture
     /// Whether the application has asked for more data since the last read completed. When it holds reads back
     /// (a proxy whose upstream is slow), the client is not the one stalling, and the body timeout waits.
     private var readRequested = false
@@ -308,10 +310,16 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         var next = context.eventLoop.now + timeout
         if let requestDeadline, requestDeadline < next { next = requestDeadline }
         deadline = next
+        if let timer, timerAt > next {
+            // The pending task fires too late for this deadline (a body timeout shorter than the idle one).
+            timer.cancel()
+            self.timer = nil
+        }
         if timer == nil { schedule(context: context, at: next) }
     }
 
     private func schedule(context: ChannelHandlerContext, at when: NIODeadline) {
+        timerAt = when
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
             timer = nil
             guard let deadline else { return }
