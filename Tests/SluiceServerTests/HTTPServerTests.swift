@@ -56,6 +56,36 @@ func startPathEchoServer(_ configuration: ServerConfiguration = ServerConfigurat
         await server.shutdown()
     }
 
+    @Test func connectionsPastTheLimitAreClosedAndCounted() async throws {
+        var configuration = ServerConfiguration()
+        configuration.maxConnections = 2
+        let server = try await startPathEchoServer(configuration)
+        let port = try #require(server.port)
+        let first = try TestSocket(port: port)
+        let second = try TestSocket(port: port)
+        for socket in [first, second] {
+            try await socket.send("GET /in HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try await socket.readResponse().status == 200)
+        }
+        let third = try TestSocket(port: port)
+        #expect(try await third.waitForClose(), "the third connection is closed at accept")
+        #expect(server.refusedConnections == 1)
+        try await first.send("GET /still HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await first.readResponse().status == 200, "the open ones keep serving")
+        await server.shutdown(gracePeriod: .milliseconds(200))
+    }
+
+    @Test func aHalfClosedClientGetsItsAnswer() async throws {
+        let server = try await startPathEchoServer()
+        let socket = try TestSocket(port: try #require(server.port))
+        try socket.sendRaw(Array("GET /half HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        socket.shutdownWrite()  // as `nc -N` does
+        let response = try await socket.readResponse()
+        #expect(response.status == 200 && response.text == "/half")
+        #expect(try await socket.waitForClose())
+        await server.shutdown(gracePeriod: .milliseconds(200))
+    }
+
     @Test func keepAliveServesManyRequestsOnOneConnection() async throws {
         let server = try await startPathEchoServer()
         let socket = try TestSocket(port: server.port!)

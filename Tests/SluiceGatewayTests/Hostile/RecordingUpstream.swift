@@ -21,6 +21,7 @@ final class RecordingUpstream: Sendable {
     private struct Record {
         var requests: [Request] = []
         var garbage = 0
+        var connections = 0
     }
 
     private let record: NIOLockedValueBox<Record>
@@ -31,8 +32,15 @@ final class RecordingUpstream: Sendable {
     /// The requests recorded so far, and how many times bytes could not be parsed.
     var requests: [Request] { record.withLockedValue { $0.requests } }
     var garbage: Int { record.withLockedValue { $0.garbage } }
+    /// Connections accepted since the start.
+    var connections: Int { record.withLockedValue { $0.connections } }
 
-    func reset() { record.withLockedValue { $0 = Record() } }
+    func reset() {
+        record.withLockedValue { record in
+            record.requests.removeAll()
+            record.garbage = 0
+        }
+    }
 
     private init(channel: any Channel, record: NIOLockedValueBox<Record>) {
         self.channel = channel
@@ -45,6 +53,7 @@ final class RecordingUpstream: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    record.withLockedValue { $0.connections += 1 }
                     let operations = channel.pipeline.syncOperations
                     try operations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
                     try operations.addHandler(HTTPResponseEncoder())
