@@ -95,6 +95,15 @@ final class ConnectionPool {
     func release(_ connection: UpstreamConnection, reusable: Bool) {
         eventLoop.preconditionInEventLoop()
         connection.exchange = nil
+        if reusable && connection.isReading {
+            // The answer ended inside a read: whatever else that read carried is still being parsed. Only once it
+            // is done is the connection known clean (anything more was a stray answer and closed it).
+            connection.afterRead = { [weak self, weak connection] in
+                guard let self, let connection else { return }
+                self.release(connection, reusable: !connection.isClosed)
+            }
+            return
+        }
         let keep = reusable && !isClosed && connection.isActive
             && connection.requestCount < settings.maxRequestsPerConnection && settings.keepalive > 0
         guard keep else {

@@ -32,6 +32,10 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var readsPaused = false
     private var readPending = false
     private(set) var isClosed = false
+    /// Inside a read: parts are being delivered, and more may follow before `channelReadComplete`.
+    private(set) var isReading = false
+    /// A release put off until the current read completes (see `ConnectionPool.release`).
+    var afterRead: (() -> Void)?
 
     var isActive: Bool { !isClosed && (context?.channel.isActive ?? false) }
     var isWritable: Bool { context?.channel.isWritable ?? false }
@@ -39,9 +43,11 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        isReading = true
         let part = unwrapInboundIn(data)
         guard let exchange else {
             // An idle connection has nothing to say; whatever this is, the connection is no longer in step.
+            isClosed = true
             context.close(promise: nil)
             return
         }
@@ -49,8 +55,17 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        isReading = false
         exchange?.upstreamReadComplete()
+        finishDeferredRelease()
         context.fireChannelReadComplete()
+    }
+
+    /// Runs a release the pool put off until the current read was fully parsed.
+    private func finishDeferredRelease() {
+        guard let afterRead else { return }
+        self.afterRead = nil
+        afterRead()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -60,6 +75,8 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isClosed = true
+        isReading = false
+        finishDeferredRelease()
         if let exchange {
             self.exchange = nil
             exchange.upstreamClosed(error: nil)
