@@ -16,7 +16,8 @@ import Testing
         let upstream = try await ScriptedUpstream.start { index, _ in
             index == 0 ? (first, closeAfterFirst) : (Self.clean, false)
         }
-        let config = try ConfigLoader.parse(
+        do {
+            try await withConfiguredGateway(
             """
             [server]
             listen = 127.0.0.1:0
@@ -31,19 +32,13 @@ import Testing
             upstream = up
             retries = 0
             timeout = 2s
-            """)
-        var logger = Logger(label: "test.broken-upstream")
-        logger.logLevel = .critical
-        let gateway = try Gateway(config: config, logger: logger)
-        try await gateway.start()
-        do {
-            try await body(gateway.listeningAddresses[0].port!, upstream)
+            """) { port in
+                try await body(port, upstream)
+            }
         } catch {
-            await gateway.shutdown()
             await upstream.stop()
             throw error
         }
-        await gateway.shutdown()
         await upstream.stop()
     }
 

@@ -49,18 +49,13 @@ final class RecordingUpstream: Sendable {
 
     static func start() async throws -> RecordingUpstream {
         let record = NIOLockedValueBox(Record())
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    record.withLockedValue { $0.connections += 1 }
-                    let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
-                    try operations.addHandler(HTTPResponseEncoder())
-                    try operations.addHandler(Recorder(record: record))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
+        let channel = try await startLoopbackServer { channel in
+            record.withLockedValue { $0.connections += 1 }
+            let operations = channel.pipeline.syncOperations
+            try operations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
+            try operations.addHandler(HTTPResponseEncoder())
+            try operations.addHandler(Recorder(record: record))
+        }
         return RecordingUpstream(channel: channel, record: record)
     }
 

@@ -22,14 +22,9 @@ final class ScriptedUpstream: Sendable {
 
     static func start(_ script: @escaping Script) async throws -> ScriptedUpstream {
         let count = NIOLockedValueBox(0)
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Responder(script: script, count: count))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
+        let channel = try await startLoopbackServer { channel in
+            try channel.pipeline.syncOperations.addHandler(Responder(script: script, count: count))
+        }
         return ScriptedUpstream(channel: channel, count: count)
     }
 

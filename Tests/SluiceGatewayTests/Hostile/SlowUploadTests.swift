@@ -11,7 +11,8 @@ import Testing
         bufferSize: String, _ body: (_ port: Int, _ upstream: RecordingUpstream) async throws -> Void
     ) async throws {
         let upstream = try await RecordingUpstream.start()
-        let config = try ConfigLoader.parse(
+        do {
+            try await withConfiguredGateway(
             """
             [server]
             listen = 127.0.0.1:0
@@ -25,19 +26,13 @@ import Testing
             match = /*
             upstream = rec
             degrade = slow=100ms ratio=50% window=10s min_requests=4 recovery=10s
-            """)
-        var logger = Logger(label: "test.slow-upload")
-        logger.logLevel = .critical
-        let gateway = try Gateway(config: config, logger: logger)
-        try await gateway.start()
-        do {
-            try await body(gateway.listeningAddresses[0].port!, upstream)
+            """) { port in
+                try await body(port, upstream)
+            }
         } catch {
-            await gateway.shutdown()
             await upstream.stop()
             throw error
         }
-        await gateway.shutdown()
         await upstream.stop()
     }
 
