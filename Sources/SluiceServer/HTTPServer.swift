@@ -109,7 +109,7 @@ public final class HTTPServer: Sendable {
             try operations.addHandler(NIOHTTPResponseHeadersValidator())
         }
         try operations.addHandler(HTTPServerPipelineHandler())
-        try operations.addHandler(RequestGuard(configuration: configuration))
+        try operations.addHandler(RequestGuard(configuration: configuration, decoderSignal: signal))
     }
 
     /// Stops accepting, lets in-flight requests finish (idle keep-alive connections close at once, busy ones after

@@ -18,10 +18,29 @@ final class RearmingRequestDecoder: ByteToMessageDecoder {
         /// Set by `RequestGuard` when the `.end` of an upgrade request passed; cleared here once acted on, or by
         /// `RequestGuard` again if anything else was parsed after it (then the parser had not stopped after all).
         var rearm = false
-    }
+        /// The status the error just thrown deserves when it is not the parser's usual one (414 for a request line
+        /// that overflowed, 400 for unparsed input past the cap). The error itself stays an `HTTPParserError`,
+        /// which is what lets NIO's pipelining handler accept the answer.
+        var errorStatus: HTTPResponseStatus?
+        /// The bytes the parser was given last, for telling a malformed request line from an unsupported one.
+        var lastInput: ByteBuffer?
+        /// Whether the current message's request line has been seen to end, and where (for 414 against 431).
+        var lineEnd: Int?
 
-    /// Thrown when more unparsed bytes piled up than `bufferLimit`.
-    struct BufferOverflow: Error {}
+        /// The status for a parser error about the request line, from the shape of the line in `lastInput`:
+        /// 505 for a well-formed line whose version is not 1.x (but 0.9, which is no request line at all), 501 for
+        /// a well-formed method the parser does not know, 400 for anything else.
+        func refine(_ error: HTTPParserError) {
+            guard errorStatus == nil, error == .invalidVersion || error == .invalidMethod else { return }
+            let line = lastInput.flatMap(RearmingRequestDecoder.requestLine)
+            if error == .invalidVersion {
+                // A real version other than 1.0 and 1.1 (1.2, 2.0, 3.0): 505. HTTP/0.9 has no request line of this form.
+                errorStatus = (line?.versionMajor ?? 0) >= 1 ? .httpVersionNotSupported : .badRequest
+            } else {
+                errorStatus = line?.methodIsWellFormed == true ? .notImplemented : .badRequest
+            }
+        }
+    }
 
     let signal: Signal
     private let limits: NIOHTTPDecoderLimitConfiguration
@@ -45,7 +64,21 @@ final class RearmingRequestDecoder: ByteToMessageDecoder {
 
     func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         while true {
-            _ = try inner.decode(context: context, buffer: &buffer)
+            signal.lastInput = buffer
+            if signal.lineEnd == nil, let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                signal.lineEnd = newline - buffer.readerIndex
+            }
+            do {
+                _ = try inner.decode(context: context, buffer: &buffer)
+            } catch HTTPParserError.headerOverflow where signal.lineEnd.map({ $0 > limits.maxHeaderFieldSize }) ?? true {
+                // The request line itself did not end within the limit: the target is too long (414, RFC 9112 §3),
+                // not the header section (431).
+                signal.errorStatus = .uriTooLong
+                throw HTTPParserError.headerOverflow
+            } catch let error as HTTPParserError {
+                signal.refine(error)
+                throw error
+            }
             guard signal.rearm else { break }
             signal.rearm = false
             inner.decoderRemoved(context: context)
@@ -53,8 +86,40 @@ final class RearmingRequestDecoder: ByteToMessageDecoder {
             inner.decoderAdded(context: context)
             if buffer.readableBytes == 0 { break }
         }
-        if buffer.readableBytes > bufferLimit { throw BufferOverflow() }
+        if buffer.readableBytes > bufferLimit {
+            signal.errorStatus = .badRequest
+            throw HTTPParserError.headerOverflow
+        }
         return .needMoreData
+    }
+
+    /// The shape of a request line: `METHOD SP target SP HTTP/d.d CRLF`.
+    struct RequestLineShape {
+        var methodIsWellFormed: Bool
+        /// The major version of a well-formed `HTTP/d.d` at the end of a well-formed line.
+        var versionMajor: Int?
+    }
+
+    static func requestLine(_ buffer: ByteBuffer) -> RequestLineShape? {
+        let bytes = buffer.readableBytesView
+        let start = bytes.firstIndex { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") } ?? bytes.startIndex
+        let line = bytes[start...].prefix { $0 != UInt8(ascii: "\n") }
+        let parts = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+        guard let method = parts.first else { return nil }
+        let methodOK = !method.isEmpty
+            && method.allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+            && parts.count >= 2 && !parts[1].isEmpty
+        var major: Int?
+        let lineEnds = start + line.count < bytes.endIndex && line.last == UInt8(ascii: "\r")
+        if parts.count == 3, lineEnds, methodOK {
+            let version = Array(parts[2].dropLast())  // without the CR
+            if version.count == 8 && version.starts(with: Array("HTTP/".utf8)) && (48...57).contains(version[5])
+                && version[6] == UInt8(ascii: ".") && (48...57).contains(version[7])
+            {
+                major = Int(version[5] - 48)
+            }
+        }
+        return RequestLineShape(methodIsWellFormed: methodOK, versionMajor: major)
     }
 
     func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
@@ -94,12 +159,19 @@ final class UpgradeWatch: ChannelInboundHandler, RemovableChannelHandler {
         case .body:
             break
         case .end:
+            signal.lineEnd = nil
             if current {
                 current = false
                 signal.rearm = true
             }
         }
         context.fireChannelRead(data)
+    }
+
+    /// NIO fires (rather than throws) its error for a version other than 1.x: refine its status here.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? HTTPParserError { signal.refine(error) }
+        context.fireErrorCaught(error)
     }
 }
 

@@ -65,8 +65,17 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// (a proxy whose upstream is slow), the client is not the one stalling, and the body timeout waits.
     private var readRequested = false
 
+    /// The decoder's signal, for the status of errors it refines (see `RearmingRequestDecoder.Signal`).
+    private let decoderSignal: RearmingRequestDecoder.Signal?
+
     public init(configuration: ServerConfiguration) {
         self.configuration = configuration
+        self.decoderSignal = nil
+    }
+
+    init(configuration: ServerConfiguration, decoderSignal: RearmingRequestDecoder.Signal) {
+        self.configuration = configuration
+        self.decoderSignal = decoderSignal
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -199,16 +208,25 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if lingering { return }
-        let status: HTTPResponseStatus
-        if let parserError = error as? HTTPParserError {
-            status = parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
-        } else if error is RearmingRequestDecoder.BufferOverflow {
-            status = .badRequest
-        } else {
+        guard let parserError = error as? HTTPParserError else {
             context.fireErrorCaught(error)
             return
         }
-        // The decoder parses nothing more on this connection: answer if no answer has started, then close.
+        let status: HTTPResponseStatus
+        if let special = decoderSignal?.errorStatus {
+            status = special
+        } else {
+            switch parserError {
+            case .headerOverflow: status = .requestHeaderFieldsTooLarge
+            case .invalidVersion: status = .httpVersionNotSupported
+            case .invalidMethod: status = .notImplemented  // RFC 9110 §9.1: a method this parser does not know
+            default: status = .badRequest
+            }
+        }
+        // The decoder parses nothing more on this connection: answer what could not be parsed, then close. Between
+        // requests the bad bytes are a request of their own (its answer follows the last one's); within a request
+        // that already has its answer, there is nothing left to say.
+        if !requestOpen && !responseOpen { responseDone = false }
         reject(context: context, status: status)
         context.fireErrorCaught(error)
     }
@@ -222,6 +240,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         deadline = nil
         if lingering { return }
         if responseOpen || responseDone {
+            context.flush()  // what was written of the answer goes out before the close
             context.close(promise: nil)
         } else {
             writeError(context: context, status: status, extra: extra)

@@ -105,7 +105,7 @@ public enum RequestHeadCheck {
         }
 
         // TRACE reflects the request back; a body on it has no meaning and is how requests get smuggled.
-        if head.method == .TRACE && body != .none { return reject(.badRequest, "TRACE with a body") }
+        if head.method == .TRACE && body != .none { return reject(.methodNotAllowed, "TRACE with a body") }
 
         var expectsContinue = false
         for expectation in expectations {

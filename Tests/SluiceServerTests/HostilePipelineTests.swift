@@ -17,6 +17,15 @@ final class RecordingApp: ChannelInboundHandler {
     var answerEarly = false
     /// Leave out `Content-Length` (the server must frame it).
     var unframed = false
+    /// Hold answers until `answerHeld()` (an application that answers later, like the proxy).
+    var hold = false
+    private var heldContext: ChannelHandlerContext?
+
+    func answerHeld() {
+        guard let context = heldContext else { return }
+        heldContext = nil
+        answer(context, status: .ok)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -28,6 +37,10 @@ final class RecordingApp: ChannelInboundHandler {
             bodies[bodies.count - 1] += String(buffer: buffer)
         case .end:
             if answerEarly { return }
+            if hold {
+                heldContext = context
+                return
+            }
             answer(context, status: .ok)
             if answerTwice { answer(context, status: .requestTimeout) }
         }
@@ -199,5 +212,20 @@ extension String {
         connection.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         #expect(try connection.output().hasPrefix("HTTP/1.1 408"))
         #expect(connection.app.errors.contains { ($0 as? HTTPServerError) == .requestReadTimeout })
+    }
+}
+
+@Suite struct PipelineErrorTests {
+    @Test func garbageAfterARequestStillLetsItBeAnswered() throws {
+        let connection = try HostileChannel()
+        connection.app.hold = true
+        try connection.send("GET / HTTP/1.1\r\nHost: h\r\n\r\nGARBAGE\r\n\r\n")
+        #expect(connection.app.heads.count == 1)
+        #expect(connection.isOpen, "the first request is still being answered")
+        connection.app.answerHeld()
+        let output = try connection.output()
+        #expect(output.hasPrefix("HTTP/1.1 200 OK"), "\(output)")
+        #expect(output.occurrences(of: "HTTP/1.1 ") == 2, "then the garbage gets its 400: \(output)")
+        #expect(!connection.isOpen)
     }
 }

@@ -26,8 +26,11 @@ public enum RawHTTPClient {
         public var garbage: Int
         /// The probe request sent after the expected answers was answered: the connection is alive and in step.
         public var probeAnswered: Bool
+        /// Interim (1xx) statuses, in order.
+        public var interim: [Int]
     }
 
+    /// `headRequest`: the first request is a HEAD (its answer has no body).
     /// Sends `bytes` to 127.0.0.1:`port` (then shuts the sending side if `halfClose`) and reads until the server
     /// closes, `timeout` seconds pass without a byte, or `expected` responses came; then, when `probe` is given and
     /// the connection is still open, sends it and reads its answer.
@@ -69,13 +72,14 @@ public enum RawHTTPClient {
         }
         return Exchange(
             responses: responses, closed: socket.eof, stalled: stalled && !socket.eof, garbage: parser.pending.count,
-            probeAnswered: probeAnswered)
+            probeAnswered: probeAnswered, interim: parser.interim)
     }
 }
 
 /// Splits a byte stream into HTTP/1.1 responses (length, chunked, or until close).
 struct ResponseStream {
     var responses: [RawHTTPClient.Response] = []
+    var interim: [Int] = []
     var pending: [UInt8] = []
     let headRequest: Bool
 
@@ -100,9 +104,11 @@ struct ResponseStream {
         let bodyStart = headEnd + 4
         if status < 200 {
             pending.removeFirst(bodyStart)
-            return status == 101 ? response : next()
+            if status == 101 { return response }
+            interim.append(status)
+            return next()
         }
-        if headRequest || status == 204 || status == 304 {
+        if (headRequest && responses.isEmpty) || status == 204 || status == 304 {
             pending.removeFirst(bodyStart)
             return response
         }

@@ -237,7 +237,9 @@ private struct Boom: Error {}
                 let socket = try TestSocket(port: port)
                 try await socket.send(garbage)
                 let response = try? await socket.readResponse()
-                #expect(response.map { (400..<500).contains($0.status) } ?? true, "\(garbage.debugDescription)")
+                // 4xx, or 501 for a method the parser does not know and 505 for an HTTP version it does not speak.
+                #expect(response.map { (400..<500).contains($0.status) || [501, 505].contains($0.status) } ?? true,
+                        "\(garbage.debugDescription)")
                 #expect(try await socket.waitForClose())
             }
             #expect(try await TestHTTP.request(port: port, "GET", "/x").status == 200, "the server is still up")

@@ -182,7 +182,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var host = head.headers.first(name: "host")
         if uri.utf8.first != UInt8(ascii: "/") {
             if uri == "*" {
-                answer(.notFound, "no route\n")
+                // OPTIONS * asks about the server itself (RFC 9110 §9.3.7): the gateway answers for itself.
+                answer(.ok, "", extra: [("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")])
                 return
             }
             if host == nil { host = RequestHeadCheck.authority(of: uri) }
