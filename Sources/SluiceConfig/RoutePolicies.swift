@@ -72,7 +72,8 @@ public enum RetryCondition: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// `retries = 2 on=connect_failure,reset,502,503,504 per_try_timeout=1s backoff=25ms`.
+/// `retries = 2 on=connect_failure,reset,502,503,504 per_try_timeout=1s backoff=25ms`: 0...10 retries, on
+/// statuses 500...599, `per_try_timeout` above 0 and at most a day, `backoff` at most an hour.
 public struct RetryPolicy: Sendable, Hashable {
     /// Further tries after the first (0...10).
     public var retries: Int

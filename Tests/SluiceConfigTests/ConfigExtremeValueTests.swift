@@ -103,8 +103,9 @@ func seconds(_ duration: Duration) -> Double {
         case .server: return (head + entry + "\n" + upstream, 3, "[server]")
         case .upstream: return (head + upstream + entry + "\n", 5, "[upstream users]")
         case .route:
-            if range.key == "upstream" { return (head + upstream + "[route r]\nmatch = /\n" + entry + "\n", 7, "[route r]") }
-            return (head + upstream + "[route r]\nmatch = /\nupstream = users\n" + entry + "\n", 8, "[route r]")
+            // `upstream` is the key under test, or the route's own.
+            let own = range.key == "upstream" ? "" : "upstream = users\n"
+            return (head + upstream + "[route r]\nmatch = /\n" + own + entry + "\n", own.isEmpty ? 7 : 8, "[route r]")
         case .protection: return (head + upstream + "[protection]\n" + entry + "\n", 6, "[protection]")
         case .ratelimit:
             if range.key == "backend" { return (head + upstream + "[ratelimit]\n" + entry + "\n", 6, "[ratelimit]") }
@@ -168,7 +169,9 @@ func seconds(_ duration: Duration) -> Double {
             let text = line.hasPrefix("; ") ? line.dropFirst(2) : line[...]
             guard let equals = text.firstRange(of: " = ") else { continue }
             let key = text[..<equals.lowerBound]
-            if !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) { documented.insert(String(key)) }
+            if !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                documented.insert(String(key))
+            }
         }
         let textual: Set = [
             "zone", "access_log", "log_level", "trusted_proxies", "include", "balance", "hash_key", "match", "host",

@@ -19,7 +19,9 @@ import Testing
 
     /// The gateway's `Retry-After` for a refusal: whole seconds rounded up, in 64-bit nanoseconds
     /// (`ProxyHandler.answerDegraded`). Fails the test where that addition would overflow.
-    static func retryAfterSeconds(_ duration: Duration, sourceLocation: Testing.SourceLocation = #_sourceLocation) -> Int64 {
+    static func retryAfterSeconds(
+        _ duration: Duration, sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) -> Int64 {
         let (sum, overflow) = duration.wholeNanoseconds.addingReportingOverflow(999_999_999)
         #expect(!overflow, "Retry-After of \(duration) overflows", sourceLocation: sourceLocation)
         return overflow ? .max : max(1, sum / 1_000_000_000)
