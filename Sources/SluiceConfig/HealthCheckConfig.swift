@@ -1,7 +1,8 @@
 /// `health_check = GET /healthz interval=2s timeout=1s rise=2 fall=3 expect=200-399 host=api.internal initial=unhealthy`
 ///
 /// Active HTTP checks of every server of an upstream: a server moves to unhealthy after `fall` failed probes in a
-/// row and back after `rise` good ones (nginx's and HAProxy's rise/fall).
+/// row and back after `rise` good ones (nginx's and HAProxy's rise/fall). `interval` and `timeout` are above 0 and at
+/// most a day, `rise` and `fall` 1...100, `expect` statuses 100...599.
 public struct HealthCheckConfig: Sendable, Hashable {
     public var method: String
     public var path: String

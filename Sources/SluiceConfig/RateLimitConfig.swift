@@ -2,6 +2,8 @@ import SluiceTraffic
 
 /// `rate_limit = 1000/s burst=200 key=client_ip mode=shadow warmup=10s pace=500ms`, repeatable on a route: every
 /// line is its own token bucket and a request must pass them all (per key and per route limits stack).
+/// Ranges: count and `burst` 1...10^8, the period 1ms...1d, `burst × period ÷ count` at most ten years, `warmup`
+/// and `pace` above 0 and at most an hour, `max_keys` 64...10^8.
 public struct RateLimitConfig: Sendable, Hashable {
     /// What one bucket is kept for.
     public enum Key: Sendable, Hashable, CustomStringConvertible {

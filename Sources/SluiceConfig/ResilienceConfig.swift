@@ -1,7 +1,9 @@
 public import SluiceTraffic
 
 /// `circuit_breaker = failure_rate=50% slow_call=1s slow_rate=80% window=100 min_calls=20 open=30s half_open=5`
-/// on an upstream (or a route): resilience4j's breaker. `window` is a number of calls or a duration.
+/// on an upstream (or a route): resilience4j's breaker. `window` is a number of calls (1...100,000) or a duration
+/// (1s...1d); `min_calls` 1...100,000, `half_open` 1...1000, the rates above 0% and at most 100%, `slow_call`,
+/// `open` and `half_open_timeout` above 0 and at most a day.
 public struct CircuitBreakerConfig: Sendable, Hashable {
     public enum Window: Sendable, Hashable {
         case calls(Int)
@@ -107,6 +109,8 @@ public struct AdaptiveConcurrencyConfig: Sendable, Hashable {
 
 /// `degrade = slow=500ms ratio=50% window=10s min_requests=20 recovery=30s`,
 /// `degrade = error_ratio=50% …` or `degrade = error_count=100 window=60s …`: Sentinel's degrade rules.
+/// `slow` and `recovery` are above 0 and at most a day, `window` 100ms...1d, `error_count` and `min_requests`
+/// 1...1,000,000.
 public struct DegradeConfig: Sendable, Hashable {
     public enum Trigger: Sendable, Hashable {
         /// More than `ratio` (0...1) of requests slower than the duration.

@@ -72,7 +72,8 @@ public enum RetryCondition: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// `retries = 2 on=connect_failure,reset,502,503,504 per_try_timeout=1s backoff=25ms`.
+/// `retries = 2 on=connect_failure,reset,502,503,504 per_try_timeout=1s backoff=25ms`: 0...10 retries, on
+/// statuses 500...599, `per_try_timeout` above 0 and at most a day, `backoff` at most an hour.
 public struct RetryPolicy: Sendable, Hashable {
     /// Further tries after the first (0...10).
     public var retries: Int
@@ -106,16 +107,17 @@ public struct RetryPolicy: Sendable, Hashable {
         for word in words.dropFirst() {
             switch word.name {
             case "on":
+                let error = ValueError(
+                    expected: "on= a comma-separated list of connect_failure, reset, 5xx and statuses 500 to 599",
+                    got: "on=\(word.value)")
                 var conditions: [RetryCondition] = []
-                for item in word.value.split(separator: ",") {
+                for item in word.value.split(separator: ",", omittingEmptySubsequences: false) {
                     switch item {
                     case "connect_failure": conditions.append(.connectFailure)
                     case "reset": conditions.append(.reset)
                     case "5xx": conditions += [.status(500), .status(502), .status(503), .status(504)]
                     default:
-                        guard let code = try? ValueParsing.integer(item, in: 500...599) else {
-                            throw ValueError(expected: "connect_failure, reset, 5xx or a 5xx status like 503", got: String(item))
-                        }
+                        guard let code = try? ValueParsing.integer(item, in: 500...599) else { throw error }
                         conditions.append(.status(code))
                     }
                 }

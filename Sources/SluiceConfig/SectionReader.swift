@@ -124,7 +124,9 @@ struct SectionReader {
     }
 
     /// A size in bytes within `range`.
-    func size(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>, errors: inout [ConfigError]) -> Int {
+    func size(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>, errors: inout [ConfigError])
+        -> Int
+    {
         value(key, default: defaultValue, errors: &errors) { text throws(ValueError) in
             try ValueParsing.size(text, in: range)
         }

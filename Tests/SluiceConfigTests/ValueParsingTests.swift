@@ -49,6 +49,90 @@ import Testing
         #expect(throws: ValueError.self) { try ValueParsing.size(text) }
     }
 
+    /// Text at and past the limits of 64-bit arithmetic is refused with a ValueError, never wrapped or trapped on.
+    @Test(arguments: [
+        "9223372036854775807s", "9223372036854775808ns", "99999999999999999999ms", "999999999999999999s",
+        "106752d", "1e999", "1e30s", "-0", "-0s", "+5s", "0x10s", " 5 ", "5", "inf", "nan", "1.5e3ms", "--1s",
+        "1..5s", "99999999999999999999.5s", "",
+    ])
+    func extremeDurations(text: String) {
+        #expect(throws: ValueError.self, "\(text)") { try ValueParsing.duration(text) }
+    }
+
+    @Test func durationsUpToTheInt64Limit() throws {
+        #expect(try ValueParsing.duration("9223372036s") == .seconds(9_223_372_036))
+        #expect(try ValueParsing.duration("9223372036.854775807s") == .nanoseconds(Int64.max))
+        #expect(throws: ValueError.self) { try ValueParsing.duration("9223372036.854775808s") }
+        #expect(try ValueParsing.duration("1d") == .seconds(86_400) && ValueParsing.text(.seconds(86_400)) == "1d")
+        #expect(try ValueParsing.duration("1.5d") == .seconds(129_600))
+        #expect(try ValueParsing.duration(" 2s ") == .seconds(2))
+        #expect(try ValueParsing.duration("0.0000000001s") == .zero)  // below a nanosecond: dropped
+        #expect(try ValueParsing.duration("0.99999999999999999999999999999999999h") < .seconds(3600))
+    }
+
+    @Test func rangedDurationsSayWhichBoundWasCrossed() throws {
+        let range = Duration.milliseconds(1)...Duration.seconds(86_400)
+        #expect(try ValueParsing.duration("1ms", in: range) == .milliseconds(1))
+        #expect(try ValueParsing.duration("24h", in: range) == .seconds(86_400))
+        #expect(throws: ValueError(expected: "a duration of at most 1d", got: "9223372036s")) {
+            try ValueParsing.duration("9223372036s", in: range)
+        }
+        #expect(throws: ValueError(expected: "a duration of at least 1ms", got: "999us")) {
+            try ValueParsing.duration("999us", in: range)
+        }
+        #expect(throws: ValueError(expected: "a duration above 0, like 500ms, 2s or 1m", got: "0s")) {
+            try ValueParsing.duration("0s", in: .nanoseconds(1)...Duration.seconds(1))
+        }
+    }
+
+    @Test(arguments: [
+        "9999999999999999k", "9999999999999g", "8796093022208m", "9223372036854775807", "1e9", "0x10", "-0", "+5",
+        "1t", "1.0k", "kk", "1k1",
+    ])
+    func extremeSizes(text: String) {
+        #expect(throws: ValueError.self, "\(text)") { try ValueParsing.size(text) }
+    }
+
+    @Test func rangedSizes() throws {
+        #expect(try ValueParsing.size("1024g", in: 0...(1 << 40)) == 1 << 40)
+        #expect(throws: ValueError(expected: "a size of at most 1024g", got: "1025g")) {
+            try ValueParsing.size("1025g", in: 0...(1 << 40))
+        }
+        #expect(throws: ValueError(expected: "a size of at least 1024, like 512, 64k or 1m", got: "1023")) {
+            try ValueParsing.size("1023", in: 1024...2048)
+        }
+        #expect(ValueParsing.sizeText(16 << 20) == "16m" && ValueParsing.sizeText(1536) == "1536")
+        #expect(ValueParsing.sizeText(0) == "0" && ValueParsing.sizeText(64 << 10) == "64k")
+    }
+
+    @Test(arguments: [
+        "9223372036854775807", "9223372036854775808", "-9223372036854775808", "99999999999999999999", "1e30", "-0",
+        "+5", "0x10", "5.", "", "-", "1_000", "١٢",
+    ])
+    func extremeIntegers(text: String) {
+        #expect(throws: ValueError.self, "\(text)") { try ValueParsing.integer(text, in: 0...Int.max) }
+    }
+
+    @Test func signsOnlyWhereTheRangeHasNegatives() throws {
+        #expect(try ValueParsing.integer("-3", in: -5...5) == -3)
+        #expect(try ValueParsing.integer(" 5 ", in: 0...5) == 5)  // surrounding spaces are ignored, as everywhere
+        #expect(throws: ValueError(expected: "a whole number from 0 to 5", got: "-0")) {
+            try ValueParsing.integer("-0", in: 0...5)
+        }
+        #expect(throws: ValueError.self) { try ValueParsing.integer("-0", in: -5...5) }
+        #expect(throws: ValueError(expected: "a whole number from 0 to 5", got: "-3")) {
+            try ValueParsing.integer("-3", in: 0...5)
+        }
+    }
+
+    @Test func decimalNumbers() throws {
+        #expect(try ValueParsing.number("1.25", in: 1...10) == 1.25)
+        #expect(try ValueParsing.number("10", in: 1...10) == 10)
+        for bad in ["10.000000001", "0.999999999", "1e0", "inf", "nan", "+2", "-1", "0x1p0", "", "1.", ".5"] {
+            #expect(throws: ValueError.self, "\(bad)") { try ValueParsing.number(bad, in: 1...10) }
+        }
+    }
+
     @Test func percentages() throws {
         #expect(try ValueParsing.percentage("50%") == 0.5)
         #expect(try ValueParsing.percentage("0%") == 0)
