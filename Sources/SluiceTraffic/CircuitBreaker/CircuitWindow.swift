@@ -12,8 +12,7 @@ struct CircuitWindow: Sendable {
             ring = OutcomeRing(capacity: count)
             minimumCalls = min(minCalls, count)
         case .time(let span):
-            let second: Int64 = 1_000_000_000
-            let seconds = (span.wholeNanoseconds + second - 1) / second
+            let seconds = RateLimitHeaders.secondsRoundedUp(span)
             buckets = OutcomeBuckets(window: span, buckets: Int(min(max(seconds, 1), 3_600)))
             minimumCalls = minCalls
         }

@@ -24,10 +24,10 @@ public struct RateLimitHeaders: Sendable {
         return fields
     }
 
-    /// Whole seconds, rounded up; 0 for zero or negative durations.
-    static func secondsRoundedUp(_ duration: Duration) -> Int64 {
+    /// Whole seconds, rounded up (saturating); 0 for zero or negative durations.
+    public static func secondsRoundedUp(_ duration: Duration) -> Int64 {
         guard duration > .zero else { return 0 }
         let (seconds, attoseconds) = duration.components
-        return attoseconds > 0 ? seconds + 1 : seconds
+        return attoseconds > 0 && seconds < Int64.max ? seconds + 1 : seconds
     }
 }

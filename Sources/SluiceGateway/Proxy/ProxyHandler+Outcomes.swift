@@ -1,0 +1,249 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import SluiceConfig
+import SluiceRedis
+import SluiceRouter
+import SluiceServer
+import SluiceTraffic
+
+extension ProxyHandler {
+    // MARK: Outcomes
+
+    /// Tries another server if the retry policy, the budget and the request allow, otherwise answers `status`.
+    func retryOr(_ status: HTTPResponseStatus, _ body: String, condition: RetryCondition) {
+        if retryAllowed(condition) {
+            retry()
+        } else {
+            fail(status, body)
+        }
+    }
+
+    /// Whether a try that failed with `condition` may be tried again on another server: the route retries on it,
+    /// tries are left, there is another server, the request can be sent again (RFC 9110 §9.2.2: idempotent
+    /// methods, or `retry_non_idempotent`; and no streamed body that is gone), and the retry budget has room.
+    func retryAllowed(_ condition: RetryCondition) -> Bool {
+        guard let route, let upstream, let clientHead else { return false }
+        let policy = route.retryPolicy
+        guard policy.retries(on: condition), tried.count <= policy.retries, tried.count < upstream.servers.count else {
+            return false
+        }
+        let nothingSent = condition == .connectFailure
+        guard clientHead.method.isIdempotent || (route.retryNonIdempotent && nothingSent) else { return false }
+        // The body is kept only until the first try starts; once streamed upstream it cannot be sent again.
+        guard nothingSent || framing == .none || replayable else { return false }
+        return upstream.allowsRetry()
+    }
+
+    /// Starts the next try after a jittered exponential backoff.
+    func retry() {
+        guard let route, let upstream, let context else { return }
+        shared.stats.retries.wrappingIncrement(ordering: .relaxed)
+        if !countedRetry {
+            countedRetry = true
+            upstream.activeRetries.wrappingIncrement(ordering: .relaxed)
+        }
+        phase = .connecting
+        // The first retry goes at once (it goes to another server); later ones back off with jitter.
+        let base = route.retryPolicy.backoff
+        let delay = tried.count <= 1 ? .zero : Backoff.delay(attempt: tried.count - 1, base: base, max: base * 10, using: &random)
+        guard delay > .zero else { return connect() }
+        let expected = sequence
+        context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
+            guard expected == sequence, phase == .connecting else { return }
+            connect()
+        }
+    }
+
+    /// How long one try waits for its answer once the request is sent.
+    func tryTimeout(_ route: ProxyRoute) -> TimeAmount {
+        route.retryPolicy.perTryTimeout.map { TimeAmount($0) } ?? route.timeout
+    }
+
+    /// Remembers what the upstream did (an answer's status, or nil for none) for the request's traffic ticket; a
+    /// request that holds nothing from the gates skips the clock.
+    func noteOutcome(status: Int?) {
+        guard !ticket.isEmpty else { return }
+        let latency = TrafficClock.now() - upstreamStart
+        outcome = status.map { .answered(status: $0, latency: latency) } ?? .failed(latency: latency)
+    }
+
+    /// Takes this request out of its upstream's in-flight counts, and settles its traffic ticket (once).
+    func endAccounting() {
+        if !ticket.isEmpty {
+            ticket.settle(outcome ?? .abandoned, now: TrafficClock.now(), stats: shared.stats, logger: shared.logger)
+        }
+        outcome = nil
+        guard let upstream else { return }
+        if countedActive {
+            countedActive = false
+            upstream.activeRequests.wrappingDecrement(ordering: .relaxed)
+        }
+        if countedRetry {
+            countedRetry = false
+            upstream.activeRetries.wrappingDecrement(ordering: .relaxed)
+        }
+    }
+
+    /// Answers with a gateway error and counts it.
+    func fail(_ status: HTTPResponseStatus, _ body: String) {
+        switch status {
+        case .badGateway: shared.stats.badGateway.wrappingIncrement(ordering: .relaxed)
+        case .serviceUnavailable: shared.stats.serviceUnavailable.wrappingIncrement(ordering: .relaxed)
+        case .gatewayTimeout: shared.stats.gatewayTimeout.wrappingIncrement(ordering: .relaxed)
+        default: break
+        }
+        releaseConnection(reusable: false)
+        answer(status, body)
+    }
+
+    /// Writes an answer of the gateway's own. The rest of the request, if any, is dropped as it arrives.
+    func answer(_ status: HTTPResponseStatus, _ body: String, extra: [(String, String)] = []) {
+        answer(status, contentType: "text/plain; charset=utf-8", body: Array(body.utf8), extra: extra)
+    }
+
+    func answer(
+        _ status: HTTPResponseStatus, contentType: String, body: [UInt8], extra: [(String, String)] = []
+    ) {
+        guard let context else { return }
+        cancelTimer()
+        buffered.removeAll()
+        bufferedBytes = 0
+        awaitingBody = false
+        resumeClientReads()
+        // A body still on its way is not read for an answer that does not need it: the connection closes after.
+        if !requestEnded && framing != .none { clientKeepAlive = false }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(5 + extra.count)
+        headers.add(name: "content-type", value: contentType)
+        headers.add(name: "content-length", value: String(body.count))
+        headers.add(name: "date", value: HTTPDate.now())
+        headers.add(name: "server", value: "sluice")
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        if !clientKeepAlive { headers.add(name: "connection", value: "close") }
+        headSaidClose = !clientKeepAlive
+        let version = clientHead?.version ?? .http1_1
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        if clientHead?.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        }
+        finish(status: status.code)
+        phase = requestEnded ? .idle : .answered
+        writeEnd(nil, context: context)
+    }
+
+    /// Logs the exchange; the state is reset before the end is written, because writing it may deliver the next
+    /// pipelined request at once.
+    func finish(status: UInt) {
+        if shared.accessLog, let clientHead {
+            let micros = (NIODeadline.now() - startTime).nanoseconds / 1_000
+            shared.logger.info(
+                "request",
+                metadata: [
+                    "method": "\(clientHead.method.rawValue)", "uri": "\(clientHead.uri)", "status": "\(status)",
+                    "route": "\(route?.name ?? "-")", "duration_us": "\(micros)",
+                ])
+        }
+        if phase == .forwarding { phase = .idle }
+        endAccounting()
+        route = nil
+        upstream = nil
+        upstreamHead = nil
+        if replayable {
+            replayable = false
+            buffered.removeAll(keepingCapacity: true)
+            bufferedBytes = 0
+        }
+    }
+
+    func writeEnd(_ trailers: HTTPHeaders?, context: ChannelHandlerContext) {
+        // A head that said `Connection: close` is closed by `RequestGuard` (after reading off what is in flight).
+        if clientKeepAlive || headSaidClose {
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func releaseConnection(reusable: Bool) {
+        guard let connection else { return }
+        self.connection = nil
+        connection.resumeReads()
+        if let pool = connection.pool {
+            pool.release(connection, reusable: reusable)
+        } else {
+            connection.close()
+        }
+    }
+
+    // MARK: Backpressure
+
+    func pauseClientReads() { clientReadsPaused = true }
+
+    func resumeClientReads() {
+        guard clientReadsPaused else { return }
+        clientReadsPaused = false
+        if clientReadPending, let context {
+            clientReadPending = false
+            context.read()
+        }
+    }
+
+    // MARK: Timers
+
+    func arm(after timeout: TimeAmount) {
+        guard let context else { return }
+        let next = context.eventLoop.now + timeout
+        deadline = next
+        if timer == nil { schedule(at: next) }
+    }
+
+    /// Moves the idle deadline while a body streams.
+    func touchIdleTimer() {
+        guard let route, deadline != nil else { return }
+        // Until the request is fully sent and before the response starts, the idle timeout applies; once the
+        // request is in, the response timeout runs and is not moved by our own writes.
+        if responseStarted || !requestEnded { arm(after: route.idleTimeout) }
+    }
+
+    func cancelTimer() {
+        deadline = nil
+        timer?.cancel()
+        timer = nil
+    }
+
+    func schedule(at when: NIODeadline) {
+        guard let context else { return }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
+            timer = nil
+            guard let deadline, let context = self.context else { return }
+            if deadline <= context.eventLoop.now {
+                expire()
+            } else {
+                schedule(at: deadline)
+            }
+        }
+    }
+
+    func expire() {
+        deadline = nil
+        guard phase == .forwarding || phase == .connecting, let context else { return }
+        if responseStarted {
+            shared.stats.aborted.wrappingIncrement(ordering: .relaxed)
+            releaseConnection(reusable: false)
+            phase = .aborted
+            context.close(promise: nil)
+        } else {
+            if let upstream, let server = tried.last, phase == .forwarding { upstream.record(server, .gatewayFailure) }
+            if phase == .forwarding { noteOutcome(status: nil) }
+            if phase == .forwarding, retryAllowed(.status(504)) {
+                releaseConnection(reusable: false)
+                retry()
+            } else {
+                fail(.gatewayTimeout, "upstream timed out\n")
+            }
+        }
+    }
+}
