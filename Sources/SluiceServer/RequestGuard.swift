@@ -46,6 +46,8 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var discarding = false
     /// Closing: the answer is out, the output shut, and input is read and dropped until the client closes.
     private var lingering = false
+    /// The parser gave up on this connection's input.
+    private var unparsable = false
     /// The client shut its sending side: close once the current answer is out.
     private var inputClosed = false
     /// Parts of a second answer to one request, dropped until its end.
@@ -227,6 +229,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         // requests the bad bytes are a request of their own (its answer follows the last one's); within a request
         // that already has its answer, there is nothing left to say.
         if !requestOpen && !responseOpen { responseDone = false }
+        unparsable = true  // the client may still be sending what could not be parsed: linger when closing
         reject(context: context, status: status)
         context.fireErrorCaught(error)
     }
@@ -274,7 +277,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// close, the sending side is shut and what arrives is read and dropped until the client closes its side or
     /// `lingerTimeout` passes.
     private func close(context: ChannelHandlerContext) {
-        guard requestOpen, context.channel.isActive else {
+        guard requestOpen || unparsable, context.channel.isActive else {
             context.close(promise: nil)
             return
         }

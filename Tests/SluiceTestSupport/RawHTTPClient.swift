@@ -53,6 +53,9 @@ public enum RawHTTPClient {
         if parser.responses.count >= expected && !socket.eof && expected > 0 {
             // A response that closes the connection: its close follows at once.
             if awaitClose || parser.responses.last?.header("connection")?.lowercased() == "close" {
+                // Like a client that read an answer saying `Connection: close`: done sending (a lingering server
+                // then closes at once). Only then: a server that never said it would close must close by itself.
+                if !halfClose, parser.responses.last?.header("connection")?.lowercased() == "close" { socket.shutdownWrite() }
                 while !socket.eof, let chunk = socket.readChunk() { parser.feed(chunk) }
             }
         }
