@@ -30,9 +30,13 @@ final class RearmingRequestDecoder: ByteToMessageDecoder {
         /// The status for a parser error about the request line, from the shape of the line in `lastInput`:
         /// 505 for a well-formed line whose version is not 1.x (but 0.9, which is no request line at all), 501 for
         /// a well-formed method the parser does not know, 400 for anything else.
+        /// Messages that ended since `lastInput` was taken: when any did, `lastInput` does not start with the
+        /// request line that failed, and its shape is not known.
+        var endsSinceInput = 0
+
         func refine(_ error: HTTPParserError) {
             guard errorStatus == nil, error == .invalidVersion || error == .invalidMethod else { return }
-            let line = lastInput.flatMap(RearmingRequestDecoder.requestLine)
+            let line = endsSinceInput == 0 ? lastInput.flatMap(RearmingRequestDecoder.requestLine) : nil
             if error == .invalidVersion {
                 // A real version other than 1.0 and 1.1 (1.2, 2.0, 3.0): 505. HTTP/0.9 has no request line of this form.
                 errorStatus = (line?.versionMajor ?? 0) >= 1 ? .httpVersionNotSupported : .badRequest
@@ -65,6 +69,7 @@ final class RearmingRequestDecoder: ByteToMessageDecoder {
     func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         while true {
             signal.lastInput = buffer
+            signal.endsSinceInput = 0
             if signal.lineEnd == nil, let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
                 signal.lineEnd = newline - buffer.readerIndex
             }
@@ -160,6 +165,7 @@ final class UpgradeWatch: ChannelInboundHandler, RemovableChannelHandler {
             break
         case .end:
             signal.lineEnd = nil
+            signal.endsSinceInput += 1
             if current {
                 current = false
                 signal.rearm = true

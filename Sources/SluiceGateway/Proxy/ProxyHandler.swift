@@ -97,6 +97,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
+    /// The handler and its context hold each other: let go, or every connection would outlive its channel.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        releaseConnection(reusable: false)
+        cancelTimer()
+        self.context = nil
+    }
+
     // MARK: Client side
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -42,6 +42,13 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
+    /// The handler and its context hold each other: let go, or every connection would outlive its channel.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        exchange = nil
+        afterRead = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         isReading = true
         let part = unwrapInboundIn(data)

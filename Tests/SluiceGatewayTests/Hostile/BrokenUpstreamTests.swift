@@ -97,6 +97,27 @@ import Testing
         }
     }
 
+    /// Found by FuzzGateway: garbage after a request whose answer streams (here close-delimited upstream, so
+    /// chunked to the client) must not cut that answer short; the garbage gets its 400 after it.
+    @Test func garbageAfterAStreamedAnswerDoesNotTruncateIt() async throws {
+        try await withUpstream(first: "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nstreamed body", closeAfterFirst: true) {
+            port, _ in
+            let exchange = try await exchange(port, get + "GARBAGE\r\n\r\n", expected: 2)
+            #expect(exchange.responses.map(\.status) == [200, 400])
+            #expect(exchange.responses.first.map { String(decoding: $0.body, as: UTF8.self) } == "streamed body")
+            #expect(exchange.garbage == 0)
+        }
+    }
+
+    @Test func garbageAfterAnUpgradeRequestIsAnsweredAfterIt() async throws {
+        try await withUpstream(first: Self.clean) { port, _ in
+            let upgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+            let exchange = try await exchange(port, upgrade + "0GET /after HTTP/2.1\r\nHost: x\r\n\r\n", expected: 2)
+            #expect(exchange.responses.map(\.status) == [200, 400])
+            #expect(exchange.responses.first.map { String(decoding: $0.body, as: UTF8.self) } == "clean")
+        }
+    }
+
     @Test func garbageIsA502() async throws {
         try await withUpstream(first: "NOT HTTP AT ALL\r\n\r\n") { port, _ in
             let first = try await exchange(port, get, expected: 1)
