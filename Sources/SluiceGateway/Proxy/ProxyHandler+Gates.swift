@@ -284,3 +284,25 @@ extension HTTPMethod {
         }
     }
 }
+
+extension ProxyHandler {
+    /// The request's consistent-hash key, hashed; nil when the request does not carry it (a random server then).
+    func requestHash(_ key: HashKey, head: HTTPRequestHead, context: ChannelHandlerContext) -> UInt64? {
+        switch key {
+        case .clientIP:
+            return clientAddress(context).map { KeyHash.hash($0) }
+        case .path:
+            return KeyHash.hash(head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
+        case .header(let name):
+            return head.headers.first(name: name).map { KeyHash.hash($0) }
+        case .cookie(let name):
+            for header in head.headers[canonicalForm: "cookie"] {
+                for pair in header.split(separator: ";") {
+                    let trimmed = pair.drop { $0 == " " }
+                    if trimmed.hasPrefix(name + "=") { return KeyHash.hash(trimmed.dropFirst(name.count + 1)) }
+                }
+            }
+            return nil
+        }
+    }
+}

@@ -61,6 +61,39 @@ import Testing
         }
     }
 
+    /// A body larger than the connect-time buffer but within request_buffer_size, sent while the gates hold the
+    /// request (a fault delay): reads paused during the gates must resume, or the request stalls.
+    @Test func aBufferedBodyArrivingDuringTheGatesIsReadWhole() async throws {
+        let upstream = try await RecordingUpstream.start()
+        do {
+            try await withConfiguredGateway(
+                """
+                [server]
+                listen = 127.0.0.1:0
+                access_log = off
+                request_buffer_size = 1m
+
+                [upstream rec]
+                server = 127.0.0.1:\(upstream.port)
+
+                [route up]
+                match = /*
+                upstream = rec
+                fault = delay=200ms percent=100
+                """
+            ) { port in
+                let body = String(repeating: "x", count: 300_000)
+                let response = try await TestHTTP.request(port: port, "POST", "/big", body: body)
+                #expect(response.status == 200)
+                #expect(upstream.requests.first?.body.count == 300_000)
+            }
+        } catch {
+            await upstream.stop()
+            throw error
+        }
+        await upstream.stop()
+    }
+
     @Test func streamedBodiesAreTimedFromTheirEnd() async throws {
         try await withGateway(bufferSize: "4") { port, upstream in
             try await slowUploads(port: port, upstream: upstream) { index in
