@@ -171,6 +171,9 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             responseOpen = true
+            // A server answers in its own version (RFC 9110 §6.2), whatever the application put in the head; the
+            // encoder chunks by the head's version, so this keeps what the framing says and what is sent one.
+            head.version = .http1_1
             framing = ResponseFraming.frame(&head, method: method, version: version, keepAlive: keepAlive)
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .head:

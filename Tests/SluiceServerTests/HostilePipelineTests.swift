@@ -17,6 +17,8 @@ final class RecordingApp: ChannelInboundHandler {
     var answerEarly = false
     /// Leave out `Content-Length` (the server must frame it).
     var unframed = false
+    /// The version the application writes in its answer heads.
+    var answerVersion = HTTPVersion.http1_1
     /// Hold answers until `answerHeld()` (an application that answers later, like the proxy).
     var hold = false
     private var heldContext: ChannelHandlerContext?
@@ -55,7 +57,7 @@ final class RecordingApp: ChannelInboundHandler {
     private func answer(_ context: ChannelHandlerContext, status: HTTPResponseStatus) {
         var headers = HTTPHeaders()
         if !unframed { headers.add(name: "content-length", value: "2") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: answerVersion, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
@@ -162,6 +164,17 @@ extension String {
         #expect(!closed.lowercased().contains("transfer-encoding"))
         #expect(closed.lowercased().contains("connection: close") && closed.hasSuffix("ok"))
         #expect(!old.isOpen, "an HTTP/1.0 body without a length ends with the connection")
+    }
+
+    /// Found by FuzzHTTP: an application head in HTTP/1.0 to a 1.1 request was framed chunked but sent raw.
+    @Test func answersGoOutInHTTP11FramedAsTheyClaim() throws {
+        let connection = try HostileChannel()
+        connection.app.unframed = true
+        connection.app.answerVersion = .http1_0
+        try connection.send("GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+        let output = try connection.output()
+        #expect(output.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(output.lowercased().contains("transfer-encoding: chunked") && output.hasSuffix("2\r\nok\r\n0\r\n\r\n"))
     }
 
     @Test func http10KeepAliveIsAnsweredAsKeepAlive() throws {
