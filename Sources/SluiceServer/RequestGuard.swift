@@ -48,6 +48,10 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var lingering = false
     /// The parser gave up on this connection's input.
     private var unparsable = false
+    /// An answer said `Connection: close`: nothing more is read or written.
+    private var closing = false
+    /// The write of the last answer's end.
+    private var lastEnd: EventLoopFuture<Void>?
     /// The client shut its sending side: close once the current answer is out.
     private var inputClosed = false
     /// Parts of a second answer to one request, dropped until its end.
@@ -102,6 +106,15 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        if closing {
+            // An answer said `Connection: close`: no further request is processed (RFC 9112 §9.6); the rest of the
+            // current one is read off so the close can be clean.
+            if case .end = part {
+                requestOpen = false
+                if lingering { context.close(promise: nil) }
+            }
+            return
+        }
         switch part {
         case .head(let head):
             requestOpen = true
@@ -171,10 +184,18 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             responseOpen = true
+            if closing {
+                // After an answer that said `Connection: close` nothing more goes out (RFC 9112 §9.6).
+                responseOpen = false
+                droppingResponse = true
+                promise?.succeed()
+                return
+            }
             // A server answers in its own version (RFC 9110 §6.2), whatever the application put in the head; the
             // encoder chunks by the head's version, so this keeps what the framing says and what is sent one.
             head.version = .http1_1
             framing = ResponseFraming.frame(&head, method: method, version: version, keepAlive: keepAlive)
+            closing = framing.closesConnection
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .head:
             // 1xx: only to HTTP/1.1 clients, never once the final answer started.
@@ -201,13 +222,15 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 wait = .head(first: false)
                 arm(context: context)
             }
-            if framing.closesConnection || inputClosed {
-                let written = promise ?? context.eventLoop.makePromise()
-                context.write(data, promise: written)
+            // Decided before the write: writing the end may deliver the next pipelined request (and a half-close
+            // behind it), which are answered in turn.
+            let closesAfter = framing.closesConnection || inputClosed
+            let written = promise ?? context.eventLoop.makePromise()
+            lastEnd = written.futureResult
+            if closesAfter {
                 written.futureResult.assumeIsolated().whenComplete { [self] _ in close(context: context) }
-            } else {
-                context.write(data, promise: promise)
             }
+            context.write(data, promise: written)
         }
     }
 
@@ -246,8 +269,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         deadline = nil
         if lingering { return }
         if responseOpen || responseDone {
-            context.flush()  // what was written of the answer goes out before the close
-            context.close(promise: nil)
+            closeWhenWritten(context: context)
         } else {
             writeError(context: context, status: status, extra: extra)
         }
@@ -272,6 +294,17 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [self] _ in
             close(context: context)
+        }
+    }
+
+    /// Closes once what was written has gone out: events (a parser error, a half-close) can arrive from inside the
+    /// write of an answer's end, before it is flushed, and a close then would drop the answer.
+    private func closeWhenWritten(context: ChannelHandlerContext) {
+        context.flush()
+        if let lastEnd {
+            lastEnd.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
         }
     }
 
@@ -303,7 +336,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
             if lingering || (!requestOpen && !responseOpen && !answering) {
-                context.close(promise: nil)
+                closeWhenWritten(context: context)
                 return
             }
         }

@@ -86,6 +86,19 @@ func startPathEchoServer(_ configuration: ServerConfiguration = ServerConfigurat
         await server.shutdown(gracePeriod: .milliseconds(200))
     }
 
+    /// Found by FuzzGateway: a half-close right after pipelined requests answered at once must not drop the
+    /// answers still unflushed when the half-close is delivered.
+    @Test func pipelinedAnswersSurviveAnImmediateHalfClose() async throws {
+        let server = try await startPathEchoServer()
+        let socket = try TestSocket(port: try #require(server.port))
+        try socket.sendRaw(Array("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        socket.shutdownWrite()
+        #expect(try await socket.readResponse().text == "/a")
+        #expect(try await socket.readResponse().text == "/b")
+        #expect(try await socket.waitForClose())
+        await server.shutdown(gracePeriod: .milliseconds(200))
+    }
+
     @Test func keepAliveServesManyRequestsOnOneConnection() async throws {
         let server = try await startPathEchoServer()
         let socket = try TestSocket(port: server.port!)

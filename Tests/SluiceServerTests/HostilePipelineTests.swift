@@ -19,6 +19,8 @@ final class RecordingApp: ChannelInboundHandler {
     var unframed = false
     /// The version the application writes in its answer heads.
     var answerVersion = HTTPVersion.http1_1
+    /// Say `Connection: close` in every answer.
+    var sayClose = false
     /// Hold answers until `answerHeld()` (an application that answers later, like the proxy).
     var hold = false
     private var heldContext: ChannelHandlerContext?
@@ -57,6 +59,7 @@ final class RecordingApp: ChannelInboundHandler {
     private func answer(_ context: ChannelHandlerContext, status: HTTPResponseStatus) {
         var headers = HTTPHeaders()
         if !unframed { headers.add(name: "content-length", value: "2") }
+        if sayClose { headers.add(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: answerVersion, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -175,6 +178,18 @@ extension String {
         let output = try connection.output()
         #expect(output.hasPrefix("HTTP/1.1 200 OK"))
         #expect(output.lowercased().contains("transfer-encoding: chunked") && output.hasSuffix("2\r\nok\r\n0\r\n\r\n"))
+    }
+
+    /// Found by FuzzHTTP: after an answer that says `Connection: close`, no further request reaches the
+    /// application and nothing more is written (RFC 9112 §9.6).
+    @Test func nothingAfterAnAnswerThatSaysClose() throws {
+        let connection = try HostileChannel()
+        connection.app.sayClose = true
+        try connection.send("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(connection.app.heads.map(\.uri) == ["/a"])
+        let output = try connection.output()
+        #expect(output.occurrences(of: "HTTP/1.1 ") == 1)
+        #expect(!connection.isOpen)
     }
 
     @Test func http10KeepAliveIsAnsweredAsKeepAlive() throws {
