@@ -28,7 +28,7 @@ let verbose = getenv("FUZZ_VERBOSE") != nil
 //   2. every head it sees passes `RequestHeadCheck.check` as it is (nothing the guard should refuse or rewrite gets
 //      through), and parts come in order: head, body*, end;
 //   3. what the server wrote is a sequence of well-formed responses, each framed right for its request, nothing
-//      after one that said `Connection: close`;
+//      after one that said `Connection: close`, and the connection closed after it;
 //   4. at most one final response per request the bytes hold (plus one error answer if the parser failed);
 //   5. no crash, no sanitizer report.
 
@@ -226,6 +226,10 @@ func run(_ options: Options, _ input: [UInt8]) {
     case .failure(let failure): fail("malformed output: \(failure)" + context())
     }
     if verbose { say("options \(options)" + context() + "\nresponses: \(responses)") }
+    // 3b. A connection whose last answer said `Connection: close` is closed (all timers have run by now).
+    if let last = responses.last(where: { !$0.isInformational }), last.saysClose, !closed {
+        fail("the last answer said Connection: close, but the connection is still open" + context())
+    }
     // 4.
     let finals = responses.filter { !$0.isInformational }.count
     let allowed = reference.heads.count + (reference.errored ? 1 : 0)

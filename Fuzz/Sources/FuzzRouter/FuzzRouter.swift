@@ -84,8 +84,50 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
+/// Brute force: whether `pattern` matches `path` (a parameter takes one non-empty segment, a catch-all the rest).
+func matches(_ pattern: RoutePattern, _ path: [UInt8]) -> Bool {
+    var position = 0
+    for piece in pattern.pieces {
+        switch piece {
+        case .literal(let bytes):
+            guard path.count - position >= bytes.count, path[position..<(position + bytes.count)].elementsEqual(bytes) else {
+                return false
+            }
+            position += bytes.count
+        case .parameter:
+            var end = position
+            while end < path.count && path[end] != UInt8(ascii: "/") { end += 1 }
+            guard end > position else { return false }
+            position = end
+        case .catchAll:
+            position = path.count
+        }
+    }
+    return position == path.count
+}
+
 func check(_ router: Router<Int>, _ added: [(method: String?, pattern: RoutePattern)], method: String, path: String, depth: Int) {
-    switch router.lookup(method, path) {
+    // What brute force says: the routes whose pattern matches, and which of them take this method.
+    let bytes = Array(path.utf8)
+    let matching = added.filter { matches($0.pattern, bytes) }
+    let forMethod = matching.filter { $0.method == nil || $0.method == method }
+    let result = router.lookup(method, path)
+    switch result {
+    case .found:
+        if forMethod.isEmpty { fail("\(method) \(path) found a route, but brute force matches none for the method") }
+    case .redirect, .methodNotAllowed, .notFound:
+        if !forMethod.isEmpty {
+            fail("\(method) \(path) gives \(result), but '\(forMethod[0].pattern)' (\(forMethod[0].method ?? "any")) matches")
+        }
+    }
+    if case .methodNotAllowed(let allowed) = result {
+        let expected = Set(matching.compactMap(\.method)).sorted()
+        if allowed != expected { fail("\(method) \(path): Allow \(allowed), brute force says \(expected)") }
+    }
+    if case .notFound = result, !matching.isEmpty {
+        fail("\(method) \(path) is not found, but '\(matching[0].pattern)' (\(matching[0].method ?? "any")) matches: expected a 405")
+    }
+    switch result {
     case .found(let value, let parameters):
         guard added.indices.contains(value) else { fail("found value \(value), but \(added.count) routes") }
         let route = added[value]
