@@ -11,7 +11,7 @@ import Glibc
 // returns a config with a listen address or throws a non-empty list of errors, each in the file, on a line that
 // exists, sorted by line.
 //
-// Inputs that mention `include` or `file` go through the parser only: includes and `fallback = file=...` read real
+// Inputs that mention `include` or `file=` go through the parser only: includes and `fallback = file=...` read real
 // files (globs included), and a fuzzer that names `/dev/zero` or `/proc/*` would fuzz the machine, not the loader.
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -31,7 +31,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         guard let line = error.location?.line, (1...lineCount).contains(line) else { fail("parser error off the file: \(error)") }
     }
 
-    if text.contains("include") || text.contains("file") { return 0 }
+    if text.contains("include") || text.contains("file=") { return 0 }
     do {
         let config = try ConfigLoader.parse(text, file: file)
         if config.server.listen.isEmpty { fail("a config without a listen address loaded") }
