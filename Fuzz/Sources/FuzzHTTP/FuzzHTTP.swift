@@ -10,6 +10,8 @@ import Glibc
 
 /// `FUZZ_VERBOSE=1`: print what each input did (for reading a reproducer).
 let verbose = getenv("FUZZ_VERBOSE") != nil
+/// `FUZZ_STRICT=1`: also what reproduces findings that are reported and skipped while fuzzing.
+let strict = getenv("FUZZ_STRICT") != nil
 
 // libFuzzer target for the server's HTTP/1.1 pipeline (`HTTPServer.configureHTTP`: NIO's parser in the re-arming
 // decoder, the encoder, header validation, pipelining, `RequestGuard`) on an `EmbeddedChannel`, with an application
@@ -18,7 +20,8 @@ let verbose = getenv("FUZZ_VERBOSE") != nil
 // Input: two option bytes, then the client's bytes.
 //   byte 0: bits 0-3 how the bytes are cut into reads (0: one read; else 1, 2, 3, 5, 7, 11, 16, 32, ... bytes);
 //           bit 4 small limits (head 512 B, body 16 B, 4 fields); bit 5 no half-close at the end, only the clock;
-//           bit 6 advance the clock 11 s between reads (timeouts fire mid-request); bit 7 HTTP/1.0-style answers.
+//           bit 6 advance the clock 11 s between reads (timeouts fire mid-request); bit 7 answers in the request's
+//           HTTP version (else always HTTP/1.1).
 //   byte 1: bit 0 answer when the head arrives (before the body); bit 1 no Content-Length (the server frames it);
 //           bit 2 try a second answer to the same request; bit 3 send 100 Continue first; bits 4-5 status 200, 204,
 //           304, 404; bit 6 `Connection: close` on the answer; bit 7 hold every answer until the input is over.
@@ -129,7 +132,9 @@ final class App: ChannelInboundHandler {
         var headers = HTTPHeaders()
         if !options.unframed { headers.add(name: "content-length", value: String(body.utf8.count)) }
         if options.close { headers.add(name: "connection", value: "close") }
-        let version: HTTPVersion = options.http10 ? .http1_0 : .http1_1
+        // Bit 7: answer in the request's version, as SluiceWeb, the admin API and ProxyHandler do (else HTTP/1.1).
+        // With FUZZ_STRICT=1 it is "always HTTP/1.0", which reproduces regressions/FuzzHTTP/http10-head-chunked-header.
+        let version: HTTPVersion = options.http10 ? (strict ? .http1_0 : request.version) : .http1_1
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: options.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         context.write(wrapOutboundOut(.end(nil)), promise: nil)
