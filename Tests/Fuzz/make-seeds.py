@@ -41,7 +41,7 @@ write("FuzzINI", "traffic.ini", "[server]\nlisten = 127.0.0.1:8080\nmerge_slashe
       "[upstream u]\nserver = 127.0.0.1:9000\ncircuit_breaker = failure_rate=50% window=20 min_calls=10 open=10s half_open=3\n"
       "[route r]\nmatch = /x/:id\nupstream = u\nrate_limit = 20/s burst=10 key=client_ip\nsplit = u 90% u 10%\n")
 
-# FuzzHTTP: two option bytes, then client bytes. FuzzGateway: one option byte, then client bytes.
+# FuzzHTTP and FuzzGateway: two option bytes, then client bytes.
 requests = {
     "get": "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
     "pipelined": "GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -58,4 +58,5 @@ requests = {
 }
 for i, (name, text) in enumerate(sorted(requests.items())):
     write("FuzzHTTP", name, bytes([[0x00, 0x03, 0x10, 0x21][i % 4], [0x00, 0x01, 0x02, 0x18][i % 4]]) + text.encode())
-    write("FuzzGateway", name, bytes([[0x01, 0x03, 0x05, 0x09][i % 4]]) + text.encode())
+    write("FuzzGateway", name, bytes([[0x01, 0x03, 0x05, 0x09][i % 4], 1]) + text.encode())
+    write("FuzzGateway", name + "-now", bytes([[0x11, 0x21, 0x41, 0x61][i % 4], 0]) + text.encode())
