@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "SluiceServer", targets: ["SluiceServer"]),
         .library(name: "SluiceWeb", targets: ["SluiceWeb"]),
         .library(name: "SluiceGateway", targets: ["SluiceGateway"]),
+        .library(name: "SluiceConfig", targets: ["SluiceConfig"]),
         .executable(name: "sluiced", targets: ["sluiced"]),
         .executable(name: "sluice-demo", targets: ["sluice-demo"]),
     ],

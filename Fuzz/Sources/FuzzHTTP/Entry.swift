@@ -1,0 +1,10 @@
+import CLibFuzzer
+
+// SwiftPM's debug link points `main` at `FuzzHTTP_main` (so that tests could link the executable); hand over to
+// libFuzzer's driver from there. `fuzz` is this target's `LLVMFuzzerTestOneInput`.
+@_cdecl("FuzzHTTP_main")
+public func entryPoint(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data!, size) }
+}
