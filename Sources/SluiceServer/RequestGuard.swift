@@ -236,6 +236,12 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if lingering { return }
+        if closing, error is HTTPParserError {
+            // After an answer that said `Connection: close`, whatever follows is not read, let alone answered
+            // (llhttp itself refuses data after such a message).
+            closeWhenWritten(context: context)
+            return
+        }
         guard let parserError = error as? HTTPParserError else {
             context.fireErrorCaught(error)
             return
@@ -254,7 +260,10 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         // The decoder parses nothing more on this connection: answer what could not be parsed, then close. Between
         // requests the bad bytes are a request of their own (its answer follows the last one's); within a request
         // that already has its answer, there is nothing left to say.
-        if !requestOpen && !responseOpen { responseDone = false }
+        if !requestOpen && !responseOpen {
+            responseDone = false
+            method = .GET  // a request of its own, not the last one parsed: its answer has a body (found by FuzzHTTP)
+        }
         unparsable = true  // the client may still be sending what could not be parsed: linger when closing
         reject(context: context, status: status)
         context.fireErrorCaught(error)

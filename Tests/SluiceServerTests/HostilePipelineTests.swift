@@ -192,6 +192,21 @@ extension String {
         #expect(!connection.isOpen)
     }
 
+    /// Found by FuzzHTTP and FuzzGateway: garbage after a HEAD gets a 400 with its body; after an answer that said
+    /// `Connection: close` it gets nothing.
+    @Test func garbageAfterHeadAndAfterClose() throws {
+        let head = try HostileChannel()
+        try head.send("HEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n")
+        let output = try head.output()
+        #expect(output.occurrences(of: "HTTP/1.1 ") == 2)
+        #expect(output.hasSuffix("400 Bad Request\n"), "the 400 answers no HEAD: it has its body")
+        let closed = try HostileChannel()
+        try closed.send("HEAD /b HTTP/1.0\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+        let after = try closed.output()
+        #expect(after.occurrences(of: "HTTP/1.1 ") == 1 && after.lowercased().contains("connection: close"))
+        #expect(!closed.isOpen)
+    }
+
     @Test func http10KeepAliveIsAnsweredAsKeepAlive() throws {
         let connection = try HostileChannel()
         try connection.send("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
