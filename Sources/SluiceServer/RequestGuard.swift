@@ -296,6 +296,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         for (name, value) in extra { headers.add(name: name, value: value) }
         headers.add(name: "connection", value: "close")
         responseDone = true
+        closing = true  // this answer says close too: nothing after it (found by FuzzGateway)
         let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if method != .HEAD {
