@@ -52,17 +52,6 @@ func withTrafficGateway(
     for backend in backends { await backend.server.shutdown() }
 }
 
-extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
-        var result = ""
-        var rest = self[...]
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound] + replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
-    }
-}
 
 @Suite(.serialized) struct TrafficControlTests {
     @Test func routeLimitAnswers429WithRateLimitHeaders() async throws {
@@ -429,7 +418,7 @@ extension String {
         let breaker = try #require(gateway.currentState.upstreams["demo"]?.traffic)
         #expect(try await get(port, "/ping").status == 200)
         #expect(try await get(port, "/ping").status == 200)
-        let sameListener = text.replacingOccurrences(of: "127.0.0.1:0", with: "127.0.0.1:\(port)")
+        let sameListener = text.replacingAll("127.0.0.1:0", with: "127.0.0.1:\(port)")
         try await gateway.apply(ConfigLoader.parse(sameListener))
         #expect(gateway.currentState.routeTraffic["ping"] === before)
         #expect(gateway.currentState.upstreams["demo"]?.traffic === breaker)

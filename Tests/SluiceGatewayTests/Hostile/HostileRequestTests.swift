@@ -97,17 +97,6 @@ struct HostileCase: Decodable, Sendable, CustomTestStringConvertible {
     }()
 }
 
-extension String {
-    fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
-        var result = ""
-        var rest = self[...]
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound] + replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
-    }
-}
 
 /// The gateway every hostile case runs against: the configuration `scripts/hostile` gives Sluice.
 actor HostileGateway {
