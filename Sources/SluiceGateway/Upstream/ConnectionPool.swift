@@ -98,10 +98,7 @@ final class ConnectionPool {
         if reusable && connection.isReading {
             // The answer ended inside a read: whatever else that read carried is still being parsed. Only once it
             // is done is the connection known clean (anything more was a stray answer and closed it).
-            connection.afterRead = { [weak self, weak connection] in
-                guard let self, let connection else { return }
-                self.release(connection, reusable: !connection.isClosed)
-            }
+            connection.releaseAfterRead = true
             return
         }
         let keep = reusable && !isClosed && connection.isActive

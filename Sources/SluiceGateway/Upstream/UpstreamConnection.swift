@@ -23,8 +23,10 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var context: ChannelHandlerContext?
     /// The exchange being served, if any. Strong, and cleared on release, so the two never outlive each other.
     var exchange: (any UpstreamExchange)?
-    /// The pool it goes back to.
-    weak var pool: ConnectionPool?
+    /// The pool it goes back to. Strong, and cleared when the pool retires it or its channel goes away, so neither
+    /// keeps the other alive. (Not `weak`: a weak reference gives the pool a side table that LeakSanitizer cannot
+    /// see through, reported as a leak whenever a pool outlives its last connection; and each load costs more.)
+    var pool: ConnectionPool?
     /// Requests sent on this connection so far (for `keepalive_requests`).
     var requestCount = 0
     /// When it was last put back into its pool.
@@ -35,7 +37,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Inside a read: parts are being delivered, and more may follow before `channelReadComplete`.
     private(set) var isReading = false
     /// A release put off until the current read completes (see `ConnectionPool.release`).
-    var afterRead: (() -> Void)?
+    var releaseAfterRead = false
 
     var isActive: Bool { !isClosed && (context?.channel.isActive ?? false) }
     var isWritable: Bool { context?.channel.isWritable ?? false }
@@ -46,7 +48,8 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         exchange = nil
-        afterRead = nil
+        releaseAfterRead = false
+        pool = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -70,9 +73,13 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Runs a release the pool put off until the current read was fully parsed.
     private func finishDeferredRelease() {
-        guard let afterRead else { return }
-        self.afterRead = nil
-        afterRead()
+        guard releaseAfterRead else { return }
+        releaseAfterRead = false
+        if let pool {
+            pool.release(self, reusable: !isClosed)
+        } else {
+            close()
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

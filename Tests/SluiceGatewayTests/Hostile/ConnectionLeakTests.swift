@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import NIOPosix
 import SluiceServer
 import Testing
 
@@ -39,5 +40,58 @@ import Testing
             channel.embeddedEventLoop.run()
         }
         #expect(weakConnection == nil, "the UpstreamConnection outlived its channel")
+    }
+
+    /// A pool and its connections hold each other strongly (no weak side table for LeakSanitizer to misread); the
+    /// links are cut when the pool retires a connection or the connection's channel goes away. Both go once the
+    /// pool is closed, whether the connection was idle in it or busy when it closed.
+    @Test func aClosedPoolAndItsConnectionsAreFreed() async throws {
+        final class Probe: @unchecked Sendable {  // touched on the loop, read after it is done
+            weak var pool: ConnectionPool?
+            weak var idle: UpstreamConnection?
+            weak var busy: UpstreamConnection?
+            var idleLetGo = false
+            var busyKeptPool = false
+            var busyLetGo = false
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let listener = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        let port = listener.localAddress!.port!
+        let loop = group.next()
+        let probe = Probe()
+        let done = loop.makePromise(of: [EventLoopFuture<Void>].self)
+        loop.execute {
+            let pool = ConnectionPool(
+                eventLoop: loop, target: UpstreamTarget(host: "127.0.0.1", port: port), settings: PoolSettings())
+            probe.pool = pool
+            var got: [UpstreamConnection] = []
+            let callback: ConnectionPool.Callback = { result in
+                switch result {
+                case .success(let connection): got.append(connection)
+                case .failure(let error): return done.fail(error)
+                }
+                guard got.count == 2 else { return }
+                let (idle, busy) = (got[0], got[1])
+                probe.idle = idle
+                probe.busy = busy
+                pool.release(idle, reusable: true)  // idle in the pool
+                pool.close()  // the idle one closes now; the busy one stays with its exchange
+                probe.idleLetGo = idle.pool == nil
+                probe.busyKeptPool = busy.pool === pool
+                pool.release(busy, reusable: true)  // back to a closed pool: retired
+                probe.busyLetGo = busy.pool == nil
+                done.succeed(got.compactMap { $0.context?.channel.closeFuture })
+            }
+            pool.acquire(callback)
+            pool.acquire(callback)
+        }
+        for closed in try await done.futureResult.get() { try await closed.get() }
+        try await loop.submit {}.get()  // handlers are removed after the close futures fire
+        #expect(probe.idleLetGo && probe.busyKeptPool && probe.busyLetGo)
+        #expect(probe.pool == nil, "the pool outlived its close")
+        #expect(probe.idle == nil, "an idle connection outlived its pool's close")
+        #expect(probe.busy == nil, "a busy connection outlived its release to a closed pool")
+        try await listener.close()
+        try await group.shutdownGracefully()
     }
 }
