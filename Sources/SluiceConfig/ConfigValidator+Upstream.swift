@@ -67,6 +67,8 @@ extension ConfigValidator {
             retryBudget: budget.share,
             retryBudgetMinimum: budget.minimum,
             location: section.location)
+        config.maxFails = reader.integer("max_fails", default: 1, in: 0...1000, errors: &errors)
+        config.failTimeout = reader.duration("fail_timeout", default: .seconds(1), in: Bounds.positiveDay, errors: &errors)
         readUpstreamTraffic(reader, into: &config)
         return config
     }

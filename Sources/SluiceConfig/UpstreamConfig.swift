@@ -21,6 +21,12 @@ public struct UpstreamConfig: Sendable, Equatable {
     public var queueTimeout: Duration
     /// `connect_timeout`: for one TCP connect to one server.
     public var connectTimeout: Duration
+    /// `max_fails`: local-origin failures in a row (connect refused or timed out, a fresh connection closed before
+    /// any answer) that take a server out of rotation at once; 0 never does. Default 1 (nginx's).
+    public var maxFails = 1
+    /// `fail_timeout`: without active checks, how long a server taken out waits before it is probed again
+    /// (doubling after each failed probe, up to 30 times as long). Default 1s.
+    public var failTimeout = Duration.seconds(1)
     /// The `[upstream NAME]` header.
     /// `health_check`: active HTTP checks; nil for none (servers are then always taken as healthy).
     public var healthCheck: HealthCheckConfig?

@@ -16,6 +16,8 @@ public final class Gateway: Sendable {
     public let group: any EventLoopGroup
     public let stats = GatewayStats()
     let logger: Logger
+    /// Repeated events logged once, then summarised once a second.
+    let events: ThrottledLogger
     private let proxy: ProxyContext
     private let mutable: NIOLockedValueBox<Mutable>
 
@@ -31,9 +33,13 @@ public final class Gateway: Sendable {
     public init(config: GatewayConfig, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) throws {
         self.group = group
         self.logger = logger
-        let compiled = try RuntimeCompiler(previous: [:], group: group, logger: logger).compile(config, generation: 1)
+        let events = ThrottledLogger(logger: logger, eventLoop: group.next())
+        self.events = events
+        let compiled = try RuntimeCompiler(previous: [:], group: group, logger: logger, events: events)
+            .compile(config, generation: 1)
         Self.warnAboutUnbuiltFeatures(config, logger: logger)
-        self.proxy = ProxyContext(state: compiled.state, stats: stats, logger: logger, accessLog: config.server.accessLog)
+        self.proxy = ProxyContext(
+            state: compiled.state, stats: stats, logger: logger, accessLog: config.server.accessLog, events: events)
         self.mutable = NIOLockedValueBox(Mutable(config: config, servers: compiled.servers, generation: 1))
     }
 
@@ -86,7 +92,7 @@ public final class Gateway: Sendable {
     /// Applies a new configuration (SIGHUP). On error nothing changes: the running state keeps serving.
     public func apply(_ config: GatewayConfig) async throws {
         let (previous, generation) = mutable.withLockedValue { ($0.servers, $0.generation + 1) }
-        var compiler = RuntimeCompiler(previous: previous, group: group, logger: logger)
+        var compiler = RuntimeCompiler(previous: previous, group: group, logger: logger, events: events)
         compiler.previousUpstreams = proxy.state.upstreams
         compiler.previousState = (proxy.state, self.config)
         let compiled = try compiler.compile(config, generation: generation)

@@ -16,6 +16,15 @@ struct RuntimeCompiler {
     var previousState: (state: RuntimeState, config: GatewayConfig)?
     let group: any EventLoopGroup
     let logger: Logger
+    /// Where repeated events (ejections, servers taken out) are logged once, then summarised.
+    var events: ThrottledLogger
+
+    init(previous: [ServerKey: UpstreamServer], group: any EventLoopGroup, logger: Logger, events: ThrottledLogger? = nil) {
+        self.previous = previous
+        self.group = group
+        self.logger = logger
+        self.events = events ?? ThrottledLogger(logger: logger, eventLoop: nil)
+    }
 
     /// What makes two upstream servers the same one across a reload.
     struct ServerKey: Hashable {
@@ -52,7 +61,7 @@ struct RuntimeCompiler {
                 let member = servers[key] ?? previous[key] ?? UpstreamServer(
                     target: UpstreamTarget(host: server.host, port: server.port), zone: server.zone,
                     weight: server.weight, settings: settings, group: group, healthCheck: upstream.healthCheck,
-                    logger: logger)
+                    logger: logger, events: events)
                 servers[key] = member
                 if server.backup { backups.append(member) } else { members.append(member) }
             }
@@ -65,7 +74,7 @@ struct RuntimeCompiler {
                 {
                     outlier = tracker
                 } else {
-                    outlier = OutlierTracker(configuration: settings, serverCount: all.count, logger: logger)
+                    outlier = OutlierTracker(configuration: settings, serverCount: all.count, events: events)
                 }
             }
             let zoneRouting = config.server.zone.map {
@@ -106,6 +115,8 @@ struct RuntimeCompiler {
         settings.queue = upstream.queue
         settings.queueTimeout = TimeAmount(upstream.queueTimeout)
         settings.connectTimeout = TimeAmount(upstream.connectTimeout)
+        settings.maxFails = upstream.maxFails
+        settings.failTimeout = upstream.failTimeout
         return settings
     }
 

@@ -47,12 +47,15 @@ final class ProxyContext: Sendable {
     private let current: ManagedAtomic<RuntimeState>
     let stats: GatewayStats
     let logger: Logger
+    /// Repeated events (connect failures, servers taken out) are logged once, then summarised.
+    let events: ThrottledLogger
     let accessLog: Bool
 
-    init(state: RuntimeState, stats: GatewayStats, logger: Logger, accessLog: Bool) {
+    init(state: RuntimeState, stats: GatewayStats, logger: Logger, accessLog: Bool, events: ThrottledLogger? = nil) {
         self.current = ManagedAtomic(state)
         self.stats = stats
         self.logger = logger
+        self.events = events ?? ThrottledLogger(logger: logger, eventLoop: nil)
         self.accessLog = accessLog
     }
 

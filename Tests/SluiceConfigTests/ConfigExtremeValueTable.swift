@@ -58,6 +58,8 @@ extension ConfigExtremeValueTests {
         key(.upstream, "queue", .count(0...1_000_000)) { n($0.upstreams.first?.queue) },
         key(.upstream, "queue_timeout", .duration(.zero...day)) { d($0.upstreams.first?.queueTimeout) },
         key(.upstream, "connect_timeout", .duration(aboveZero...day)) { d($0.upstreams.first?.connectTimeout) },
+        key(.upstream, "max_fails", .count(0...1000)) { n($0.upstreams.first?.maxFails) },
+        key(.upstream, "fail_timeout", .duration(aboveZero...day)) { d($0.upstreams.first?.failTimeout) },
         key(.upstream, "zone_min_size", .count(0...10_000)) { n($0.upstreams.first?.zoneMinSize) },
         key(.upstream, "panic", .share(positive: false)) { $0.upstreams.first?.panicThreshold },
         key(.upstream, "slow_start", .duration(.zero...day)) { d($0.upstreams.first?.slowStart) },

@@ -33,7 +33,7 @@ import Testing
         (
             "sticky = on",
             "unknown key; [upstream] takes server, balance, keepalive, keepalive_timeout, keepalive_requests, "
-                + "max_connections, queue, queue_timeout, connect_timeout, health_check, outlier, hash_key, zone_min_size, "
+                + "max_connections, queue, queue_timeout, connect_timeout, max_fails, fail_timeout, health_check, outlier, hash_key, zone_min_size, "
                 + "panic, slow_start, retry_budget, circuit_breaker, max_requests, max_pending, adaptive_concurrency, degrade"
         ),
     ])

@@ -13,40 +13,46 @@ extension ProxyHandler {
     /// Tries another server if the retry policy, the budget and the request allow, otherwise answers `status`.
     func retryOr(_ status: HTTPResponseStatus, _ body: String, condition: RetryCondition) {
         if retryAllowed(condition) {
-            retry()
+            retry(after: condition)
         } else {
             fail(status, body)
         }
     }
 
     /// Whether a try that failed with `condition` may be tried again on another server: the route retries on it,
-    /// tries are left, there is another server, the request can be sent again (RFC 9110 §9.2.2: idempotent
-    /// methods, or `retry_non_idempotent`; and no streamed body that is gone), and the retry budget has room.
+    /// there is another server, the request can be sent again (RFC 9110 §9.2.2: idempotent methods, or
+    /// `retry_non_idempotent`; and no streamed body that is gone), tries are left (a try that never reached a
+    /// server does not count), and the retry budget has room.
+    ///
+    /// Local-origin failures (the connect failed, or the connection closed before any answer) need no room in the
+    /// budget: the budget is there so that retries cannot pile work onto a struggling upstream, and a server that
+    /// cannot be reached did no work. Such a retry is what keeps a dead server from failing requests.
     func retryAllowed(_ condition: RetryCondition) -> Bool {
         guard let route, let upstream, let clientHead else { return false }
         let policy = route.retryPolicy
-        guard policy.retries(on: condition), tried.count <= policy.retries, tried.count < upstream.servers.count else {
-            return false
-        }
+        guard policy.retries(on: condition), tried.count < upstream.servers.count else { return false }
         let nothingSent = condition == .connectFailure
+        guard nothingSent || tried.count - unreachedTries <= policy.retries else { return false }
         guard clientHead.method.isIdempotent || (route.retryNonIdempotent && nothingSent) else { return false }
         // The body is kept only until the first try starts; once streamed upstream it cannot be sent again.
         guard nothingSent || framing == .none || replayable else { return false }
-        return upstream.allowsRetry()
+        return condition.isLocalOrigin || upstream.allowsRetry()
     }
 
-    /// Starts the next try after a jittered exponential backoff.
-    func retry() {
+    /// Starts the next try: at once after a local-origin failure, or when it goes to another server for the first
+    /// time; later ones after a jittered exponential backoff.
+    func retry(after condition: RetryCondition) {
         guard let route, let upstream, let context else { return }
         shared.stats.retries.wrappingIncrement(ordering: .relaxed)
-        if !countedRetry {
+        if !countedRetry && !condition.isLocalOrigin {
             countedRetry = true
             upstream.activeRetries.wrappingIncrement(ordering: .relaxed)
         }
         phase = .connecting
-        // The first retry goes at once (it goes to another server); later ones back off with jitter.
         let base = route.retryPolicy.backoff
-        let delay = tried.count <= 1 ? .zero : Backoff.delay(attempt: tried.count - 1, base: base, max: base * 10, using: &random)
+        let resent = tried.count - unreachedTries
+        let delay = condition.isLocalOrigin || resent <= 1
+            ? .zero : Backoff.delay(attempt: resent - 1, base: base, max: base * 10, using: &random)
         guard delay > .zero else { return connect() }
         let expected = sequence
         context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
@@ -240,10 +246,15 @@ extension ProxyHandler {
             if phase == .forwarding { noteOutcome(status: nil) }
             if phase == .forwarding, retryAllowed(.status(504)) {
                 releaseConnection(reusable: false)
-                retry()
+                retry(after: .status(504))
             } else {
                 fail(.gatewayTimeout, "upstream timed out\n")
             }
         }
     }
+}
+
+extension RetryCondition {
+    /// Nothing came back from the server: the connect failed, or the connection closed before any answer.
+    var isLocalOrigin: Bool { self == .connectFailure || self == .reset }
 }

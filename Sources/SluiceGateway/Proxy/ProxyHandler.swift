@@ -62,6 +62,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var clientKeepAlive = true
     var connection: UpstreamConnection?
     var tried: [UpstreamServer] = []
+    /// Tries of this request that never reached a server (connect refused or timed out): they do not use up
+    /// `retries`.
+    var unreachedTries = 0
     var responseStarted = false
     var upstreamReusable = true
     var upstreamNeedsFlush = false
@@ -180,6 +183,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         buffered.removeAll(keepingCapacity: true)
         bufferedBytes = 0
         tried.removeAll(keepingCapacity: true)
+        unreachedTries = 0
         framing = ProxyHeaders.framing(of: head)
 
         let state = shared.state
@@ -364,10 +368,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             case .failure(.connectFailed(let reason)):
                 noteOutcome(status: nil)
                 shared.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
+                unreachedTries += 1
+                server.recordLocalFailure(reason)
                 upstream.record(server, .gatewayFailure)
-                shared.logger.warning(
-                    "upstream connect failed",
-                    metadata: ["upstream": "\(upstream.name)", "server": "\(server.target)", "error": "\(reason)"])
+                shared.events.log(
+                    .warning, "upstream connect failed", subject: "server", value: server.target.description,
+                    metadata: ["upstream": "\(upstream.name)", "error": "\(reason)"])
                 retryOr(.badGateway, "upstream connect failed\n", condition: .connectFailure)
             case .failure(.queueFull), .failure(.queueTimeout), .failure(.closed):
                 fail(.serviceUnavailable, "upstream busy\n")
@@ -416,6 +422,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             guard head.status.code >= 200 else { return }  // 1xx: the gateway already sent its own 100
             let code = Int(head.status.code)
             if let upstream, let server = tried.last {
+                server.recordAnswer()
                 upstream.record(server, code >= 500 ? .serverError(status: code) : .success)
             }
             noteOutcome(status: code)
@@ -423,7 +430,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 // A retryable answer: drop it (and its connection, which would still deliver its body), try again.
                 releaseConnection(reusable: false)
                 cancelTimer()
-                retry()
+                retry(after: .status(code))
                 return
             }
             responseStarted = true
@@ -467,6 +474,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func upstreamClosed(error: (any Error)?) {
+        // A connection opened for this request and closed before any answer says the server is not there (a
+        // kept-alive one may just have been closed by the server in the meantime: that says nothing).
+        let fresh = connection?.requestCount == 1
         // Give the connection back first, whatever happens next: the pool counts it until then.
         releaseConnection(reusable: false)
         guard phase == .forwarding, let context else { return }
@@ -478,7 +488,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.close(promise: nil)
             return
         }
-        if let upstream, let server = tried.last { upstream.record(server, .gatewayFailure) }
+        if let upstream, let server = tried.last {
+            if fresh { server.recordLocalFailure("closed before any answer") }
+            upstream.record(server, .gatewayFailure)
+        }
         noteOutcome(status: nil)
         // Nothing came back (often a kept-alive connection the server closed in the meantime): try again when the
         // policy allows and the request can be sent again.

@@ -16,6 +16,10 @@ struct PoolSettings: Hashable, Sendable {
     var queue = 128
     var queueTimeout = TimeAmount.seconds(1)
     var connectTimeout = TimeAmount.seconds(1)
+    /// Local-origin failures in a row that take the server out of rotation (`max_fails`; 0: never).
+    var maxFails = 1
+    /// How long a server taken out waits before it is probed again, without active checks (`fail_timeout`).
+    var failTimeout = Duration.seconds(1)
 }
 
 /// Why a pool could not hand out a connection.

@@ -103,6 +103,10 @@ final class HealthChecker: Sendable {
             _ = state.schedule.finishProbe(now: now)
             return (state.streak.record(success: healthy), state.schedule.nextProbe(after: now, using: &state.random))
         }
+        // A passing check is the probe that brings back a server the gateway's own connects took out.
+        if healthy, health.checkPassed() == .back {
+            logger.notice("upstream server reachable again", metadata: ["server": "\(target)", "by": "health check"])
+        }
         if let transition {
             let nowHealthy = transition == .becameHealthy
             health.set(nowHealthy)

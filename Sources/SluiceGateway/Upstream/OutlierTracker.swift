@@ -10,11 +10,11 @@ import SluiceTraffic
 final class OutlierTracker: Sendable {
     let configuration: OutlierConfig
     private let detector: NIOLockedValueBox<OutlierDetector>
-    private let logger: Logger
+    private let events: ThrottledLogger
 
-    init(configuration: OutlierConfig, serverCount: Int, logger: Logger) {
+    init(configuration: OutlierConfig, serverCount: Int, events: ThrottledLogger) {
         self.configuration = configuration
-        self.logger = logger
+        self.events = events
         let settings = OutlierDetectorConfiguration(
             consecutive5xx: configuration.consecutive5xx,
             consecutiveGatewayFailure: configuration.consecutiveGatewayFailure,
@@ -37,12 +37,9 @@ final class OutlierTracker: Sendable {
         for ejection in ejections where ejection.server < servers.count {
             let server = servers[ejection.server]
             server.health.eject(until: ejection.until.wholeNanoseconds)
-            logger.warning(
-                "upstream server ejected",
-                metadata: [
-                    "server": "\(server.target)", "reason": "\(ejection.reason)",
-                    "for": "\(ejection.until - now)",
-                ])
+            events.log(
+                .warning, "upstream server ejected", subject: "server", value: server.target.description,
+                metadata: ["reason": "\(ejection.reason)", "for": "\(ejection.until - now)"])
         }
     }
 }

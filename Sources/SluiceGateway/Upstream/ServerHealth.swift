@@ -1,18 +1,27 @@
 import Atomics
+import NIOConcurrencyHelpers
 import NIOCore
 
-/// Whether an upstream server may take requests: written by its active health checker and by the outlier detector,
-/// read by every event loop on every pick. Atomics, so reads need no lock. It belongs to the server, so it survives
-/// reloads that keep the server.
+/// Whether an upstream server may take requests: written by its active health checker, the outlier detector and
+/// the gateway's own failed connects (`LocalOriginFailures`), read by every event loop on every pick. Atomics, so
+/// reads need no lock. It belongs to the server, so it survives reloads that keep the server.
 final class ServerHealth: Sendable {
     private let healthy: ManagedAtomic<Bool>
     /// Ejected by the outlier detector until this instant (monotonic nanoseconds); 0 when not ejected.
     private let ejectedUntil = ManagedAtomic<Int64>(0)
     /// When active checks last found it healthy again (monotonic nanoseconds); 0 when it has always been.
     private let healthySince = ManagedAtomic<Int64>(0)
+    /// Local-origin failures (refused connects and the like): the decisions, behind a lock (they are rare)...
+    private let localOrigin: NIOLockedValueBox<LocalOriginFailures>
+    /// ... and what picks read without it: out until this instant (monotonic nanoseconds), `Int64.max` while it
+    /// waits for a passing check, 0 in rotation.
+    private let localOutUntil = ManagedAtomic<Int64>(0)
+    /// No local-origin failure counted: an answer has nothing to record (the common case, without the lock).
+    private let localClean = ManagedAtomic<Bool>(true)
 
-    init(healthy: Bool = true) {
+    init(healthy: Bool = true, localOrigin: LocalOriginFailures.Settings = .init()) {
         self.healthy = ManagedAtomic(healthy)
+        self.localOrigin = NIOLockedValueBox(LocalOriginFailures(settings: localOrigin))
     }
 
     /// What active checks say.
@@ -32,10 +41,53 @@ final class ServerHealth: Sendable {
     /// start).
     var availableSince: Int64 { max(healthySince.load(ordering: .relaxed), ejectedUntil.load(ordering: .relaxed)) }
 
-    /// Healthy and not ejected at `now` (monotonic nanoseconds).
-    func isAvailable(now: Int64) -> Bool { isHealthy && ejectedUntil.load(ordering: .relaxed) <= now }
+    /// Healthy, not ejected and reachable at `now` (monotonic nanoseconds).
+    func isAvailable(now: Int64) -> Bool {
+        isHealthy && ejectedUntil.load(ordering: .relaxed) <= now && localOutUntil.load(ordering: .relaxed) <= now
+    }
 
     func isEjected(now: Int64) -> Bool { ejectedUntil.load(ordering: .relaxed) > now }
 
+    /// Taken out of rotation by the gateway's own failed connects at `now`.
+    func isUnreachable(now: Int64) -> Bool { localOutUntil.load(ordering: .relaxed) > now }
+
     func eject(until: Int64) { ejectedUntil.store(until, ordering: .relaxed) }
+
+    // MARK: Local-origin failures
+
+    /// A refused or timed-out connect, or a fresh connection closed before any answer. Returns the transition it
+    /// caused, for the log.
+    @discardableResult
+    func recordLocalFailure(now: Int64) -> LocalOriginFailures.Transition? {
+        updateLocalOrigin { $0.failure(now: .nanoseconds(now)) }
+    }
+
+    /// The server answered.
+    @discardableResult
+    func recordAnswer(now: Int64) -> LocalOriginFailures.Transition? {
+        guard !localClean.load(ordering: .relaxed) else { return nil }
+        return updateLocalOrigin { $0.success(now: .nanoseconds(now)) }
+    }
+
+    /// An active check passed (called on every pass, not only on a change of state).
+    @discardableResult
+    func checkPassed() -> LocalOriginFailures.Transition? {
+        guard !localClean.load(ordering: .relaxed) else { return nil }
+        return updateLocalOrigin { $0.checkPassed() }
+    }
+
+    private func updateLocalOrigin(
+        _ body: (inout LocalOriginFailures) -> LocalOriginFailures.Transition?
+    ) -> LocalOriginFailures.Transition? {
+        localOrigin.withLockedValue { state in
+            let transition = body(&state)
+            switch transition {
+            case .out(let until): localOutUntil.store(until?.wholeNanoseconds ?? .max, ordering: .relaxed)
+            case .back: localOutUntil.store(0, ordering: .relaxed)
+            case nil: break
+            }
+            localClean.store(state.isClean, ordering: .relaxed)
+            return transition
+        }
+    }
 }

@@ -11,25 +11,53 @@ final class UpstreamServer: Sendable {
     let zone: String?
     let weight: Int
     let settings: PoolSettings
-    /// Healthy unless active checks say otherwise.
-    let health = ServerHealth()
+    /// Healthy unless active checks, the outlier detector or failed connects say otherwise.
+    let health: ServerHealth
+    /// Where it being taken out of rotation and coming back are logged.
+    let events: ThrottledLogger
     private let checker: HealthChecker?
     private let pools: LoopLocal<ConnectionPool>
 
     init(
         target: UpstreamTarget, zone: String?, weight: Int, settings: PoolSettings, group: any EventLoopGroup,
-        healthCheck: HealthCheckConfig? = nil, logger: Logger = Logger(label: "sluice.health")
+        healthCheck: HealthCheckConfig? = nil, logger: Logger = Logger(label: "sluice.health"),
+        events: ThrottledLogger? = nil
     ) {
         self.target = target
         self.zone = zone
         self.weight = weight
         self.settings = settings
+        self.events = events ?? ThrottledLogger(logger: logger, eventLoop: nil)
+        var localOrigin = LocalOriginFailures.Settings()
+        localOrigin.maxFails = settings.maxFails
+        localOrigin.backoff = settings.failTimeout
+        localOrigin.maxBackoff = max(settings.failTimeout * 30, .seconds(30))
+        localOrigin.activeChecks = healthCheck != nil
+        self.health = ServerHealth(localOrigin: localOrigin)
         self.pools = LoopLocal(group: group) { loop in ConnectionPool(eventLoop: loop, target: target, settings: settings) }
         let health = self.health
         self.checker = healthCheck.map {
             HealthChecker(target: target, config: $0, health: health, eventLoop: group.next(), logger: logger)
         }
         checker?.start()
+    }
+
+    /// The gateway could not reach the server (connect refused or timed out, or a fresh connection closed before
+    /// any answer): out of rotation at once, on every loop, when that makes `max_fails`.
+    func recordLocalFailure(_ reason: String) {
+        let transition = health.recordLocalFailure(now: Int64(NIODeadline.now().uptimeNanoseconds))
+        guard case .out(let until) = transition else { return }
+        let back = until.map { "in \($0 - .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)))" }
+            ?? "when a health check passes"
+        events.log(
+            .warning, "upstream server unreachable, out of rotation", subject: "server", value: target.description,
+            metadata: ["error": "\(reason)", "back": "\(back)"])
+    }
+
+    /// The server answered: it is reachable.
+    func recordAnswer() {
+        guard health.recordAnswer(now: Int64(NIODeadline.now().uptimeNanoseconds)) == .back else { return }
+        events.log(.notice, "upstream server reachable again", subject: "server", value: target.description)
     }
 
     /// The pool for `eventLoop`. Call on that loop.
@@ -233,7 +261,13 @@ private final class LoopBalancer: @unchecked Sendable {
             }
             if any { return true }
         }
-        // Panic, or nothing healthy left to try: every server not yet tried, healthy or not.
+        // Panic, or nothing healthy left to try: every server not yet tried, healthy or not; but while any other
+        // is left, not one the gateway itself just failed to reach (a refused connect is no opinion to doubt).
+        for index in servers.indices {
+            eligible[index] = untried(index) && !servers[index].health.isUnreachable(now: now)
+            any = any || eligible[index]
+        }
+        if any { return true }
         for index in servers.indices {
             eligible[index] = untried(index)
             any = any || eligible[index]
