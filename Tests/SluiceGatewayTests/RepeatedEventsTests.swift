@@ -1,4 +1,5 @@
 import Logging
+import NIOPosix
 import NIOConcurrencyHelpers
 import Testing
 
@@ -68,6 +69,24 @@ import Testing
         let lines = recorder.lines
         #expect(lines.count == 2, "one line per server: \(lines)")
         #expect(Set(lines.map(\.server)) == ["10.0.0.0:80", "10.0.0.1:80"])
+    }
+}
+
+extension RepeatedEventsTests {
+    @Test func aSummaryIsWrittenWhenTheWindowEndsEvenIfTheEventStops() async throws {
+        let recorder = RecordingLogHandler.Store()
+        var logger = Logger(label: "test") { _ in RecordingLogHandler(store: recorder) }
+        logger.logLevel = .info
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let events = ThrottledLogger(logger: logger, eventLoop: group.next(), window: .milliseconds(200))
+        for _ in 0..<100 { events.log(.warning, "upstream connect failed", subject: "server", value: "10.0.0.1:80") }
+        #expect(recorder.lines.count == 1)
+        for _ in 0..<300 where recorder.lines.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        let lines = recorder.lines
+        #expect(lines.count == 2)
+        #expect(lines.last?.message.hasPrefix("upstream connect failed: 99 more in the last 2") == true, "\(lines)")
+        #expect(lines.last?.server == "10.0.0.1:80")
+        try await group.shutdownGracefully()
     }
 }
 

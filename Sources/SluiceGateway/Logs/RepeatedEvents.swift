@@ -43,6 +43,9 @@ struct RepeatedEvents<Key: Hashable & Sendable>: Sendable {
     /// Whether some window holds occurrences not yet summarised.
     var hasPending: Bool { windows.values.contains { $0.suppressed > 0 } }
 
+    /// When the first window holding occurrences not yet summarised ends: when `due` next has a summary.
+    var nextDue: Duration? { windows.values.filter { $0.suppressed > 0 }.map { $0.start + window }.min() }
+
     /// One occurrence of `key` at `now`: log it, count it, or (its window over) log the summary that includes it.
     mutating func record(_ key: Key, now: Duration) -> Decision {
         guard var current = windows[key] else {

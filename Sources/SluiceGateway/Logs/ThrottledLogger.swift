@@ -40,14 +40,11 @@ final class ThrottledLogger: Sendable {
         guard logger.logLevel <= level else { return }
         let key = Key(level: level, event: event, subject: subject, value: value)
         let now = Self.now()
-        let (decision, scheduleFlush, window) = state.withLockedValue { state in
+        let (decision, flushAt) = state.withLockedValue { state -> (RepeatedEvents<Key>.Decision, Duration?) in
             let decision = state.events.record(key, now: now)
-            var schedule = false
-            if decision == .suppress && !state.flushScheduled && eventLoop != nil {
-                state.flushScheduled = true
-                schedule = true
-            }
-            return (decision, schedule, state.events.window)
+            guard decision == .suppress, !state.flushScheduled, eventLoop != nil else { return (decision, nil) }
+            state.flushScheduled = true
+            return (decision, state.events.nextDue)
         }
         switch decision {
         case .log:
@@ -59,29 +56,34 @@ final class ThrottledLogger: Sendable {
         case .suppress:
             break
         }
-        if scheduleFlush, let eventLoop {
-            eventLoop.scheduleTask(in: TimeAmount(window)) { self.flush() }
-        }
+        if let flushAt { scheduleFlush(at: flushAt, now: now) }
+    }
+
+    private func scheduleFlush(at instant: Duration, now: Duration) {
+        guard let eventLoop else { return }
+        eventLoop.scheduleTask(in: TimeAmount(max(instant - now, .milliseconds(1)))) { self.flush() }
     }
 
     /// Writes the summaries that are due; schedules itself again while some event is still being counted.
     func flush() {
         let now = Self.now()
-        let (due, again, window) = state.withLockedValue { state in
+        let (due, next) = state.withLockedValue { state in
             let due = state.events.due(now: now)
-            // Occurrences still being counted (a noisy key's new window): look again when it ends.
-            state.flushScheduled = !due.isEmpty || state.events.hasPending
-            return (due, state.flushScheduled, state.events.window)
+            // Occurrences still being counted (a noisy key's new window): look again when that window ends; keys
+            // just summarised are looked at once more, to be forgotten if they went quiet.
+            let next = state.events.nextDue ?? (due.isEmpty ? nil : now + state.events.window)
+            state.flushScheduled = next != nil
+            return (due, next)
         }
         for summary in due { write(summary.key, count: summary.count, over: now - summary.since) }
-        if again, let eventLoop { eventLoop.scheduleTask(in: TimeAmount(window)) { self.flush() } }
+        if let next { scheduleFlush(at: next, now: now) }
     }
 
     private func write(_ key: Key, count: Int, over span: Duration) {
         let seconds = Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
-        let text = seconds < 10 ? String(Int(seconds.rounded(.up))) : String(Int(seconds))
+        let text = seconds < 0.95 ? "\(Int(seconds * 1000))ms" : "\(Int(seconds.rounded()))s"
         logger.log(
-            level: key.level, "\(key.event): \(count) more in the last \(text)s",
+            level: key.level, "\(key.event): \(count) more in the last \(text)",
             metadata: [key.subject: "\(key.value)", "repeated": "\(count)"])
     }
 }
