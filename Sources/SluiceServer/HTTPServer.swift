@@ -108,6 +108,8 @@ public final class HTTPServer: Sendable {
         if configuration.validateOutboundHeaders {
             try operations.addHandler(NIOHTTPResponseHeadersValidator())
         }
+        // Keeps a read armed while a request is answered: no epoll_ctl pair per keep-alive request.
+        try operations.addHandler(ReadAhead())
         try operations.addHandler(HTTPServerPipelineHandler())
         try operations.addHandler(RequestGuard(configuration: configuration, decoderSignal: signal))
     }
