@@ -29,6 +29,7 @@
 #   bc_tree_pids PID           PID and all its descendants
 #   bc_cpu_ticks PID           utime+stime (clock ticks) of PID and its descendants
 #   bc_hwm_kb PID              VmHWM (kB) of PID plus its descendants'
+#   bc_rss_kb PID              VmRSS (kB, now) of PID plus its descendants'
 #   bc_setup_pinning SERVER_CPU WRK_CPU   PIN_SERVER / WRK_PIN arrays for taskset
 #   bc_swift_bin_dir PRODUCT...   build the products (unless SKIP_BUILD=1), set SWIFT_BIN_DIR
 #   bc_median VALUE...         the median of numbers ("n/a" values ignored)
@@ -270,6 +271,17 @@ bc_hwm_kb() {
     local total="" p kb
     for p in $(bc_tree_pids "$1"); do
         kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+        [[ -n $kb ]] && total=$((${total:-0} + kb))
+    done
+    echo "$total"
+}
+
+# bc_rss_kb PID: current resident set size (VmRSS, kB) of PID plus its descendants'.
+# Empty if PID is gone.
+bc_rss_kb() {
+    local total="" p kb
+    for p in $(bc_tree_pids "$1"); do
+        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
         [[ -n $kb ]] && total=$((${total:-0} + kb))
     done
     echo "$total"
