@@ -122,6 +122,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Counts heap allocations per thread (it interposes malloc in the test executable): the allocation
+        // ceiling per proxied request that `swift test` enforces.
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         // Blocking socket client and helpers shared by the test targets.
         .target(name: "SluiceTestSupport", dependencies: ["SluiceTraffic"], path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter", "SluiceTestSupport"], swiftSettings: strict),
@@ -164,7 +167,7 @@ let package = Package(
             name: "SluiceGatewayTests",
             dependencies: [
                 "SluiceGateway", "SluiceServer", "SluiceRouter", "SluiceDemoApp", "SluiceTestSupport", "SluiceConfig",
-                "SluiceTraffic",
+                "SluiceTraffic", "CAllocationCounter",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
