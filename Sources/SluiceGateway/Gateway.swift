@@ -39,7 +39,8 @@ public final class Gateway: Sendable {
             .compile(config, generation: 1)
         Self.warnAboutUnbuiltFeatures(config, logger: logger)
         self.proxy = ProxyContext(
-            state: compiled.state, stats: stats, logger: logger, accessLog: config.server.accessLog, events: events)
+            state: compiled.state, stats: stats, logger: logger,
+            accessLog: config.server.accessLog ? AccessLog(group: group) : nil, events: events)
         self.mutable = NIOLockedValueBox(Mutable(config: config, servers: compiled.servers, generation: 1))
     }
 
@@ -151,6 +152,7 @@ public final class Gateway: Sendable {
             return state.admin?.server
         }
         await admin?.shutdown()
+        await proxy.accessLog?.flush()
     }
 
     /// Settings the configuration accepts but this version does not act on yet, said out loud rather than ignored.

@@ -49,9 +49,10 @@ final class ProxyContext: Sendable {
     let logger: Logger
     /// Repeated events (connect failures, servers taken out) are logged once, then summarised.
     let events: ThrottledLogger
-    let accessLog: Bool
+    /// One line per request, written off the event loops; nil when `access_log = off`.
+    let accessLog: AccessLog?
 
-    init(state: RuntimeState, stats: GatewayStats, logger: Logger, accessLog: Bool, events: ThrottledLogger? = nil) {
+    init(state: RuntimeState, stats: GatewayStats, logger: Logger, accessLog: AccessLog?, events: ThrottledLogger? = nil) {
         self.current = ManagedAtomic(state)
         self.stats = stats
         self.logger = logger

@@ -46,7 +46,7 @@ final class TestGateway {
         let state = RuntimeState(routes: table, upstreams: ["demo": upstream], generation: 1)
         var logger = Logger(label: "test.gateway")
         logger.logLevel = .critical
-        let shared = ProxyContext(state: state, stats: GatewayStats(), logger: logger, accessLog: false)
+        let shared = ProxyContext(state: state, stats: GatewayStats(), logger: logger, accessLog: nil)
         self.shared = shared
         server = HTTPServer(configuration: ServerConfiguration(maxBodySize: Int.max), group: group, logger: logger) { channel in
             try channel.pipeline.syncOperations.addHandler(ProxyHandler(shared: shared))

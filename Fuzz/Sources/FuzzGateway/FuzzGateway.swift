@@ -188,7 +188,7 @@ func makeGateway(options: UInt8) throws -> (ProxyContext, UpstreamServer) {
         routes: table, upstreams: ["fuzz": upstream], generation: 1,
         pathNormalizer: PathNormalizer(mergeSlashes: options & 1 != 0, escapedSlashes: escaped),
         requestBufferSize: options & 0x08 != 0 ? 0 : 64 * 1024)
-    return (ProxyContext(state: state, stats: GatewayStats(), logger: environment.logger, accessLog: false), server)
+    return (ProxyContext(state: state, stats: GatewayStats(), logger: environment.logger, accessLog: nil), server)
 }
 
 func run(options: UInt8, more: UInt8, _ input: [UInt8]) {

@@ -131,6 +131,7 @@ extension ProxyHandler {
         let version = clientHead?.version ?? .http1_1
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         if clientHead?.method != .HEAD {
+            bytesSent = body.count
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         }
         finish(status: status.code)
@@ -141,14 +142,16 @@ extension ProxyHandler {
     /// Logs the exchange; the state is reset before the end is written, because writing it may deliver the next
     /// pipelined request at once.
     func finish(status: UInt) {
-        if shared.accessLog, let clientHead {
-            let micros = (NIODeadline.now() - startTime).nanoseconds / 1_000
-            shared.logger.info(
-                "request",
-                metadata: [
-                    "method": "\(clientHead.method.rawValue)", "uri": "\(clientHead.uri)", "status": "\(status)",
-                    "route": "\(route?.name ?? "-")", "duration_us": "\(micros)",
-                ])
+        if let accessLog = shared.accessLog, let clientHead, let context {
+            let headers = clientHead.headers
+            accessLog.record(
+                on: context.eventLoop, client: clientAddress(context), method: clientHead.method.rawValue,
+                uri: clientHead.uri,
+                version: HTTPVersionText(major: clientHead.version.major, minor: clientHead.version.minor),
+                status: status, bytes: bytesSent, referer: headers.first(name: "referer"),
+                userAgent: headers.first(name: "user-agent"),
+                seconds: Double((NIODeadline.now() - startTime).nanoseconds) / 1e9, route: route?.name,
+                upstream: tried.last?.target.description)
         }
         if phase == .forwarding { phase = .idle }
         endAccounting()
