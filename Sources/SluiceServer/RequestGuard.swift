@@ -193,7 +193,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             }
             // A server answers in its own version (RFC 9110 §6.2), whatever the application put in the head; the
             // encoder chunks by the head's version, so this keeps what the framing says and what is sent one.
-            head.version = .http1_1
+            if head.version != .http1_1 { head.version = .http1_1 }  // (setting it copies the head)
             framing = ResponseFraming.frame(&head, method: method, version: version, keepAlive: keepAlive)
             closing = framing.closesConnection
             context.write(wrapOutboundOut(.head(head)), promise: promise)

@@ -23,20 +23,20 @@ public struct ResponseFraming: Hashable, Sendable {
             || head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
         let dropsBody: Bool
         if code < 200 || code == 204 {
-            head.headers.remove(name: "content-length")
-            head.headers.remove(name: "transfer-encoding")
+            remove("content-length", from: &head)
+            remove("transfer-encoding", from: &head)
             dropsBody = true
         } else if method == .HEAD || code == 304 {
-            head.headers.remove(name: "transfer-encoding")
+            remove("transfer-encoding", from: &head)
             dropsBody = true
         } else {
             dropsBody = false
             if head.headers.contains(name: "content-length") {
-                head.headers.remove(name: "transfer-encoding")
+                remove("transfer-encoding", from: &head)
             } else if version.major == 1 && version.minor >= 1 {
                 head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
             } else {
-                head.headers.remove(name: "transfer-encoding")
+                remove("transfer-encoding", from: &head)
                 closes = true
             }
         }
@@ -48,5 +48,10 @@ public struct ResponseFraming: Hashable, Sendable {
             }
         }
         return ResponseFraming(dropsBody: dropsBody, closesConnection: closes)
+    }
+
+    /// Removes a field only when it is there: removing copies the head's fields even when nothing matches.
+    private static func remove(_ name: String, from head: inout HTTPResponseHead) {
+        if head.headers.contains(name: name) { head.headers.remove(name: name) }
     }
 }

@@ -202,10 +202,17 @@ extension ProxyHandler {
 
     // MARK: Timers
 
+    /// Sets the deadline. Lazy: a task already pending that fires no later is kept (it looks at the deadline when it
+    /// fires and moves on to it), so steady keep-alive traffic schedules a task about once per timeout, not per
+    /// request.
     func arm(after timeout: TimeAmount) {
         guard let context else { return }
         let next = context.eventLoop.now + timeout
         deadline = next
+        if let timer, timerAt > next {
+            timer.cancel()
+            self.timer = nil
+        }
         if timer == nil { schedule(at: next) }
     }
 
@@ -217,7 +224,14 @@ extension ProxyHandler {
         if responseStarted || !requestEnded { arm(after: route.idleTimeout) }
     }
 
+    /// No deadline for now; a pending task is left to fire and find nothing to do (cheaper than cancelling it and
+    /// scheduling another for the next request).
     func cancelTimer() {
+        deadline = nil
+    }
+
+    /// Cancels the pending task too (the connection is gone: the task must not keep the handler alive).
+    func stopTimer() {
         deadline = nil
         timer?.cancel()
         timer = nil
@@ -225,6 +239,7 @@ extension ProxyHandler {
 
     func schedule(at when: NIODeadline) {
         guard let context else { return }
+        timerAt = when
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
             timer = nil
             guard let deadline, let context = self.context else { return }

@@ -92,6 +92,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     // One lazy timer: the response-head timeout, then the idle timeout while bodies stream.
     var deadline: NIODeadline?
     var timer: Scheduled<Void>?
+    /// When the pending `timer` fires.
+    var timerAt = NIODeadline.uptimeNanoseconds(0)
 
     /// Buffered request bytes while connecting, before client reads pause.
     static let bufferLimit = 64 * 1024
@@ -105,7 +107,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The handler and its context hold each other: let go, or every connection would outlive its channel.
     func handlerRemoved(context: ChannelHandlerContext) {
         releaseConnection(reusable: false)
-        cancelTimer()
+        stopTimer()
         self.context = nil
     }
 
@@ -151,7 +153,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             shared.stats.aborted.wrappingIncrement(ordering: .relaxed)
         }
         releaseConnection(reusable: false)
-        cancelTimer()
+        stopTimer()
         endAccounting()
         phase = .idle
         sequence += 1
@@ -358,7 +360,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             fail(.serviceUnavailable, "upstream max_pending reached\n")
             return
         }
-        server.pool(on: context.eventLoop).acquire { [self] result in
+        let pool = server.pool(on: context.eventLoop)
+        if let connection = pool.takeIdle() {
+            pending?.release()
+            start(on: connection)
+            return
+        }
+        pool.acquire { [self] result in
             pending?.release()
             guard expected == sequence, phase == .connecting else {
                 // The request ended (client gone, or answered) while we waited.
