@@ -99,7 +99,7 @@ extension ProxyHandler {
 
             case .protection:
                 gateStep = .degrade
-                guard let protection = shared.state.protection else { continue }
+                guard let protection = state?.protection else { continue }
                 if protection.admit(priority: traffic?.priority ?? .normal, now: now) {
                     ticket.protection = protection
                 } else {
@@ -251,7 +251,7 @@ extension ProxyHandler {
         case .clientIP:
             if let resolvedClientIP { return resolvedClientIP }
             let peer = clientAddress(context) ?? ""
-            let resolved = shared.state.trustedProxies.clientAddress(
+            let resolved = (state ?? shared.state).trustedProxies.clientAddress(
                 peer: peer, forwardedFor: head.headers["x-forwarded-for"])
             resolvedClientIP = resolved
             return resolved

@@ -156,6 +156,7 @@ extension ProxyHandler {
         if phase == .forwarding { phase = .idle }
         endAccounting()
         route = nil
+        state = nil
         upstream = nil
         upstreamHead = nil
         if replayable {

@@ -38,6 +38,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var sequence = 0
 
     // The current request.
+    /// The configuration the request started on: it keeps it to the end, whatever a reload installs meanwhile.
+    var state: RuntimeState?
     var route: ProxyRoute?
     /// The upstream chosen for this request (the route's, a side of its split, or its canary).
     var upstream: UpstreamPool?
@@ -192,6 +194,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         framing = ProxyHeaders.framing(of: head)
 
         let state = shared.state
+        self.state = state
         // The target as routed and forwarded: origin-form, its path normalised (RFC 3986 §5.2.4, §6.2.2), the
         // query as it came.
         var uri = head.uri
@@ -277,7 +280,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.writeAndFlush(wrapOutboundOut(.head(continueHead)), promise: nil)
         }
         // A small body is read whole before an upstream connection is taken: a slow uploader holds no pool slot.
-        if framing != .none && !requestEnded && bufferedBytes <= shared.state.requestBufferSize {
+        if framing != .none && !requestEnded && bufferedBytes <= (state?.requestBufferSize ?? 0) {
             awaitingBody = true
             resumeClientReads()  // reads may have paused while the gates ran
             return
@@ -301,7 +304,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             buffered.append(.body(.byteBuffer(body)))
             bufferedBytes += body.readableBytes
             if awaitingBody {
-                guard bufferedBytes > shared.state.requestBufferSize else { return }
+                guard bufferedBytes > (state?.requestBufferSize ?? 0) else { return }
                 awaitingBody = false
                 connect()
             } else if bufferedBytes > Self.bufferLimit {
@@ -403,7 +406,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             if case .body = part { bodyForwarded = true }
             connection.write(part)
         }
-        if requestEnded && bufferedBytes <= shared.state.requestBufferSize {
+        if requestEnded && bufferedBytes <= (state?.requestBufferSize ?? 0) {
             // The whole request is here: keep it, so that a retry can send it again.
             replayable = true
         } else {
