@@ -188,7 +188,12 @@ final class AccessLog: Sendable {
     /// Client-controlled text, escaped as nginx does: `"`, `\`, control bytes and bytes above 0x7E as `\xHH`, so a
     /// line can never be broken or forged.
     static func appendEscaped(_ text: String, to line: inout [UInt8]) {
-        for byte in text.utf8 {
+        let utf8 = text.utf8
+        if !utf8.contains(where: { $0 < 0x20 || $0 > 0x7E || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            line.append(contentsOf: utf8)  // the common case: nothing to escape, one copy
+            return
+        }
+        for byte in utf8 {
             if byte < 0x20 || byte > 0x7E || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
                 let hex = Array("0123456789ABCDEF".utf8)
                 line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "x"), hex[Int(byte >> 4)], hex[Int(byte & 15)]])

@@ -240,11 +240,13 @@ struct UpstreamTarget: Hashable, Sendable, CustomStringConvertible {
     /// Pre-resolved when the host is an IP literal, so that connecting needs no resolver.
     let socketAddress: SocketAddress?
 
+    /// `host:port` (`[v6]:port`), made once: logs name a server on every request.
+    let description: String
+
     init(host: String, port: Int) {
         self.host = host
         self.port = port
         self.socketAddress = try? SocketAddress(ipAddress: host, port: port)
+        self.description = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
-
-    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
