@@ -12,6 +12,8 @@ public struct GatewaySnapshot: Sendable, Equatable {
         public let healthy: Bool
         /// Ejected by the outlier detector right now.
         public let ejected: Bool
+        /// Out of rotation because the gateway could not reach it (refused or timed-out connects; `max_fails`).
+        public let unreachable: Bool
     }
 
     public struct Upstream: Sendable, Equatable {
@@ -38,9 +40,9 @@ extension Gateway {
                 GatewaySnapshot.Server(
                     address: server.target.description, zone: server.zone, weight: server.weight,
                     backup: index >= pool.primaryCount, healthy: server.health.isHealthy,
-                    ejected: server.health.isEjected(now: now))
+                    ejected: server.health.isEjected(now: now), unreachable: server.health.isUnreachable(now: now))
             }
-            let available = servers.prefix(pool.primaryCount).filter { $0.healthy && !$0.ejected }.count
+            let available = servers.prefix(pool.primaryCount).filter { $0.healthy && !$0.ejected && !$0.unreachable }.count
             return GatewaySnapshot.Upstream(
                 name: pool.name, servers: servers, activeRequests: pool.activeRequests.load(ordering: .relaxed),
                 activeRetries: pool.activeRetries.load(ordering: .relaxed),

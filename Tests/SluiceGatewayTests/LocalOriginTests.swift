@@ -37,6 +37,8 @@ import Testing
         let now = Int64(NIODeadline.now().uptimeNanoseconds)
         #expect(servers[0].health.isUnreachable(now: now) && servers[1].health.isUnreachable(now: now))
         #expect(!servers[2].health.isUnreachable(now: now) && !servers[3].health.isUnreachable(now: now))
+        let shown = try #require(gateway.snapshot().upstreams.first { $0.name == "demo" }).servers.map(\.unreachable)
+        #expect(shown == [true, true, false, false], "the admin API's /status shows which servers are out")
         await gateway.shutdown()
         for (_, server) in backends { await server.shutdown() }
     }

@@ -93,6 +93,7 @@ extension Gateway {
                         ("zone", server.zone.map(JSONWriter.quoted) ?? "null"),
                         ("healthy", server.healthy ? "true" : "false"),
                         ("ejected", server.ejected ? "true" : "false"),
+                        ("unreachable", server.unreachable ? "true" : "false"),
                         ("backup", server.backup ? "true" : "false"),
                     ])
                 })),
