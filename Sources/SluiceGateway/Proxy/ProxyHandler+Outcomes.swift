@@ -66,9 +66,54 @@ extension ProxyHandler {
         route.retryPolicy.perTryTimeout.map { TimeAmount($0) } ?? route.timeout
     }
 
+    /// How one try at one server ended.
+    enum TryResult {
+        /// The connect was refused or timed out: nothing reached the server.
+        case unreachable(reason: String)
+        /// The connection closed or reset before any answer; `fresh` when it was opened for this try.
+        case closedBeforeAnswer(fresh: Bool)
+        /// No answer in time.
+        case timedOut
+        /// An answer no request asked for (an unsolicited 101).
+        case brokenAnswer
+        /// An answer with this status.
+        case answered(status: Int)
+    }
+
+    /// The one place a try's result is recorded: the server's reachability (local-origin failures take it out of
+    /// rotation), the upstream's outlier detector, and the request's traffic ticket (breakers, adaptive limits,
+    /// degrade rules).
+    func record(_ result: TryResult, at server: UpstreamServer?) {
+        let status: Int?
+        switch result {
+        case .unreachable(let reason):
+            status = nil
+            shared.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
+            unreachedTries += 1
+            server?.recordLocalFailure(reason)
+            if let server {
+                shared.events.log(
+                    .warning, "upstream connect failed", subject: "server", value: server.target.description,
+                    metadata: ["upstream": "\(upstream?.name ?? "-")", "error": "\(reason)"])
+            }
+        case .closedBeforeAnswer(let fresh):
+            status = nil
+            if fresh { server?.recordLocalFailure("closed before any answer") }
+        case .timedOut, .brokenAnswer:
+            status = nil
+        case .answered(let code):
+            status = code
+            server?.recordAnswer()
+        }
+        if let upstream, let server {
+            upstream.record(server, status.map { $0 >= 500 ? .serverError(status: $0) : .success } ?? .gatewayFailure)
+        }
+        noteOutcome(status: status)
+    }
+
     /// Remembers what the upstream did (an answer's status, or nil for none) for the request's traffic ticket; a
     /// request that holds nothing from the gates skips the clock.
-    func noteOutcome(status: Int?) {
+    private func noteOutcome(status: Int?) {
         guard !ticket.isEmpty else { return }
         let latency = TrafficClock.now() - upstreamStart
         outcome = status.map { .answered(status: $0, latency: latency) } ?? .failed(latency: latency)
@@ -261,8 +306,7 @@ extension ProxyHandler {
             phase = .aborted
             context.close(promise: nil)
         } else {
-            if let upstream, let server = tried.last, phase == .forwarding { upstream.record(server, .gatewayFailure) }
-            if phase == .forwarding { noteOutcome(status: nil) }
+            if phase == .forwarding { record(.timedOut, at: tried.last) }
             if phase == .forwarding, retryAllowed(.status(504)) {
                 releaseConnection(reusable: false)
                 retry(after: .status(504))

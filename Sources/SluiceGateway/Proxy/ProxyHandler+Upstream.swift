@@ -10,19 +10,14 @@ extension ProxyHandler {
         case .head(let head):
             if head.status.code == 101 {
                 // The gateway never asks an upstream to switch protocols: an unsolicited 101 is a broken answer.
-                if let upstream, let server = tried.last { upstream.record(server, .gatewayFailure) }
-                noteOutcome(status: nil)
+                record(.brokenAnswer, at: tried.last)
                 cancelTimer()
                 fail(.badGateway, "upstream switched protocols unasked\n")
                 return
             }
             guard head.status.code >= 200 else { return }  // 1xx: the gateway already sent its own 100
             let code = Int(head.status.code)
-            if let upstream, let server = tried.last {
-                server.recordAnswer()
-                upstream.record(server, code >= 500 ? .serverError(status: code) : .success)
-            }
-            noteOutcome(status: code)
+            record(.answered(status: code), at: tried.last)
             if code >= 500, retryAllowed(.status(code)) {
                 // A retryable answer: drop it (and its connection, which would still deliver its body), try again.
                 releaseConnection(reusable: false)
@@ -86,11 +81,7 @@ extension ProxyHandler {
             context.close(promise: nil)
             return
         }
-        if let upstream, let server = tried.last {
-            if fresh { server.recordLocalFailure("closed before any answer") }
-            upstream.record(server, .gatewayFailure)
-        }
-        noteOutcome(status: nil)
+        record(.closedBeforeAnswer(fresh: fresh), at: tried.last)
         // Nothing came back (often a kept-alive connection the server closed in the meantime): try again when the
         // policy allows and the request can be sent again.
         retryOr(.badGateway, "upstream closed the connection\n", condition: .reset)

@@ -380,14 +380,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             case .success(let connection):
                 start(on: connection)
             case .failure(.connectFailed(let reason)):
-                noteOutcome(status: nil)
-                shared.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
-                unreachedTries += 1
-                server.recordLocalFailure(reason)
-                upstream.record(server, .gatewayFailure)
-                shared.events.log(
-                    .warning, "upstream connect failed", subject: "server", value: server.target.description,
-                    metadata: ["upstream": "\(upstream.name)", "error": "\(reason)"])
+                record(.unreachable(reason: reason), at: server)
                 retryOr(.badGateway, "upstream connect failed\n", condition: .connectFailure)
             case .failure(.queueFull), .failure(.queueTimeout), .failure(.closed):
                 fail(.serviceUnavailable, "upstream busy\n")
