@@ -74,9 +74,17 @@ enum ProxyHeaders {
         if let client = clientAddress {
             headers.add(name: "x-forwarded-for", value: forwardedFor.map { "\($0), \(client)" } ?? client)
             headers.add(name: "x-real-ip", value: realIP ?? client)
-            var element = "for=\(forwardedNode(client))"
-            if let host, !host.isEmpty { element += ";host=\"\(host)\"" }
-            element += ";proto=\(scheme)"
+            var element = ""
+            element.reserveCapacity(32 + client.utf8.count + (host?.utf8.count ?? 0))  // one allocation, not two
+            element += "for="
+            element += forwardedNode(client)
+            if let host, !host.isEmpty {
+                element += ";host=\""
+                element += host
+                element += "\""
+            }
+            element += ";proto="
+            element += scheme
             headers.add(name: "forwarded", value: forwarded.map { "\($0), \(element)" } ?? element)
         } else {
             if let forwardedFor { headers.add(name: "x-forwarded-for", value: forwardedFor) }
