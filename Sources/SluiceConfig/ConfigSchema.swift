@@ -23,7 +23,8 @@ enum SectionKind: String, CaseIterable, Sendable {
             [
                 .list("server"), .single("balance"), .single("keepalive"), .single("keepalive_timeout"),
                 .single("keepalive_requests"), .single("max_connections"), .single("queue"), .single("queue_timeout"),
-                .single("connect_timeout"), .single("max_fails"), .single("fail_timeout"), .single("health_check"), .single("outlier"), .single("hash_key"),
+                .single("connect_timeout"), .single("max_fails"), .single("fail_timeout"), .single("health_check"),
+                .single("outlier"), .single("hash_key"),
                 .single("zone_min_size"), .single("panic"), .single("slow_start"), .single("retry_budget"),
                 .single("circuit_breaker"), .single("max_requests"), .single("max_pending"),
                 .single("adaptive_concurrency"), .list("degrade"),

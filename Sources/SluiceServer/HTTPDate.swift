@@ -8,18 +8,25 @@ import Musl
 import Darwin
 #endif
 
-/// The `Date` header value (RFC 9110 §5.6.7, IMF-fixdate), formatted at most once a second per thread.
+/// The current time as servers write it, formatted at most once a second per thread: the `Date` header value
+/// (RFC 9110 §5.6.7, IMF-fixdate) and the access log's time (nginx's `$time_local`, in UTC).
 public enum HTTPDate {
     private final class Cache {
         var second = -1
         var value = ""
+        var logValue = ""
     }
 
     /// One cache per thread, so event loops never contend.
     nonisolated(unsafe) private static let cache = ThreadSpecificVariable<Cache>()
 
     /// Now, as `Sun, 06 Nov 1994 08:49:37 GMT`.
-    public static func now() -> String {
+    public static func now() -> String { current().value }
+
+    /// Now, as an access log writes it: `06/Nov/1994:08:49:37 +0000`.
+    public static func nowForLog() -> String { current().logValue }
+
+    private static func current() -> Cache {
         let cache: Cache
         if let current = Self.cache.currentValue {
             cache = current
@@ -33,15 +40,23 @@ public enum HTTPDate {
             var parts = tm()
             gmtime_r(&now, &parts)
             cache.value = format(parts)
+            cache.logValue = formatForLog(parts)
         }
-        return cache.value
+        return cache
     }
+
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    private static func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
     static func format(_ parts: tm) -> String {
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
         return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(1900 + parts.tm_year) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+
+    static func formatForLog(_ parts: tm) -> String {
+        "\(two(parts.tm_mday))/\(months[Int(parts.tm_mon)])/\(1900 + parts.tm_year):"
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
     }
 }

@@ -26,7 +26,7 @@ import Glibc
         try await loop.submit {
             for index in 0..<count {
                 log.record(
-                    on: loop, client: "127.0.0.1", method: "GET", uri: uri, version: HTTPVersionText(major: 1, minor: 1),
+                    on: loop, client: "127.0.0.1", method: "GET", uri: uri, version: .http1_1,
                     status: 200, bytes: index, referer: nil, userAgent: userAgent, seconds: 0.0123, route: "all",
                     upstream: "10.0.0.1:80")
             }

@@ -265,27 +265,22 @@ bc_cpu_ticks() {
     echo "$total"
 }
 
-# bc_hwm_kb PID: peak resident set size (VmHWM, kB) of PID plus its descendants'.
+# bc_status_kb FIELD PID: the /proc/PID/status FIELD (kB) of PID plus its descendants'.
 # Empty if PID is gone.
-bc_hwm_kb() {
-    local total="" p kb
-    for p in $(bc_tree_pids "$1"); do
-        kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+bc_status_kb() {
+    local field=$1 total="" p kb
+    for p in $(bc_tree_pids "$2"); do
+        kb=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$p/status" 2>/dev/null || true)
         [[ -n $kb ]] && total=$((${total:-0} + kb))
     done
     echo "$total"
 }
 
+# bc_hwm_kb PID: peak resident set size (VmHWM, kB) of PID plus its descendants'.
+bc_hwm_kb() { bc_status_kb VmHWM "$1"; }
+
 # bc_rss_kb PID: current resident set size (VmRSS, kB) of PID plus its descendants'.
-# Empty if PID is gone.
-bc_rss_kb() {
-    local total="" p kb
-    for p in $(bc_tree_pids "$1"); do
-        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
-        [[ -n $kb ]] && total=$((${total:-0} + kb))
-    done
-    echo "$total"
-}
+bc_rss_kb() { bc_status_kb VmRSS "$1"; }
 
 # --- pinning and builds -------------------------------------------------------
 PIN_SERVER=()

@@ -33,10 +33,20 @@ struct LocalOriginFailures: Sendable, Equatable {
     let settings: Settings
     /// Local-origin failures in a row while in rotation.
     private(set) var consecutive = 0
+    /// In rotation, or taken out: until an instant (then probed), or (nil) until an active check passes.
+    private enum Rotation: Equatable {
+        case serving
+        case out(until: Duration?)
+    }
+
+    private var rotation = Rotation.serving
     /// Whether the server is out (or being probed after its backoff).
-    private(set) var isTakenOut = false
+    var isTakenOut: Bool { rotation != .serving }
     /// While out without active checks: when the next probe may go.
-    private(set) var outUntil: Duration?
+    var outUntil: Duration? {
+        guard case .out(let until) = rotation else { return nil }
+        return until
+    }
     /// Failed probes since the server was taken out: the backoff doubles with each.
     private(set) var failedProbes = 0
 
@@ -46,9 +56,11 @@ struct LocalOriginFailures: Sendable, Equatable {
 
     /// Whether picks must skip the server at `now`.
     func isOut(now: Duration) -> Bool {
-        guard isTakenOut else { return false }
-        guard let outUntil else { return true }  // waiting for an active check
-        return now < outUntil
+        switch rotation {
+        case .serving: false
+        case .out(let until?): now < until
+        case .out(nil): true  // waiting for an active check
+        }
     }
 
     /// Nothing to record on success: in rotation with no failure counted (the common case, checked without a lock).
@@ -68,7 +80,6 @@ struct LocalOriginFailures: Sendable, Equatable {
         guard consecutive >= settings.maxFails else { return nil }
         consecutive = 0
         failedProbes = 0
-        isTakenOut = true
         return takeOut(now: now)
     }
 
@@ -98,18 +109,13 @@ struct LocalOriginFailures: Sendable, Equatable {
     }
 
     private mutating func takeOut(now: Duration) -> Transition {
-        if settings.activeChecks {
-            outUntil = nil
-            return .out(until: nil)
-        }
-        let until = now + backoff(afterFailedProbes: failedProbes)
-        outUntil = until
+        let until = settings.activeChecks ? nil : now + backoff(afterFailedProbes: failedProbes)
+        rotation = .out(until: until)
         return .out(until: until)
     }
 
     private mutating func bringBack() -> Transition {
-        isTakenOut = false
-        outUntil = nil
+        rotation = .serving
         failedProbes = 0
         consecutive = 0
         return .back

@@ -1,6 +1,8 @@
 import Atomics
 import NIOCore
+import NIOHTTP1
 import NIOPosix
+import SluiceServer
 
 #if canImport(Glibc)
 import Glibc
@@ -27,8 +29,6 @@ final class AccessLog: Sendable {
         var bytes: [UInt8] = []
         var lines = 0
         var flushScheduled = false
-        var second = -1
-        var time: [UInt8] = []
 
         init() { bytes.reserveCapacity(AccessLog.flushSize + 1024) }
     }
@@ -51,7 +51,7 @@ final class AccessLog: Sendable {
 
     /// One request's line. Call on `eventLoop`, the loop that served it.
     func record(
-        on eventLoop: any EventLoop, client: String?, method: String, uri: String, version: HTTPVersionText,
+        on eventLoop: any EventLoop, client: String?, method: String, uri: String, version: HTTPVersion,
         status: UInt, bytes: Int, referer: String?, userAgent: String?, seconds: Double, route: String?,
         upstream: String?
     ) {
@@ -60,12 +60,12 @@ final class AccessLog: Sendable {
         buffer.bytes = []
         line.append(contentsOf: (client ?? "-").utf8)
         line.append(contentsOf: " - - [".utf8)
-        line.append(contentsOf: Self.localTime(buffer))
+        line.append(contentsOf: HTTPDate.nowForLog().utf8)
         line.append(contentsOf: "] \"".utf8)
         Self.appendEscaped(method, to: &line)
         line.append(UInt8(ascii: " "))
         Self.appendEscaped(uri, to: &line)
-        line.append(contentsOf: version.text.utf8)
+        Self.appendVersion(version, to: &line)
         line.append(contentsOf: "\" ".utf8)
         line.append(contentsOf: String(status).utf8)
         line.append(UInt8(ascii: " "))
@@ -158,20 +158,12 @@ final class AccessLog: Sendable {
         }
     }
 
-    /// `04/Dec/2026:16:13:08 +0000`, formatted once a second per loop.
-    private static func localTime(_ buffer: Buffer) -> [UInt8] {
-        var now = time(nil)
-        if now != buffer.second {
-            buffer.second = now
-            var parts = tm()
-            gmtime_r(&now, &parts)
-            let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-            func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-            let text = "\(two(parts.tm_mday))/\(months[Int(parts.tm_mon)])/\(1900 + parts.tm_year):"
-                + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
-            buffer.time = Array(text.utf8)
-        }
-        return buffer.time
+    /// ` HTTP/1.1` as it stands in a request line (with the leading space).
+    static func appendVersion(_ version: HTTPVersion, to line: inout [UInt8]) {
+        line.append(contentsOf: " HTTP/".utf8)
+        line.append(contentsOf: String(version.major).utf8)
+        line.append(UInt8(ascii: "."))
+        line.append(contentsOf: String(version.minor).utf8)
     }
 
     /// Seconds with millisecond resolution, as nginx's `$request_time`.
@@ -188,27 +180,21 @@ final class AccessLog: Sendable {
     /// Client-controlled text, escaped as nginx does: `"`, `\`, control bytes and bytes above 0x7E as `\xHH`, so a
     /// line can never be broken or forged.
     static func appendEscaped(_ text: String, to line: inout [UInt8]) {
+        func needsEscape(_ byte: UInt8) -> Bool {
+            byte < 0x20 || byte > 0x7E || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+        }
         let utf8 = text.utf8
-        if !utf8.contains(where: { $0 < 0x20 || $0 > 0x7E || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        guard utf8.contains(where: needsEscape) else {
             line.append(contentsOf: utf8)  // the common case: nothing to escape, one copy
             return
         }
+        let hex = Array("0123456789ABCDEF".utf8)
         for byte in utf8 {
-            if byte < 0x20 || byte > 0x7E || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                let hex = Array("0123456789ABCDEF".utf8)
+            if needsEscape(byte) {
                 line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "x"), hex[Int(byte >> 4)], hex[Int(byte & 15)]])
             } else {
                 line.append(byte)
             }
         }
-    }
-}
-
-/// ` HTTP/1.1` as it appears in a request line (with the leading space).
-struct HTTPVersionText: Sendable {
-    let text: String
-
-    init(major: Int, minor: Int) {
-        text = major == 1 && minor == 1 ? " HTTP/1.1" : major == 1 && minor == 0 ? " HTTP/1.0" : " HTTP/\(major).\(minor)"
     }
 }

@@ -40,9 +40,6 @@ struct RepeatedEvents<Key: Hashable & Sendable>: Sendable {
 
     var trackedKeys: Int { windows.count }
 
-    /// Whether some window holds occurrences not yet summarised.
-    var hasPending: Bool { windows.values.contains { $0.suppressed > 0 } }
-
     /// When the first window holding occurrences not yet summarised ends: when `due` next has a summary.
     var nextDue: Duration? { windows.values.filter { $0.suppressed > 0 }.map { $0.start + window }.min() }
 

@@ -90,8 +90,8 @@ extension ProxyHandler {
             status = nil
             shared.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
             unreachedTries += 1
-            server?.recordLocalFailure(reason)
             if let server {
+                server.recordLocalFailure(reason)
                 shared.events.log(
                     .warning, "upstream connect failed", subject: "server", value: server.target.description,
                     metadata: ["upstream": "\(upstream?.name ?? "-")", "error": "\(reason)"])
@@ -191,9 +191,7 @@ extension ProxyHandler {
             let headers = clientHead.headers
             accessLog.record(
                 on: context.eventLoop, client: clientAddress(context), method: clientHead.method.rawValue,
-                uri: clientHead.uri,
-                version: HTTPVersionText(major: clientHead.version.major, minor: clientHead.version.minor),
-                status: status, bytes: bytesSent, referer: headers.first(name: "referer"),
+                uri: clientHead.uri, version: clientHead.version, status: status, bytes: bytesSent, referer: headers.first(name: "referer"),
                 userAgent: headers.first(name: "user-agent"),
                 seconds: Double((NIODeadline.now() - startTime).nanoseconds) / 1e9, route: route?.name,
                 upstream: tried.last?.target.description)

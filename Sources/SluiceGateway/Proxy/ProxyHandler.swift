@@ -40,6 +40,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     // The current request.
     /// The configuration the request started on: it keeps it to the end, whatever a reload installs meanwhile.
     var state: RuntimeState?
+    /// Bodies up to this size are read whole before connecting (`request_buffer_size` of the request's state).
+    var requestBufferSize: Int { state?.requestBufferSize ?? 0 }
     var route: ProxyRoute?
     /// The upstream chosen for this request (the route's, a side of its split, or its canary).
     var upstream: UpstreamPool?
@@ -280,7 +282,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.writeAndFlush(wrapOutboundOut(.head(continueHead)), promise: nil)
         }
         // A small body is read whole before an upstream connection is taken: a slow uploader holds no pool slot.
-        if framing != .none && !requestEnded && bufferedBytes <= (state?.requestBufferSize ?? 0) {
+        if framing != .none && !requestEnded && bufferedBytes <= requestBufferSize {
             awaitingBody = true
             resumeClientReads()  // reads may have paused while the gates ran
             return
@@ -304,7 +306,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             buffered.append(.body(.byteBuffer(body)))
             bufferedBytes += body.readableBytes
             if awaitingBody {
-                guard bufferedBytes > (state?.requestBufferSize ?? 0) else { return }
+                guard bufferedBytes > requestBufferSize else { return }
                 awaitingBody = false
                 connect()
             } else if bufferedBytes > Self.bufferLimit {
@@ -399,7 +401,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             if case .body = part { bodyForwarded = true }
             connection.write(part)
         }
-        if requestEnded && bufferedBytes <= (state?.requestBufferSize ?? 0) {
+        if requestEnded && bufferedBytes <= requestBufferSize {
             // The whole request is here: keep it, so that a retry can send it again.
             replayable = true
         } else {

@@ -62,17 +62,20 @@ final class ServerHealth: Sendable {
         updateLocalOrigin { $0.failure(now: .nanoseconds(now)) }
     }
 
+    /// A local-origin failure is on record (counted, or the server is out): an answer has something to change.
+    var hasLocalFailures: Bool { !localClean.load(ordering: .relaxed) }
+
     /// The server answered.
     @discardableResult
     func recordAnswer(now: Int64) -> LocalOriginFailures.Transition? {
-        guard !localClean.load(ordering: .relaxed) else { return nil }
+        guard hasLocalFailures else { return nil }
         return updateLocalOrigin { $0.success(now: .nanoseconds(now)) }
     }
 
     /// An active check passed (called on every pass, not only on a change of state).
     @discardableResult
     func checkPassed() -> LocalOriginFailures.Transition? {
-        guard !localClean.load(ordering: .relaxed) else { return nil }
+        guard hasLocalFailures else { return nil }
         return updateLocalOrigin { $0.checkPassed() }
     }
 

@@ -45,18 +45,20 @@ final class UpstreamServer: Sendable {
     /// The gateway could not reach the server (connect refused or timed out, or a fresh connection closed before
     /// any answer): out of rotation at once, on every loop, when that makes `max_fails`.
     func recordLocalFailure(_ reason: String) {
-        let transition = health.recordLocalFailure(now: Int64(NIODeadline.now().uptimeNanoseconds))
-        guard case .out(let until) = transition else { return }
-        let back = until.map { "in \($0 - .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)))" }
-            ?? "when a health check passes"
+        let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        guard case .out(let until) = health.recordLocalFailure(now: now) else { return }
+        let back = until.map { "in \($0 - .nanoseconds(now))" } ?? "when a health check passes"
         events.log(
             .warning, "upstream server unreachable, out of rotation", subject: "server", value: target.description,
             metadata: ["error": "\(reason)", "back": "\(back)"])
     }
 
-    /// The server answered: it is reachable.
+    /// The server answered: it is reachable. (Every answer comes here: without a failure on record, nothing is
+    /// done, not even reading the clock.)
     func recordAnswer() {
-        guard health.recordAnswer(now: Int64(NIODeadline.now().uptimeNanoseconds)) == .back else { return }
+        guard health.hasLocalFailures,
+            health.recordAnswer(now: Int64(NIODeadline.now().uptimeNanoseconds)) == .back
+        else { return }
         events.log(.notice, "upstream server reachable again", subject: "server", value: target.description)
     }
 
