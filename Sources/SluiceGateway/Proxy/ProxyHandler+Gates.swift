@@ -51,7 +51,7 @@ extension ProxyHandler {
                     shared.stats.faultAborts.wrappingIncrement(ordering: .relaxed)
                     let expected = sequence
                     context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
-                        guard expected == sequence, phase == .connecting else { return }
+                        guard expected == sequence, machine.phase == .gating else { return }
                         answer(HTTPResponseStatus(statusCode: status), "fault injected\n", extra: [("sluice-fault", "abort")])
                     }
                     return
@@ -81,7 +81,7 @@ extension ProxyHandler {
                         limit: name, key: key, count: limit.config.count, period: limit.config.period,
                         burst: limit.config.burst, now: now, on: context.eventLoop
                     ).assumeIsolated().whenComplete { [self] result in
-                        guard expected == sequence, phase == .connecting else { return }
+                        guard expected == sequence, machine.phase == .gating else { return }
                         let decision = (try? result.get()) ?? .failOpen
                         if applyGlobalDecision(decision, limit) { runGates() }
                     }
@@ -191,7 +191,7 @@ extension ProxyHandler {
         guard let context else { return }
         let expected = sequence
         context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
-            guard expected == sequence, phase == .connecting else { return }
+            guard expected == sequence, machine.phase == .gating else { return }
             runGates()
         }
     }

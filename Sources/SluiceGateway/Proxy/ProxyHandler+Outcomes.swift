@@ -10,53 +10,38 @@ import SluiceTraffic
 extension ProxyHandler {
     // MARK: Outcomes
 
-    /// Tries another server if the retry policy, the budget and the request allow, otherwise answers `status`.
-    func retryOr(_ status: HTTPResponseStatus, _ body: String, condition: RetryCondition) {
-        if retryAllowed(condition) {
-            retry(after: condition)
-        } else {
-            fail(status, body)
+    /// Carries out what the request machine decided after a failed try.
+    func carryOut(_ action: ProxyRequestMachine.FailureAction) {
+        switch action {
+        case .retry(let delay, let resend):
+            retry(after: delay, resend: resend)
+        case .fail(let status, let message):
+            fail(HTTPResponseStatus(statusCode: status), message)
+        case .abortClient:
+            // Part of the answer is out: the only honest thing left is to cut the client off.
+            shared.stats.aborted.wrappingIncrement(ordering: .relaxed)
+            releaseConnection(reusable: false)
+            cancelTimer()
+            context?.close(promise: nil)
+        case .none:
+            break
         }
     }
 
-    /// Whether a try that failed with `condition` may be tried again on another server: the route retries on it,
-    /// there is another server, the request can be sent again (RFC 9110 §9.2.2: idempotent methods, or
-    /// `retry_non_idempotent`; and no streamed body that is gone), tries are left (a try that never reached a
-    /// server does not count), and the retry budget has room.
-    ///
-    /// Local-origin failures (the connect failed, or the connection closed before any answer) need no room in the
-    /// budget: the budget is there so that retries cannot pile work onto a struggling upstream, and a server that
-    /// cannot be reached did no work. Such a retry is what keeps a dead server from failing requests.
-    func retryAllowed(_ condition: RetryCondition) -> Bool {
-        guard let route, let upstream, let clientHead else { return false }
-        let policy = route.retryPolicy
-        guard policy.retries(on: condition), tried.count < upstream.servers.count else { return false }
-        let nothingSent = condition == .connectFailure
-        guard nothingSent || tried.count - unreachedTries <= policy.retries else { return false }
-        guard clientHead.method.isIdempotent || (route.retryNonIdempotent && nothingSent) else { return false }
-        // The body is kept only until the first try starts; once streamed upstream it cannot be sent again.
-        guard nothingSent || framing == .none || replayable else { return false }
-        return condition.isLocalOrigin || upstream.allowsRetry()
-    }
-
-    /// Starts the next try: at once after a local-origin failure, or when it goes to another server for the first
-    /// time; later ones after a jittered exponential backoff.
-    func retry(after condition: RetryCondition) {
-        guard let route, let upstream, let context else { return }
+    /// Starts the next try after `delay`; `resend` when it sends work to an upstream again (an active retry that
+    /// counts against the budget).
+    func retry(after delay: Duration, resend: Bool) {
+        releaseConnection(reusable: false)
+        cancelTimer()
         shared.stats.retries.wrappingIncrement(ordering: .relaxed)
-        if !countedRetry && !condition.isLocalOrigin {
+        if resend && !countedRetry, let upstream {
             countedRetry = true
             upstream.activeRetries.wrappingIncrement(ordering: .relaxed)
         }
-        phase = .connecting
-        let base = route.retryPolicy.backoff
-        let resent = tried.count - unreachedTries
-        let delay = condition.isLocalOrigin || resent <= 1
-            ? .zero : Backoff.delay(attempt: resent - 1, base: base, max: base * 10, using: &random)
-        guard delay > .zero else { return connect() }
+        guard delay > .zero, let context else { return connect() }
         let expected = sequence
         context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
-            guard expected == sequence, phase == .connecting else { return }
+            guard expected == sequence, machine.phase == .connecting else { return }
             connect()
         }
     }
@@ -89,7 +74,6 @@ extension ProxyHandler {
         case .unreachable(let reason):
             status = nil
             shared.stats.connectFailures.wrappingIncrement(ordering: .relaxed)
-            unreachedTries += 1
             if let server {
                 server.recordLocalFailure(reason)
                 shared.events.log(
@@ -159,11 +143,8 @@ extension ProxyHandler {
         guard let context else { return }
         cancelTimer()
         buffered.removeAll()
-        bufferedBytes = 0
-        awaitingBody = false
         resumeClientReads()
-        // A body still on its way is not read for an answer that does not need it: the connection closes after.
-        if !requestEnded && framing != .none { clientKeepAlive = false }
+        let plan = machine.answer()
         var headers = HTTPHeaders()
         headers.reserveCapacity(5 + extra.count)
         headers.add(name: "content-type", value: contentType)
@@ -171,8 +152,7 @@ extension ProxyHandler {
         headers.add(name: "date", value: HTTPDate.now())
         headers.add(name: "server", value: "sluice")
         for (name, value) in extra { headers.add(name: name, value: value) }
-        if !clientKeepAlive { headers.add(name: "connection", value: "close") }
-        headSaidClose = !clientKeepAlive
+        if plan.close { headers.add(name: "connection", value: "close") }
         let version = clientHead?.version ?? .http1_1
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         if clientHead?.method != .HEAD {
@@ -180,8 +160,7 @@ extension ProxyHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         }
         finish(status: status.code)
-        phase = requestEnded ? .idle : .answered
-        writeEnd(nil, context: context)
+        writeEnd(nil, closeAfterWrite: false, context: context)
     }
 
     /// Logs the exchange; the state is reset before the end is written, because writing it may deliver the next
@@ -196,22 +175,18 @@ extension ProxyHandler {
                 seconds: Double((NIODeadline.now() - startTime).nanoseconds) / 1e9, route: route?.name,
                 upstream: tried.last?.target.description)
         }
-        if phase == .forwarding { phase = .idle }
         endAccounting()
         route = nil
         state = nil
         upstream = nil
         upstreamHead = nil
-        if replayable {
-            replayable = false
-            buffered.removeAll(keepingCapacity: true)
-            bufferedBytes = 0
-        }
+        buffered.removeAll(keepingCapacity: true)
     }
 
-    func writeEnd(_ trailers: HTTPHeaders?, context: ChannelHandlerContext) {
-        // A head that said `Connection: close` is closed by `RequestGuard` (after reading off what is in flight).
-        if clientKeepAlive || headSaidClose {
+    /// Writes the answer's end; `closeAfterWrite` closes the connection once it is out (a head that said
+    /// `Connection: close` is closed by `RequestGuard`, after reading off what is in flight).
+    func writeEnd(_ trailers: HTTPHeaders?, closeAfterWrite: Bool, context: ChannelHandlerContext) {
+        if !closeAfterWrite {
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
@@ -260,14 +235,6 @@ extension ProxyHandler {
         if timer == nil { schedule(at: next) }
     }
 
-    /// Moves the idle deadline while a body streams.
-    func touchIdleTimer() {
-        guard let route, deadline != nil else { return }
-        // Until the request is fully sent and before the response starts, the idle timeout applies; once the
-        // request is in, the response timeout runs and is not moved by our own writes.
-        if responseStarted || !requestEnded { arm(after: route.idleTimeout) }
-    }
-
     /// No deadline for now; a pending task is left to fire and find nothing to do (cheaper than cancelling it and
     /// scheduling another for the next request).
     func cancelTimer() {
@@ -297,25 +264,9 @@ extension ProxyHandler {
 
     func expire() {
         deadline = nil
-        guard phase == .forwarding || phase == .connecting, let context else { return }
-        if responseStarted {
-            shared.stats.aborted.wrappingIncrement(ordering: .relaxed)
-            releaseConnection(reusable: false)
-            phase = .aborted
-            context.close(promise: nil)
-        } else {
-            if phase == .forwarding { record(.timedOut, at: tried.last) }
-            if phase == .forwarding, retryAllowed(.status(504)) {
-                releaseConnection(reusable: false)
-                retry(after: .status(504))
-            } else {
-                fail(.gatewayTimeout, "upstream timed out\n")
-            }
-        }
+        let beforeAnswer = machine.phase == .forwarding
+        let action = machine.timerFired(budget: { upstream?.allowsRetry() ?? false }, random: &random)
+        if beforeAnswer && action != .none { record(.timedOut, at: tried.last) }
+        carryOut(action)
     }
-}
-
-extension RetryCondition {
-    /// Nothing came back from the server: the connect failed, or the connection closed before any answer.
-    var isLocalOrigin: Bool { self == .connectFailure || self == .reset }
 }

@@ -2,38 +2,37 @@ import NIOCore
 import NIOHTTP1
 
 extension ProxyHandler {
-    // MARK: Upstream side: the answer
+    // MARK: Phase: respond (the upstream's answer)
 
     func upstreamRead(_ part: HTTPClientResponsePart) {
-        guard phase == .forwarding, let context else { return }
+        guard let context else { return }
         switch part {
         case .head(let head):
-            if head.status.code == 101 {
+            let code = Int(head.status.code)
+            let action = machine.upstreamHead(
+                status: code, keepAlive: head.isKeepAlive, budget: { upstream?.allowsRetry() ?? false },
+                random: &random)
+            switch action {
+            case .ignore:
+                return  // 1xx: the gateway already sent its own 100
+            case .broken:
                 // The gateway never asks an upstream to switch protocols: an unsolicited 101 is a broken answer.
                 record(.brokenAnswer, at: tried.last)
-                cancelTimer()
                 fail(.badGateway, "upstream switched protocols unasked\n")
-                return
-            }
-            guard head.status.code >= 200 else { return }  // 1xx: the gateway already sent its own 100
-            let code = Int(head.status.code)
-            record(.answered(status: code), at: tried.last)
-            if code >= 500, retryAllowed(.status(code)) {
+            case .retry(let delay, let resend):
                 // A retryable answer: drop it (and its connection, which would still deliver its body), try again.
-                releaseConnection(reusable: false)
-                cancelTimer()
-                retry(after: .status(code))
-                return
+                record(.answered(status: code), at: tried.last)
+                retry(after: delay, resend: resend)
+            case .forward(let closeClient, let idle):
+                record(.answered(status: code), at: tried.last)
+                responseStatus = head.status.code
+                var response = ProxyHeaders.clientResponse(head, version: clientHead?.version ?? .http1_1)
+                if closeClient { response.headers.replaceOrAdd(name: "connection", value: "close") }
+                context.write(wrapOutboundOut(.head(response)), promise: nil)
+                arm(after: .nanoseconds(idle))
             }
-            responseStarted = true
-            responseStatus = head.status.code
-            upstreamReusable = head.isKeepAlive
-            var response = ProxyHeaders.clientResponse(head, version: clientHead?.version ?? .http1_1)
-            if !clientKeepAlive { response.headers.replaceOrAdd(name: "connection", value: "close") }
-            headSaidClose = !clientKeepAlive
-            context.write(wrapOutboundOut(.head(response)), promise: nil)
-            if let route { arm(after: route.idleTimeout) }
         case .body(let body):
+            guard machine.phase == .responding else { return }
             bytesSent += body.readableBytes
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             if !context.channel.isWritable {
@@ -42,16 +41,14 @@ extension ProxyHandler {
                 context.flush()
                 if context.channel.isWritable { connection?.resumeReads() }
             }
-            touchIdleTimer()
+            if let idle = machine.progressed() { arm(after: .nanoseconds(idle)) }
         case .end(let trailers):
+            guard let end = machine.upstreamEnded() else { return }
             shared.stats.upstreamResponses.wrappingIncrement(ordering: .relaxed)
-            // A response that ends before its request was fully sent leaves both connections out of step.
-            let reusable = upstreamReusable && requestEnded
-            if !requestEnded { clientKeepAlive = false }
-            releaseConnection(reusable: reusable)
+            releaseConnection(reusable: end.reuseUpstream)
             cancelTimer()
             finish(status: responseStatus)
-            writeEnd(trailers, context: context)
+            writeEnd(trailers, closeAfterWrite: end.closeAfterWrite, context: context)
         }
     }
 
@@ -60,10 +57,9 @@ extension ProxyHandler {
     }
 
     func upstreamWritabilityChanged(writable: Bool) {
-        if writable && phase == .forwarding {
-            resumeClientReads()
-            touchIdleTimer()  // the upstream took what we sent
-        }
+        guard writable, machine.phase == .forwarding || machine.phase == .responding else { return }
+        resumeClientReads()
+        if let idle = machine.progressed() { arm(after: .nanoseconds(idle)) }  // the upstream took what we sent
     }
 
     func upstreamClosed(error: (any Error)?) {
@@ -72,18 +68,10 @@ extension ProxyHandler {
         let fresh = connection?.requestCount == 1
         // Give the connection back first, whatever happens next: the pool counts it until then.
         releaseConnection(reusable: false)
-        guard phase == .forwarding, let context else { return }
         cancelTimer()
-        if responseStarted {
-            // Part of the answer is out: the only honest thing left is to cut the client off.
-            shared.stats.aborted.wrappingIncrement(ordering: .relaxed)
-            phase = .aborted
-            context.close(promise: nil)
-            return
-        }
-        record(.closedBeforeAnswer(fresh: fresh), at: tried.last)
-        // Nothing came back (often a kept-alive connection the server closed in the meantime): try again when the
-        // policy allows and the request can be sent again.
-        retryOr(.badGateway, "upstream closed the connection\n", condition: .reset)
+        let beforeAnswer = machine.phase == .forwarding
+        let action = machine.upstreamClosed(budget: { upstream?.allowsRetry() ?? false }, random: &random)
+        if beforeAnswer { record(.closedBeforeAnswer(fresh: fresh), at: tried.last) }
+        carryOut(action)
     }
 }

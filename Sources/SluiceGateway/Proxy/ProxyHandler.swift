@@ -18,30 +18,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    enum Phase {
-        /// No request in progress.
-        case idle
-        /// Waiting for an upstream connection; request parts are buffered.
-        case connecting
-        /// Request parts go upstream as they arrive; response parts come back.
-        case forwarding
-        /// The gateway answered itself (404, 502, ...); the rest of the request is dropped.
-        case answered
-        /// The server layer rejected the request (413, 408) and closes the connection.
-        case aborted
-    }
-
     let shared: ProxyContext
     var context: ChannelHandlerContext?
-    var phase = Phase.idle
-    /// Bumped per request, so that a late pool callback for an earlier request is recognised.
+    /// Every decision about the current request; this handler only carries them out.
+    var machine = ProxyRequestMachine()
+    /// Bumped per request, so that a late pool callback or timer for an earlier request is recognised.
     var sequence = 0
 
     // The current request.
     /// The configuration the request started on: it keeps it to the end, whatever a reload installs meanwhile.
     var state: RuntimeState?
-    /// Bodies up to this size are read whole before connecting (`request_buffer_size` of the request's state).
-    var requestBufferSize: Int { state?.requestBufferSize ?? 0 }
     var route: ProxyRoute?
     /// The upstream chosen for this request (the route's, a side of its split, or its canary).
     var upstream: UpstreamPool?
@@ -52,25 +38,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var random = SplitMix64Generator(state: UInt64.random(in: 0...UInt64.max))
     var clientHead: HTTPRequestHead?
     var upstreamHead: HTTPRequestHead?
-    var framing = BodyFraming.none
+    /// Request parts held while gating and connecting, and kept for retries when the request is small and whole.
     var buffered: [HTTPClientRequestPart] = []
-    var bufferedBytes = 0
-    var requestEnded = false
-    /// Waiting for a small body to arrive whole before connecting (`request_buffer_size`).
-    var awaitingBody = false
-    /// The whole request is kept in `buffered`, so it can be sent again on a retry.
-    var replayable = false
-    /// The response head told the client `Connection: close`.
-    var headSaidClose = false
-    var bodyForwarded = false
-    var clientKeepAlive = true
     var connection: UpstreamConnection?
     var tried: [UpstreamServer] = []
-    /// Tries of this request that never reached a server (connect refused or timed out): they do not use up
-    /// `retries`.
-    var unreachedTries = 0
-    var responseStarted = false
-    var upstreamReusable = true
     var upstreamNeedsFlush = false
     var startTime = NIODeadline.uptimeNanoseconds(0)
     var responseStatus: UInt = 0
@@ -99,9 +70,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// When the pending `timer` fires.
     var timerAt = NIODeadline.uptimeNanoseconds(0)
 
-    /// Buffered request bytes while connecting, before client reads pause.
-    static let bufferLimit = 64 * 1024
-
     init(shared: ProxyContext) {
         self.shared = shared
     }
@@ -129,7 +97,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if upstreamNeedsFlush, let connection {
             upstreamNeedsFlush = false
             connection.flush()
-            if clientReadsPaused && phase == .forwarding && connection.isWritable { resumeClientReads() }
+            if clientReadsPaused && machine.phase == .forwarding && connection.isWritable { resumeClientReads() }
         }
         context.fireChannelReadComplete()
     }
@@ -146,20 +114,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if context.channel.isWritable {
             connection?.resumeReads()
             // The client drained what we sent: progress, even though the upstream was paused meanwhile.
-            if responseStarted { touchIdleTimer() }
+            if machine.phase == .responding, let idle = machine.progressed() { arm(after: .nanoseconds(idle)) }
         }
         context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         // The client went away: whatever the upstream was doing for it is wasted and its connection out of step.
-        if phase == .connecting || phase == .forwarding {
+        if machine.clientClosed() {
             shared.stats.aborted.wrappingIncrement(ordering: .relaxed)
         }
         releaseConnection(reusable: false)
         stopTimer()
         endAccounting()
-        phase = .idle
         sequence += 1
         context.fireChannelInactive()
     }
@@ -169,31 +136,24 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             // RequestGuard answered (413/408) and closes the connection.
             releaseConnection(reusable: false)
             cancelTimer()
-            phase = .aborted
+            machine.rejectedByServer()
         }
         context.fireErrorCaught(error)
     }
+
+    // MARK: Phases: receive, normalise, route
 
     func receiveHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         sequence += 1
         shared.stats.requests.wrappingIncrement(ordering: .relaxed)
         startTime = .now()
         clientHead = head
-        clientKeepAlive = head.isKeepAlive
-        requestEnded = false
-        bodyForwarded = false
-        responseStarted = false
-        upstreamReusable = true
         responseStatus = 0
         bytesSent = 0
-        headSaidClose = false
-        awaitingBody = false
-        replayable = false
         buffered.removeAll(keepingCapacity: true)
-        bufferedBytes = 0
         tried.removeAll(keepingCapacity: true)
-        unreachedTries = 0
-        framing = ProxyHeaders.framing(of: head)
+        let framing = ProxyHeaders.framing(of: head)
+        machine.receivedHead(keepAlive: head.isKeepAlive, hasBody: framing != .none)
 
         let state = shared.state
         self.state = state
@@ -226,22 +186,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
         } catch {
             shared.stats.badRequests.wrappingIncrement(ordering: .relaxed)
-            clientKeepAlive = false  // like nginx: a client that sends such paths gets no second request
+            machine.closeAfterAnswer()  // like nginx: a client that sends such paths gets no second request
             answer(.badRequest, "bad request path: \(error)\n")
             return
         }
+        let route: ProxyRoute
         switch state.routes.lookup(host: host, method: head.method.rawValue, path: path) {
-        case .found(let route, _):
-            if head.method == .TRACE && !route.allowsTrace {
-                answer(.methodNotAllowed, "TRACE is not allowed\n", extra: [("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")])
-                return
-            }
-            self.route = route
-            let splitHash = route.splitKey.flatMap { requestHash($0, head: head, context: context) }
-            let upstream = route.chooseUpstream(headers: head.headers, hash: splitHash, random: &random)
-            self.upstream = upstream
-            upstream.activeRequests.wrappingIncrement(ordering: .relaxed)
-            countedActive = true
+        case .found(let found, _):
+            route = found
         case .methodNotAllowed(let allowed):
             answer(.methodNotAllowed, "method not allowed\n", extra: [("allow", allowed.joined(separator: ", "))])
             return
@@ -250,6 +202,24 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             answer(.notFound, "no route\n")
             return
         }
+        if head.method == .TRACE && !route.allowsTrace {
+            answer(.methodNotAllowed, "TRACE is not allowed\n", extra: [("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")])
+            return
+        }
+        self.route = route
+        let splitHash = route.splitKey.flatMap { requestHash($0, head: head, context: context) }
+        let upstream = route.chooseUpstream(headers: head.headers, hash: splitHash, random: &random)
+        self.upstream = upstream
+        upstream.activeRequests.wrappingIncrement(ordering: .relaxed)
+        countedActive = true
+        machine.routed(
+            ProxyRequestMachine.Request(
+                expectsContinue: head.version.minor >= 1
+                    && head.headers.first(name: "expect")?.lowercased() == "100-continue",
+                bufferSize: state.requestBufferSize, idempotent: head.method.isIdempotent,
+                retryPolicy: route.retryPolicy, retryNonIdempotent: route.retryNonIdempotent,
+                serverCount: upstream.servers.count, responseTimeout: tryTimeout(route).nanoseconds,
+                idleTimeout: route.idleTimeout.nanoseconds))
         let requestID = head.headers.first(name: "x-request-id").flatMap { RequestIDs.isAcceptable($0) ? $0 : nil }
             ?? RequestIDs.make()
         let peer = clientAddress(context)
@@ -257,11 +227,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             head, uri: uri, framing: framing, clientAddress: peer,
             trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
             scheme: "http",
-            requestID: requestID, hostRewrite: route?.hostRewrite)
-        phase = .connecting
+            requestID: requestID, hostRewrite: route.hostRewrite)
         outcome = nil
         resolvedClientIP = nil
-        if route?.traffic == nil && upstream?.traffic == nil && state.protection == nil {
+        if route.traffic == nil && upstream.traffic == nil && state.protection == nil {
             proceed()
         } else {
             ticket = TrafficTicket()
@@ -271,23 +240,27 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
     }
 
-    /// The gates let the request through: ask for the body if the client waits for it, then connect.
+    /// The gates let the request through: ask for the body if the client waits for it, then connect (a small body
+    /// is read whole first: a slow uploader holds no pool slot).
     func proceed() {
         guard let context, let clientHead else { return }
-        if clientHead.version.minor >= 1, !requestEnded,
-            clientHead.headers.first(name: "expect")?.lowercased() == "100-continue"
-        {
+        let sendContinue: Bool
+        let connectNow: Bool
+        switch machine.gatesPassed() {
+        case .connect(let send): (sendContinue, connectNow) = (send, true)
+        case .readBody(let send): (sendContinue, connectNow) = (send, false)
+        case .none: return
+        }
+        if sendContinue {
             // Like nginx: the gateway asks for the body itself rather than relaying the upstream's 100.
             let continueHead = HTTPResponseHead(version: clientHead.version, status: .continue)
             context.writeAndFlush(wrapOutboundOut(.head(continueHead)), promise: nil)
         }
-        // A small body is read whole before an upstream connection is taken: a slow uploader holds no pool slot.
-        if framing != .none && !requestEnded && bufferedBytes <= requestBufferSize {
-            awaitingBody = true
+        if connectNow {
+            connect()
+        } else {
             resumeClientReads()  // reads may have paused while the gates ran
-            return
         }
-        connect()
     }
 
     /// The client's IP, formatted once per connection.
@@ -301,69 +274,57 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func receiveBody(_ body: ByteBuffer) {
-        switch phase {
-        case .connecting:
+        switch machine.receivedBody(bytes: body.readableBytes) {
+        case .buffer(let connectNow, let pauseReads):
             buffered.append(.body(.byteBuffer(body)))
-            bufferedBytes += body.readableBytes
-            if awaitingBody {
-                guard bufferedBytes > requestBufferSize else { return }
-                awaitingBody = false
-                connect()
-            } else if bufferedBytes > Self.bufferLimit {
-                pauseClientReads()
-            }
-        case .forwarding:
+            if pauseReads { pauseClientReads() }
+            if connectNow { connect() }
+        case .forward(let idle):
             guard let connection else { return }
             connection.write(.body(.byteBuffer(body)))
-            bodyForwarded = true
             upstreamNeedsFlush = true
             if !connection.isWritable { pauseClientReads() }
-            if !responseStarted { touchIdleTimer() }
-        case .idle, .answered, .aborted:
+            if let idle { arm(after: .nanoseconds(idle)) }
+        case .drop:
             break
         }
     }
 
     func receiveEnd(_ trailers: HTTPHeaders?) {
-        requestEnded = true
-        switch phase {
-        case .connecting:
+        switch machine.receivedEnd() {
+        case .buffer(let connectNow):
             buffered.append(.end(ProxyHeaders.upstreamTrailers(trailers)))
-            if awaitingBody {
-                awaitingBody = false
-                connect()
-            }
-        case .forwarding:
+            if connectNow { connect() }
+        case .forward(let responseTimeout):
             guard let connection else { return }
             connection.write(.end(ProxyHeaders.upstreamTrailers(trailers)))
             connection.flush()
             upstreamNeedsFlush = false
-            if !ticket.isEmpty { upstreamStart = TrafficClock.now() }
-            if !responseStarted, let route { arm(after: tryTimeout(route)) }
-        case .answered:
-            phase = .idle
-        case .idle, .aborted:
+            if let responseTimeout {
+                if !ticket.isEmpty { upstreamStart = TrafficClock.now() }
+                arm(after: .nanoseconds(responseTimeout))
+            }
+        case .none:
             break
         }
     }
 
-    // MARK: Upstream side
+    // MARK: Phases: pick, connect or reuse, forward
 
     func connect() {
         guard let upstream, let context, let clientHead else { return }
         let hash = upstream.wantsHash ? requestHash(upstream.hashKey, head: clientHead, context: context) : nil
         guard let server = upstream.pick(on: context.eventLoop, excluding: tried, hash: hash) else {
-            fail(.badGateway, "no upstream server left to try\n")
-            return
+            return carryOut(machine.connectFailed(.noServer, budget: { false }, random: &random))
         }
         tried.append(server)
+        machine.tryStarted()
         if !ticket.isEmpty { upstreamStart = TrafficClock.now() }  // moved on to when the request is fully sent
         let expected = sequence
         let pending = upstream.traffic?.maxPending
         if let pending, !pending.tryAcquire() {
             shared.stats.overflow.wrappingIncrement(ordering: .relaxed)
-            fail(.serviceUnavailable, "upstream max_pending reached\n")
-            return
+            return carryOut(machine.connectFailed(.pendingLimit, budget: { false }, random: &random))
         }
         let pool = server.pool(on: context.eventLoop)
         if let connection = pool.takeIdle() {
@@ -373,7 +334,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         pool.acquire { [self] result in
             pending?.release()
-            guard expected == sequence, phase == .connecting else {
+            guard expected == sequence, machine.phase == .connecting else {
                 // The request ended (client gone, or answered) while we waited.
                 if case .success(let connection) = result { connection.pool?.release(connection, reusable: true) }
                 return
@@ -383,36 +344,27 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 start(on: connection)
             case .failure(.connectFailed(let reason)):
                 record(.unreachable(reason: reason), at: server)
-                retryOr(.badGateway, "upstream connect failed\n", condition: .connectFailure)
+                carryOut(machine.connectFailed(.unreachable, budget: upstream.allowsRetry, random: &random))
             case .failure(.queueFull), .failure(.queueTimeout), .failure(.closed):
-                fail(.serviceUnavailable, "upstream busy\n")
+                carryOut(machine.connectFailed(.busy, budget: upstream.allowsRetry, random: &random))
             }
         }
     }
 
     func start(on connection: UpstreamConnection) {
-        guard let upstreamHead else { return }
+        guard let upstreamHead, let start = machine.connected() else {
+            connection.pool?.release(connection, reusable: true)
+            return
+        }
         self.connection = connection
         connection.exchange = self
         connection.requestCount += 1
-        phase = .forwarding
         connection.write(.head(upstreamHead))
-        for part in buffered {
-            if case .body = part { bodyForwarded = true }
-            connection.write(part)
-        }
-        if requestEnded && bufferedBytes <= requestBufferSize {
-            // The whole request is here: keep it, so that a retry can send it again.
-            replayable = true
-        } else {
-            buffered.removeAll(keepingCapacity: true)
-            bufferedBytes = 0
-        }
+        for part in buffered { connection.write(part) }
+        if !start.keepBuffered { buffered.removeAll(keepingCapacity: true) }
         connection.flush()
-        if requestEnded && !ticket.isEmpty { upstreamStart = TrafficClock.now() }
-        if let route {
-            if requestEnded { arm(after: tryTimeout(route)) } else { arm(after: route.idleTimeout) }
-        }
+        if start.requestSent && !ticket.isEmpty { upstreamStart = TrafficClock.now() }
+        arm(after: .nanoseconds(start.timeout))
         if connection.isWritable { resumeClientReads() }
     }
 }
