@@ -127,6 +127,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         releaseConnection(reusable: false)
         stopTimer()
         endAccounting()
+        buffered.removeAll()
         sequence += 1
         context.fireChannelInactive()
     }

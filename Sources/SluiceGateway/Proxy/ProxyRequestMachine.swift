@@ -10,7 +10,7 @@ import SluiceTraffic
 /// is tried again and after how long, which timeout runs, whether the upstream connection can be reused and
 /// whether the client connection stays open. One instance serves one request stream at a time, whatever carries
 /// it (an HTTP/1.1 connection, or one HTTP/2 stream), and `ProxyRequestMachineTests` walks all of its event orders.
-struct ProxyRequestMachine {
+struct ProxyRequestMachine: Hashable {
     /// Where the request is, in the order of the phases of `ARCHITECTURE.md`.
     enum Phase: Equatable {
         /// No request in progress.
@@ -32,7 +32,7 @@ struct ProxyRequestMachine {
     }
 
     /// What is known of the request once it is routed.
-    struct Request: Equatable {
+    struct Request: Hashable {
         /// The request has a body (a length or `chunked`).
         var hasBody = false
         /// HTTP/1.1 with `Expect: 100-continue`: the gateway asks for the body itself, like nginx.
@@ -188,8 +188,7 @@ struct ProxyRequestMachine {
         case .gating, .awaitingBody, .connecting, .forwarding, .responding: inFlight = true
         case .idle, .answered, .aborted: inFlight = false
         }
-        phase = .idle
-        timerArmed = false
+        finish()
         return inFlight
     }
 
