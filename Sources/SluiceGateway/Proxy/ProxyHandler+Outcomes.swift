@@ -98,15 +98,15 @@ extension ProxyHandler {
     /// Remembers what the upstream did (an answer's status, or nil for none) for the request's traffic ticket; a
     /// request that holds nothing from the gates skips the clock.
     private func noteOutcome(status: Int?) {
-        guard !ticket.isEmpty else { return }
+        guard !gates.ticket.isEmpty else { return }
         let latency = TrafficClock.now() - upstreamStart
         outcome = status.map { .answered(status: $0, latency: latency) } ?? .failed(latency: latency)
     }
 
     /// Takes this request out of its upstream's in-flight counts, and settles its traffic ticket (once).
     func endAccounting() {
-        if !ticket.isEmpty {
-            ticket.settle(outcome ?? .abandoned, now: TrafficClock.now(), stats: shared.stats, logger: shared.logger)
+        if !gates.ticket.isEmpty {
+            gates.ticket.settle(outcome ?? .abandoned, now: TrafficClock.now(), stats: shared.stats, logger: shared.logger)
         }
         outcome = nil
         guard let upstream else { return }

@@ -49,10 +49,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var bytesSent = 0
 
     // Traffic control for the current request.
-    var ticket = TrafficTicket()
-    var gateStep = GateStep.fault
-    /// The longest `pace=` wait the rate limits asked for.
-    var paceDelay = Duration.zero
+    /// Where the request is in the gates, and what it holds from them (`gates.ticket`).
+    var gates = RequestGates()
     /// When the request was first sent towards the upstream (after the gates): the start of its RTT.
     var upstreamStart = Duration.zero
     /// What the upstream did for this request, for the breakers, limiters and degrade rules.
@@ -234,9 +232,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if route.traffic == nil && upstream.traffic == nil && state.protection == nil {
             proceed()
         } else {
-            ticket = TrafficTicket()
-            paceDelay = .zero
-            gateStep = .fault
+            gates = RequestGates()
             runGates()
         }
     }
@@ -302,7 +298,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             connection.flush()
             upstreamNeedsFlush = false
             if let responseTimeout {
-                if !ticket.isEmpty { upstreamStart = TrafficClock.now() }
+                if !gates.ticket.isEmpty { upstreamStart = TrafficClock.now() }
                 arm(after: .nanoseconds(responseTimeout))
             }
         case .none:
@@ -320,7 +316,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         tried.append(server)
         machine.tryStarted()
-        if !ticket.isEmpty { upstreamStart = TrafficClock.now() }  // moved on to when the request is fully sent
+        if !gates.ticket.isEmpty { upstreamStart = TrafficClock.now() }  // moved on to when the request is fully sent
         let expected = sequence
         let pending = upstream.traffic?.maxPending
         if let pending, !pending.tryAcquire() {
@@ -364,7 +360,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         for part in buffered { connection.write(part) }
         if !start.keepBuffered { buffered.removeAll(keepingCapacity: true) }
         connection.flush()
-        if start.requestSent && !ticket.isEmpty { upstreamStart = TrafficClock.now() }
+        if start.requestSent && !gates.ticket.isEmpty { upstreamStart = TrafficClock.now() }
         arm(after: .nanoseconds(start.timeout))
         if connection.isWritable { resumeClientReads() }
     }
