@@ -140,7 +140,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         context.fireErrorCaught(error)
     }
 
-    // MARK: Phases: receive, normalise, route
+    // MARK: Phase: receive (then normalise and route, `RequestRouting`)
 
     func receiveHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         sequence += 1
@@ -156,54 +156,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
         let state = shared.state
         self.state = state
-        // The target as routed and forwarded: origin-form, its path normalised (RFC 3986 §5.2.4, §6.2.2), the
-        // query as it came.
-        var uri = head.uri
-        var host = head.headers.first(name: "host")
-        if uri.utf8.first != UInt8(ascii: "/") {
-            if uri == "*" {
-                // OPTIONS * asks about the server itself (RFC 9110 §9.3.7): the gateway answers for itself.
-                answer(.ok, "", extra: [("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")])
-                return
-            }
-            if host == nil { host = RequestHeadCheck.authority(of: uri) }
-            uri = RequestHeadCheck.originForm(of: uri)
-        }
-        let query: Substring
-        var path: Substring
-        if let question = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
-            path = uri[..<question]
-            query = uri[question...]
-        } else {
-            path = uri[...]
-            query = ""
-        }
-        do {
-            if case .normalized(let normal) = try state.pathNormalizer.normalize(path) {
-                uri = query.isEmpty ? normal : normal + query
-                path = uri.prefix(normal.utf8.count)
-            }
-        } catch {
-            shared.stats.badRequests.wrappingIncrement(ordering: .relaxed)
-            machine.closeAfterAnswer()  // like nginx: a client that sends such paths gets no second request
-            answer(.badRequest, "bad request path: \(error)\n")
-            return
-        }
         let route: ProxyRoute
-        switch state.routes.lookup(host: host, method: head.method.rawValue, path: path) {
-        case .found(let found, _):
-            route = found
-        case .methodNotAllowed(let allowed):
-            answer(.methodNotAllowed, "method not allowed\n", extra: [("allow", allowed.joined(separator: ", "))])
-            return
-        case .notFound, .redirect:
-            shared.stats.notFound.wrappingIncrement(ordering: .relaxed)
-            answer(.notFound, "no route\n")
-            return
-        }
-        if head.method == .TRACE && !route.allowsTrace {
-            answer(.methodNotAllowed, "TRACE is not allowed\n", extra: [("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")])
-            return
+        let uri: String
+        switch RequestRouting.route(head, in: state) {
+        case .routed(let found, let target):
+            (route, uri) = (found, target)
+        case .refused(let refusal):
+            return refuse(refusal)
         }
         self.route = route
         let splitHash = route.splitKey.flatMap { requestHash($0, head: head, context: context) }
@@ -234,6 +193,26 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         } else {
             gates = RequestGates()
             runGates()
+        }
+    }
+
+    /// Answers a request that could not be routed.
+    func refuse(_ refusal: RequestRouting.Refusal) {
+        let allowAll = [("allow", RequestRouting.serverMethods)]
+        switch refusal {
+        case .serverOptions:
+            answer(.ok, "", extra: allowAll)
+        case .badPath(let error):
+            shared.stats.badRequests.wrappingIncrement(ordering: .relaxed)
+            machine.closeAfterAnswer()
+            answer(.badRequest, "bad request path: \(error)\n")
+        case .notFound:
+            shared.stats.notFound.wrappingIncrement(ordering: .relaxed)
+            answer(.notFound, "no route\n")
+        case .methodNotAllowed(let allowed):
+            answer(.methodNotAllowed, "method not allowed\n", extra: [("allow", allowed.joined(separator: ", "))])
+        case .traceNotAllowed:
+            answer(.methodNotAllowed, "TRACE is not allowed\n", extra: allowAll)
         }
     }
 
