@@ -108,13 +108,13 @@ public final class HTTPServer: Sendable {
         encoder.automaticallySetFramingHeaders = false
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(ByteToMessageHandler(decoder))
-        try operations.addHandler(UpgradeWatch(signal: signal))
         try operations.addHandler(HTTPResponseEncoder(configuration: encoder))
         if configuration.validateOutboundHeaders {
             try operations.addHandler(NIOHTTPResponseHeadersValidator())
         }
-        // Keeps a read armed while a request is answered: no epoll_ctl pair per keep-alive request.
-        try operations.addHandler(ReadAhead())
+        // Tells the decoder where llhttp stopped; keeps a read armed while a request is answered (no epoll_ctl
+        // pair per keep-alive request).
+        try operations.addHandler(RequestWatch(signal: signal))
         try operations.addHandler(HTTPServerPipelineHandler())
         try operations.addHandler(RequestGuard(configuration: configuration, decoderSignal: signal))
     }

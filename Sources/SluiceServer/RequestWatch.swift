@@ -51,23 +51,46 @@ struct ReadAheadPolicy: Sendable, Equatable {
     var shouldReadAhead: Bool { unanswered == 1 && latestEnded && !backlog && !closing }
 }
 
-/// Keeps a read armed while a request waits for its answer (`ReadAheadPolicy`). Sits between NIO's encoder and its
-/// `HTTPServerPipelineHandler`, so it sees requests as they arrive and answers as they leave.
-final class ReadAhead: ChannelDuplexHandler, RemovableChannelHandler {
+/// Watches requests as the parser delivers them, before pipelining holds anything back, and answers as they leave:
+///
+/// - It tells `RearmingRequestDecoder` when the request that just ended was one after which llhttp stops:
+///   `CONNECT`, or `Upgrade` together with a `Connection: upgrade` token (llhttp's own rule). Anything parsed after
+///   such an end means the parser went on after all, and the signal is withdrawn.
+/// - It keeps a read armed while a request waits for its answer (`ReadAheadPolicy`).
+///
+/// Sits after NIO's encoder (outbound it sees response parts) and before its `HTTPServerPipelineHandler`; one
+/// handler for both jobs, so each request part makes one hop fewer.
+final class RequestWatch: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    private let signal: RearmingRequestDecoder.Signal
     private var policy = ReadAheadPolicy()
+    /// The request being read asks llhttp to stop after it.
+    private var stopsParser = false
 
-    init() {}
+    init(signal: RearmingRequestDecoder.Signal) {
+        self.signal = signal
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        signal.rearm = false
         switch unwrapInboundIn(data) {
-        case .head(let head): policy.requestHead(keepAlive: head.isKeepAlive)
-        case .body: break
-        case .end: policy.requestEnd()
+        case .head(let head):
+            stopsParser = head.method == .CONNECT || RequestHeadCheck.asksForUpgrade(head.headers)
+            policy.requestHead(keepAlive: head.isKeepAlive)
+        case .body:
+            break
+        case .end:
+            signal.lineEnd = nil
+            signal.endsSinceInput += 1
+            if stopsParser {
+                stopsParser = false
+                signal.rearm = true
+            }
+            policy.requestEnd()
         }
         context.fireChannelRead(data)
     }
@@ -75,6 +98,12 @@ final class ReadAhead: ChannelDuplexHandler, RemovableChannelHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         context.fireChannelReadComplete()
         if policy.shouldReadAhead && context.channel.isActive { context.read() }
+    }
+
+    /// NIO fires (rather than throws) its error for a version other than 1.x: refine its status here.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? HTTPParserError { signal.refine(error) }
+        context.fireErrorCaught(error)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -88,4 +117,4 @@ final class ReadAhead: ChannelDuplexHandler, RemovableChannelHandler {
 }
 
 @available(*, unavailable)
-extension ReadAhead: Sendable {}
+extension RequestWatch: Sendable {}

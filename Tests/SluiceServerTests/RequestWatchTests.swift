@@ -82,7 +82,7 @@ import Testing
         let channel = EmbeddedChannel()
         let counter = ReadCounter()
         try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(ReadAhead())
+        try channel.pipeline.syncOperations.addHandler(RequestWatch(signal: RearmingRequestDecoder.Signal()))
         try channel.pipeline.syncOperations.addHandler(HTTPServerPipelineHandler())
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
