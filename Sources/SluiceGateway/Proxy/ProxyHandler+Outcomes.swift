@@ -180,6 +180,7 @@ extension ProxyHandler {
         state = nil
         upstream = nil
         upstreamHead = nil
+        clientHead = nil  // an idle connection keeps no request's headers
         buffered.removeAll(keepingCapacity: true)
     }
 
