@@ -95,7 +95,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if upstreamNeedsFlush, let connection {
             upstreamNeedsFlush = false
             connection.flush()
-            if clientReadsPaused && machine.phase == .forwarding && connection.isWritable { resumeClientReads() }
+            if clientReadsPaused && connection.isWritable
+                && (machine.phase == .forwarding || machine.phase == .responding)
+            {
+                resumeClientReads()
+            }
         }
         context.fireChannelReadComplete()
     }
