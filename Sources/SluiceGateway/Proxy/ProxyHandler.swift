@@ -277,10 +277,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             if connectNow { connect() }
         case .forward(let responseTimeout):
             guard let connection else { return }
+            let expected = sequence
             connection.write(.end(ProxyHeaders.upstreamTrailers(trailers)))
-            connection.flush()
+            connection.flush()  // a failed write may end this try (and start the next) from inside the flush
             upstreamNeedsFlush = false
-            if let responseTimeout {
+            if let responseTimeout, expected == sequence, machine.timerArmed {
                 if !gates.ticket.isEmpty { upstreamStart = TrafficClock.now() }
                 arm(after: .nanoseconds(responseTimeout))
             }
@@ -342,7 +343,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         connection.write(.head(upstreamHead))
         for part in buffered { connection.write(part) }
         if !start.keepBuffered { buffered.removeAll(keepingCapacity: true) }
-        connection.flush()
+        let expected = sequence
+        connection.flush()  // a failed write may end this try (and start the next) from inside the flush
+        guard expected == sequence, self.connection === connection else { return }
         if start.requestSent && !gates.ticket.isEmpty { upstreamStart = TrafficClock.now() }
         arm(after: .nanoseconds(start.timeout))
         if connection.isWritable { resumeClientReads() }

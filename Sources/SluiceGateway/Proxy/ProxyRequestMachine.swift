@@ -141,8 +141,12 @@ struct ProxyRequestMachine: Hashable {
             guard bufferedBytes > request.bufferSize else { return .buffer(connect: false, pauseReads: false) }
             phase = .connecting
             return .buffer(connect: true, pauseReads: false)
-        case .forwarding, .responding:
+        case .forwarding:
             return .forward(idle: progressed())
+        case .responding:
+            // Once the answer streams, only the upstream's progress moves the deadline: a stalled upstream is
+            // caught even while the client still uploads.
+            return .forward(idle: nil)
         case .idle, .answered, .aborted:
             return .drop
         }
