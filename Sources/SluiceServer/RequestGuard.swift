@@ -131,7 +131,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             switch RequestHeadCheck.check(head, maxHeaders: configuration.maxHeaders) {
             case .failure(let rejected):
                 var extra: [(String, String)] = []
-                if rejected.status == .methodNotAllowed { extra.append(("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")) }
+                if rejected.status == .methodNotAllowed { extra.append(("allow", RequestHeadCheck.serverMethods)) }
                 reject(context: context, status: rejected.status, extra: extra)
             case .success(let accepted):
                 if case .length(let length) = accepted.body, length > configuration.maxBodySize {

@@ -8,6 +8,9 @@ public import NIOHTTP1
 /// and what is legal syntax but ambiguous for a proxy. A request that passes leaves with canonical framing: one
 /// `Content-Length` of plain digits, or `Transfer-Encoding: chunked`, so nothing after this reads the client's text.
 public enum RequestHeadCheck {
+    /// The methods a server answers for itself, in `Allow` (`OPTIONS *`, a refused `TRACE` or `CONNECT`).
+    public static let serverMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+
     /// How the request body is framed, as parsed.
     public enum Body: Hashable, Sendable {
         case none

@@ -202,7 +202,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     /// Answers a request that could not be routed.
     func refuse(_ refusal: RequestRouting.Refusal) {
-        let allowAll = [("allow", RequestRouting.serverMethods)]
+        let allowAll = [("allow", RequestHeadCheck.serverMethods)]
         switch refusal {
         case .serverOptions:
             answer(.ok, "", extra: allowAll)

@@ -27,8 +27,6 @@ enum RequestRouting {
         case refused(Refusal)
     }
 
-    static let serverMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-
     static func route(_ head: HTTPRequestHead, in state: RuntimeState) -> Result {
         var uri = head.uri
         var host = head.headers.first(name: "host")

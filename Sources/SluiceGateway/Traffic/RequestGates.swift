@@ -36,7 +36,7 @@ struct RequestGates {
     }
 
     /// Why a gate refused the request; the handler answers accordingly.
-    enum Refusal {
+    enum Refusal: Error {
         /// Fault injection aborts with this status.
         case fault(status: Int)
         /// A rate limit: 429 with these `RateLimit-*` fields.
@@ -152,23 +152,18 @@ struct RequestGates {
             case .routeBreaker:
                 step = .routeAdaptive
                 guard let traffic, let breaker = traffic.breaker else { continue }
-                let (admission, transition) = breaker.tryAcquireReporting(now: now)
-                TrafficTicket.report(transition, of: "route \(traffic.name)", stats: stats, logger: policies.logger)
-                switch admission {
-                case .permitted(let permit): ticket.routeBreaker = permit
-                case .rejected(let retryAfter):
-                    stats.breakerRejected.wrappingIncrement(ordering: .relaxed)
-                    return .refuse(.degraded(reason: "circuit open", retryAfter: retryAfter))
+                switch Self.admit(breaker, of: "route \(traffic.name)", now: now, policies) {
+                case .success(let permit): ticket.routeBreaker = permit
+                case .failure(let refusal): return .refuse(refusal)
                 }
 
             case .routeAdaptive:
                 step = .upstream
                 guard let limiter = traffic?.adaptive else { continue }
-                guard let permit = limiter.tryAcquire(now: now) else {
-                    stats.adaptiveRejected.wrappingIncrement(ordering: .relaxed)
-                    return .refuse(.overLimit(message: "over the route's concurrency limit\n"))
+                switch Self.admit(limiter, "over the route's concurrency limit\n", now: now, policies) {
+                case .success(let permit): ticket.routeAdaptive = permit
+                case .failure(let refusal): return .refuse(refusal)
                 }
-                ticket.routeAdaptive = permit
 
             case .upstream:
                 step = .passed
@@ -196,13 +191,9 @@ struct RequestGates {
             }
         }
         if let breaker = upstream.breaker {
-            let (admission, transition) = breaker.tryAcquireReporting(now: now)
-            TrafficTicket.report(transition, of: "upstream \(upstream.name)", stats: stats, logger: policies.logger)
-            switch admission {
-            case .permitted(let permit): ticket.upstreamBreaker = permit
-            case .rejected(let retryAfter):
-                stats.breakerRejected.wrappingIncrement(ordering: .relaxed)
-                return .refuse(.degraded(reason: "circuit open", retryAfter: retryAfter))
+            switch Self.admit(breaker, of: "upstream \(upstream.name)", now: now, policies) {
+            case .success(let permit): ticket.upstreamBreaker = permit
+            case .failure(let refusal): return .refuse(refusal)
             }
         }
         if let cap = upstream.maxRequests {
@@ -213,13 +204,38 @@ struct RequestGates {
             ticket.maxRequests = cap
         }
         if let limiter = upstream.adaptive {
-            guard let permit = limiter.tryAcquire(now: now) else {
-                stats.adaptiveRejected.wrappingIncrement(ordering: .relaxed)
-                return .refuse(.overLimit(message: "over the upstream's concurrency limit\n"))
+            switch Self.admit(limiter, "over the upstream's concurrency limit\n", now: now, policies) {
+            case .success(let permit): ticket.upstreamAdaptive = permit
+            case .failure(let refusal): return .refuse(refusal)
             }
-            ticket.upstreamAdaptive = permit
         }
         return .pass
+    }
+
+    /// A breaker's admission (its change of state logged and counted), or the refusal when it is open.
+    private static func admit(
+        _ breaker: SharedCircuitBreaker, of owner: @autoclosure () -> String, now: Duration, _ policies: Policies
+    ) -> Result<CircuitPermit, Refusal> {
+        let (admission, transition) = breaker.tryAcquireReporting(now: now)
+        TrafficTicket.report(transition, of: owner(), stats: policies.stats, logger: policies.logger)
+        switch admission {
+        case .permitted(let permit):
+            return .success(permit)
+        case .rejected(let retryAfter):
+            policies.stats.breakerRejected.wrappingIncrement(ordering: .relaxed)
+            return .failure(.degraded(reason: "circuit open", retryAfter: retryAfter))
+        }
+    }
+
+    /// An adaptive concurrency limit's permit, or the refusal (with `message`) when the limit is reached.
+    private static func admit(
+        _ limiter: AdaptiveConcurrencyLimiter, _ message: String, now: Duration, _ policies: Policies
+    ) -> Result<AdaptivePermit, Refusal> {
+        guard let permit = limiter.tryAcquire(now: now) else {
+            policies.stats.adaptiveRejected.wrappingIncrement(ordering: .relaxed)
+            return .failure(.overLimit(message: message))
+        }
+        return .success(permit)
     }
 
     /// One local bucket's decision: nil to go on, or the 429.

@@ -119,13 +119,15 @@ struct TrafficTicket {
         upstream = nil
     }
 
-    /// Logs and counts a breaker's change of state.
-    static func report(_ transition: CircuitTransition?, of owner: String, stats: GatewayStats, logger: Logger) {
+    /// Logs and counts a breaker's change of state. `owner` is only formatted when there is a change to log.
+    static func report(
+        _ transition: CircuitTransition?, of owner: @autoclosure () -> String, stats: GatewayStats, logger: Logger
+    ) {
         guard let transition else { return }
         if transition.to == .open { stats.breakerOpened.wrappingIncrement(ordering: .relaxed) }
         logger.notice(
             "circuit breaker changed state",
-            metadata: ["breaker": "\(owner)", "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)",
+            metadata: ["breaker": "\(owner())", "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)",
                        "reason": "\(transition.reason)"])
     }
 }
