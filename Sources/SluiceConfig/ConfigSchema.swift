@@ -1,7 +1,7 @@
 /// The sections and keys Sluice knows: what the validator checks against, and what "did you mean" chooses from.
 /// A new key is added here and read in the matching `ConfigValidator+…` file.
 enum SectionKind: String, CaseIterable, Sendable {
-    case server, upstream, route, protection, ratelimit
+    case server, upstream, route, protection, ratelimit, tls
 
     /// `[server]`, `[protection]` and `[ratelimit]` are one section each (several are merged); upstreams and routes
     /// are named.
@@ -18,6 +18,8 @@ enum SectionKind: String, CaseIterable, Sendable {
                 .single("client_body_timeout"), .single("request_timeout"), .single("keepalive_timeout"),
                 .single("drain_timeout"), .single("merge_slashes"), .single("escaped_slashes"),
                 .single("access_log"), .single("log_level"), .list("trusted_proxies"), .list("include"),
+                .single("redirect_https"), .single("h2_max_concurrent_streams"), .single("h2_initial_window_size"),
+                .single("h2_connection_window_size"), .single("h2_max_header_list_size"),
             ]
         case .upstream:
             [
@@ -35,12 +37,15 @@ enum SectionKind: String, CaseIterable, Sendable {
                 .single("idle_timeout"), .single("retries"), .single("host_rewrite"), .single("split_key"),
                 .single("canary"), .single("retry_non_idempotent"), .list("rate_limit"), .single("priority"),
                 .single("fallback"), .list("degrade"), .single("circuit_breaker"), .single("adaptive_concurrency"),
-                .list("fault"), .single("fault_header"),
+                .list("fault"), .single("fault_header"), .single("hsts"), .single("gzip"), .single("gzip_types"),
+                .single("gzip_min_length"), .single("gzip_level"), .single("websocket"),
             ]
         case .protection:
             [.single("adaptive"), .single("max_inflight"), .single("recovery")]
         case .ratelimit:
             [.single("backend"), .single("batch"), .single("timeout")]
+        case .tls:
+            [.list("certificate"), .single("tls_min_version")]
         }
     }
 
@@ -52,6 +57,7 @@ enum SectionKind: String, CaseIterable, Sendable {
         case .route: "[route users]"
         case .protection: "[protection]"
         case .ratelimit: "[ratelimit]"
+        case .tls: "[tls]"
         }
     }
 }

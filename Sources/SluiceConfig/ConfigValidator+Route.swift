@@ -53,6 +53,7 @@ extension ConfigValidator {
             retryNonIdempotent: reader.boolean("retry_non_idempotent", default: false, errors: &errors),
             location: section.location)
         readRouteTraffic(reader, into: &config)
+        readRouteEdge(reader, into: &config)
         return ReadRoute(
             config: config, matchEntry: matchEntry, upstreamEntry: upstreamEntry, patternValid: patternValid)
     }

@@ -54,6 +54,8 @@ extension ConfigValidator {
             location: first.location)
         config.trustedProxies = readTrustedProxies(reader)
         readRequestLimits(reader, into: &config)
+        config.http2 = readHTTP2(reader, maxHeaderSize: config.maxHeaderSize, errors: &errors)
+        config.redirectHTTPS = reader.boolean("redirect_https", default: false, errors: &errors)
         if let entry = reader.entry("admin_token") {
             if let problem = Self.adminTokenProblem(entry.value) {
                 errors.append(reader.error(entry, problem))
@@ -99,6 +101,16 @@ extension ConfigValidator {
         return nil
     }
 
+    /// A `tls` listener needs `[tls]` with a certificate.
+    mutating func checkTLSListeners(_ config: GatewayConfig) {
+        guard config.tls == nil, let address = config.server.listen.first(where: \.tls) else { return }
+        errors.append(
+            ConfigError(
+                location: config.server.location, section: "[server]", key: "listen",
+                message: "\(address.listenLine) needs certificates; add a [tls] section with "
+                    + "'certificate = CHAIN.pem key=KEY.pem'"))
+    }
+
     /// `listen` lines: at least one, none that would fail to bind beside another.
     private mutating func readListen(_ reader: SectionReader) -> [(address: ListenAddress, entry: INIEntry)] {
         let entries = reader.entries("listen")
@@ -109,7 +121,7 @@ extension ConfigValidator {
         for entry in entries {
             let address: ListenAddress
             do {
-                address = try ListenAddress(entry.value)
+                address = try ListenAddress(listenLine: entry.value)
             } catch {
                 errors.append(reader.error(entry, error.description))
                 continue

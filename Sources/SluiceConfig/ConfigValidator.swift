@@ -22,6 +22,7 @@ struct ConfigValidator {
         var routeSections: [INISection] = []
         var protectionSections: [INISection] = []
         var rateLimitSections: [INISection] = []
+        var tlsSections: [INISection] = []
         var firstByName: [String: INISection] = [:]
         for section in document.sections {
             guard let kind = SectionKind(rawValue: section.kind) else {
@@ -57,6 +58,7 @@ struct ConfigValidator {
             case .route: routeSections.append(section)
             case .protection: protectionSections.append(section)
             case .ratelimit: rateLimitSections.append(section)
+            case .tls: tlsSections.append(section)
             }
         }
 
@@ -70,6 +72,8 @@ struct ConfigValidator {
         config.protection = readProtection(protectionSections)
         config.globalRateLimit = readGlobalRateLimit(rateLimitSections)
         checkGlobalScopes(routes, backend: config.globalRateLimit)
+        config.tls = readTLS(tlsSections) { path throws(FileSystem.Failure) in try FileSystem.readText(path) }
+        checkTLSListeners(config)
         return config
     }
 
@@ -81,7 +85,7 @@ struct ConfigValidator {
             let suggested = INISection(kind: close, name: section.name, location: section.location).header
             message += "did you mean \(suggested)?"
         } else {
-            message += "expected [server], [upstream NAME], [route NAME], [protection] or [ratelimit]"
+            message += "expected [server], [upstream NAME], [route NAME], [protection], [ratelimit] or [tls]"
         }
         errors.append(ConfigError(location: section.location, section: section.header, message: message))
     }

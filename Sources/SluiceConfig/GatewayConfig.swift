@@ -16,6 +16,8 @@ public struct GatewayConfig: Sendable, Equatable {
     public var protection: ProtectionConfig?
     /// `[ratelimit]`, if present: global rate limits through Redis.
     public var globalRateLimit: GlobalRateLimitConfig?
+    /// `[tls]`, if present: the certificates of `tls` listeners.
+    public var tls: TLSConfig?
 
     public init(
         server: ServerConfig, upstreams: [UpstreamConfig] = [], routes: [RouteConfig] = [], files: [String] = []
@@ -40,6 +42,11 @@ public struct GatewayConfig: Sendable, Equatable {
         if let admin = server.admin, server.adminToken == nil, !admin.isLoopback {
             warnings.append(
                 "admin listens on \(admin), beyond loopback, without admin_token: every admin request will be refused")
+        }
+        for route in routes where route.compression.map({ $0.level != 6 }) == true {
+            warnings.append(
+                "[route \(route.name)] gzip_level: NIO's compressor works at zlib's default level 6; "
+                    + "\(route.compression!.level) is not applied")
         }
         return warnings
     }
@@ -95,6 +102,11 @@ public struct ServerConfig: Sendable, Equatable {
     /// for none). State-changing admin requests always need it; every admin request needs it when `admin` is not a
     /// loopback address.
     public var adminToken: String?
+    /// `h2_*`: HTTP/2 on `tls` (ALPN) and `h2c` listeners.
+    public var http2 = HTTP2Config()
+    /// `redirect_https = on`: every plain listener answers 308 to the same host and path over https (a listener's own
+    /// `redirect_https` flag does the same for that one).
+    public var redirectHTTPS = false
     /// The first `[server]` header.
     public var location: SourceLocation
 

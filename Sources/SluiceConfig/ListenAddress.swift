@@ -7,10 +7,51 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
     public var host: String
     /// 0 asks the kernel for a free port.
     public var port: Int
+    /// `tls` after the address: TLS with the `[tls]` certificates, HTTP/2 or HTTP/1.1 by ALPN.
+    public var tls = false
+    /// `h2c` after the address (plain listeners): HTTP/2 with prior knowledge, and HTTP/1.1 from clients that
+    /// start with an HTTP/1.1 request.
+    public var h2c = false
+    /// `redirect_https` after the address (plain listeners): every request is answered 308 to the same host and
+    /// path over https.
+    public var redirectHTTPS = false
 
-    public init(host: String, port: Int) {
+    public init(host: String, port: Int, tls: Bool = false, h2c: Bool = false, redirectHTTPS: Bool = false) {
         self.host = host
         self.port = port
+        self.tls = tls
+        self.h2c = h2c
+        self.redirectHTTPS = redirectHTTPS
+    }
+
+    /// The address and its flags, as a `listen` line writes them: `0.0.0.0:8443 tls`.
+    public var listenLine: String {
+        var line = description
+        if tls { line += " tls" }
+        if h2c { line += " h2c" }
+        if redirectHTTPS { line += " redirect_https" }
+        return line
+    }
+
+    /// Parses a `listen` value: an address, then optional flags `tls`, `h2c`, `redirect_https`.
+    public init(listenLine text: some StringProtocol) throws(ValueError) {
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard let first = words.first else { try self.init(text) ; return }
+        try self.init(first)
+        let expected = "an address followed by flags among tls, h2c, redirect_https (like 0.0.0.0:8443 tls)"
+        for word in words.dropFirst() {
+            switch word {
+            case "tls": tls = true
+            case "h2c": h2c = true
+            case "redirect_https": redirectHTTPS = true
+            default: throw ValueError(expected: expected, got: String(text))
+            }
+        }
+        if tls && (h2c || redirectHTTPS) {
+            throw ValueError(
+                expected: "\(expected); a tls listener offers HTTP/2 through ALPN and needs neither h2c nor "
+                    + "redirect_https", got: String(text))
+        }
     }
 
     /// Parses `host:port`, `[v6]:port`, `:port` or `port`.

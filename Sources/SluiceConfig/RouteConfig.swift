@@ -36,6 +36,12 @@ public struct RouteConfig: Sendable, Equatable {
     public var rateLimits: [RateLimitConfig] = []
     /// `priority`: which routes are shed first under overload (optional, then normal; core last).
     public var priority: RoutePriority = .normal
+    /// `hsts`: the `Strict-Transport-Security` value added to answers over TLS (unless the upstream set one).
+    public var hsts: String?
+    /// `gzip = on` (with `gzip_types`, `gzip_min_length`, `gzip_level`); nil: responses pass as they are.
+    public var compression: CompressionConfig?
+    /// `websocket` (default on): `Upgrade: websocket` requests are tunneled to the upstream after its 101.
+    public var websocket = true
     /// `fallback`: what the route answers when it is degraded, shed or its breaker is open (nil: 503).
     public var fallback: FallbackConfig?
     /// `degrade` lines: Sentinel-style rules that switch the route to its fallback.

@@ -3,7 +3,7 @@ import NIOHTTP1
 
 /// Two endpoints that stream instead of buffering, for testing proxies with large bodies in bounded memory:
 /// `GET /bytes/N` answers N bytes (`N` may end in k, m or g) written as the connection can take them (with
-/// `?stall=1` it sends half and then nothing more, to test idle timeouts), and
+/// `?text=1` it is `text/plain`, with `?stall=1` it sends half and then nothing more, to test idle timeouts), and
 /// `POST /sink` reads a body of any size, keeps none of it, and answers `{"bytes":N}`. Other requests go on to the
 /// SluiceWeb engine.
 final class StreamingEndpoints: ChannelDuplexHandler, RemovableChannelHandler {
@@ -37,7 +37,8 @@ final class StreamingEndpoints: ChannelDuplexHandler, RemovableChannelHandler {
                 mode = .source(remaining: count, keepAlive: head.isKeepAlive)
                 if stallAfter != nil { stallAfter = count / 2 }
                 var headers = HTTPHeaders()
-                headers.add(name: "content-type", value: "application/octet-stream")
+                let text = head.uri.contains("text=1")
+                headers.add(name: "content-type", value: text ? "text/plain" : "application/octet-stream")
                 headers.add(name: "content-length", value: String(count))
                 if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
                 context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)

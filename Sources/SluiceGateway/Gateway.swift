@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 public import NIOPosix
 public import SluiceConfig
 import SluiceServer
+public import SluiceTLS
 
 /// The running gateway: its listeners, the current `RuntimeState`, and reloads.
 ///
@@ -20,6 +21,8 @@ public final class Gateway: Sendable {
     let events: ThrottledLogger
     private let proxy: ProxyContext
     private let mutable: NIOLockedValueBox<Mutable>
+    /// The `[tls]` certificates, loaded and checked; replaced by a reload that loads new ones.
+    private let certificates: NIOLockedValueBox<ServerCertificates?>
 
     private struct Mutable {
         var config: GatewayConfig
@@ -37,6 +40,7 @@ public final class Gateway: Sendable {
         self.events = events
         let compiled = try RuntimeCompiler(previous: [:], group: group, logger: logger, events: events)
             .compile(config, generation: 1)
+        self.certificates = NIOLockedValueBox(try Self.loadCertificates(config))
         Self.warnAboutUnbuiltFeatures(config, logger: logger)
         self.proxy = ProxyContext(
             state: compiled.state, stats: stats, logger: logger,
@@ -97,6 +101,8 @@ public final class Gateway: Sendable {
         compiler.previousUpstreams = proxy.state.upstreams
         compiler.previousState = (proxy.state, self.config)
         let compiled = try compiler.compile(config, generation: generation)
+        let certificates = try Self.loadCertificates(config)
+        self.certificates.withLockedValue { $0 = certificates }
         let old = mutable.withLockedValue { state -> (config: GatewayConfig, listeners: [ListenAddress: HTTPServer]) in
             let old = (state.config, state.listeners)
             state.config = config
@@ -171,6 +177,13 @@ public final class Gateway: Sendable {
         }
     }
 
+    /// Loads and checks the `[tls]` certificates (nil without `[tls]`); throws `ConfigErrors` naming the bad files.
+    /// `sluiced -t` runs it too.
+    public static func loadCertificates(_ config: GatewayConfig) throws -> ServerCertificates? {
+        guard let tls = config.tls else { return nil }
+        return try ServerCertificates(tls)
+    }
+
     private func bind(_ address: ListenAddress, server: ServerConfig) async throws {
         let proxy = self.proxy
         var configuration = ServerConfiguration(
@@ -183,8 +196,29 @@ public final class Gateway: Sendable {
         configuration.bodyReadTimeout = TimeAmount(server.clientBodyTimeout)
         configuration.requestTimeout = server.requestTimeout > .zero ? TimeAmount(server.requestTimeout) : nil
         configuration.maxConnections = server.maxClientConnections
-        let listener = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
-            try channel.pipeline.syncOperations.addHandler(ProxyHandler(shared: proxy))
+        configuration.http2.maxConcurrentStreams = server.http2.maxConcurrentStreams
+        configuration.http2.initialWindowSize = server.http2.initialWindowSize
+        configuration.http2.connectionWindowSize = server.http2.connectionWindowSize
+        configuration.http2.maxHeaderListSize = server.http2.maxHeaderListSize ?? server.maxHeaderSize
+        if address.tls {
+            let certificates = self.certificates
+            configuration.transport = .tls({ certificates.withLockedValue { $0! }.context })
+        } else if address.h2c {
+            configuration.transport = .h2c
+        }
+        let listener: HTTPServer
+        if !address.tls && (address.redirectHTTPS || server.redirectHTTPS) {
+            let httpsPort = config.server.listen.first(where: \.tls)?.port ?? 443
+            listener = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
+                try channel.pipeline.syncOperations.addHandler(HTTPSRedirectHandler(httpsPort: httpsPort))
+            }
+        } else {
+            let secure = address.tls
+            listener = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
+                let operations = channel.pipeline.syncOperations
+                if proxy.state.compresses { try operations.addHandler(ResponseCompression.compressor()) }
+                try operations.addHandler(ProxyHandler(shared: proxy, secure: secure))
+            }
         }
         let bound = try await listener.start()
         // Keyed by the address really bound, so that a listener asked for on port 0 is recognised by a later

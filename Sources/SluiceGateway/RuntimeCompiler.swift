@@ -103,6 +103,7 @@ struct RuntimeCompiler {
                 mergeSlashes: config.server.mergeSlashes,
                 escapedSlashes: EscapedSlashes(rawValue: config.server.escapedSlashes.rawValue) ?? .reject),
             requestBufferSize: config.server.requestBufferSize)
+        state.compresses = config.routes.contains { $0.compression != nil }
         return (state, servers)
     }
 
@@ -137,6 +138,9 @@ struct RuntimeCompiler {
                 idleTimeout: TimeAmount(config.idleTimeout), retries: config.retries, hostRewrite: config.hostRewrite)
             route.retryPolicy = config.retryPolicy
             route.retryNonIdempotent = config.retryNonIdempotent
+            route.hsts = config.hsts
+            route.compression = config.compression
+            route.websocket = config.websocket
             route.allowsTrace = config.methods.contains("TRACE")
             route.traffic = traffic[config.name]
             route.splitKey = config.splitKey

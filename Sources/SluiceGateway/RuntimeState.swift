@@ -6,7 +6,7 @@ import SluiceTraffic
 
 /// Everything a request needs to be routed, compiled from one configuration: immutable, swapped whole on reload.
 /// In-flight requests keep the state they started with.
-final class RuntimeState: AtomicReference, Sendable {
+final class RuntimeState: AtomicReference, @unchecked Sendable {  // `compresses` is set once, before publication
     let routes: RouteTable
     let upstreams: [String: UpstreamPool]
     /// Counts reloads; 1 for the first configuration.
@@ -23,6 +23,8 @@ final class RuntimeState: AtomicReference, Sendable {
     let pathNormalizer: PathNormalizer
     /// `request_buffer_size`: bodies up to this size are read whole before an upstream connection is taken.
     let requestBufferSize: Int
+    /// Some route has `gzip = on`: connections accepted while this state is current get a compressor.
+    var compresses = false
 
     init(
         routes: RouteTable, upstreams: [String: UpstreamPool], generation: Int,

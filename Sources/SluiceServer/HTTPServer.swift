@@ -26,6 +26,8 @@ public final class HTTPServer: Sendable {
     private let childInitializer: ChildInitializer
     private let connections = ConnectionTracker()
     private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
+    /// TLS handshakes, HTTP/2 connections, streams and abuse on this listener.
+    public let protocolStats = ProtocolStats()
 
     /// - Parameter group: the event loops; by default NIO's shared group, one loop per core.
     public init(
@@ -58,6 +60,7 @@ public final class HTTPServer: Sendable {
         let configuration = self.configuration
         let connections = self.connections
         let childInitializer = self.childInitializer
+        let stats = self.protocolStats
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -80,8 +83,27 @@ public final class HTTPServer: Sendable {
                         throw ConnectionLimitReached()
                     }
                     connections.add(channel)
-                    try Self.configureHTTP(channel: channel, configuration: configuration)
-                    try childInitializer(channel)
+                    switch configuration.transport {
+                    case .plain:
+                        try Self.configureHTTP(channel: channel, configuration: configuration)
+                        try childInitializer(channel)
+                    case .tls(let context):
+                        try Self.configureTLS(
+                            channel: channel, context: context(), configuration: configuration, stats: stats,
+                            childInitializer: childInitializer)
+                    case .h2c:
+                        try channel.pipeline.syncOperations.addHandler(
+                            H2CPrefaceSniffer { channel, http2 in
+                                if http2 {
+                                    try Self.configureHTTP2(
+                                        channel: channel, configuration: configuration, stats: stats,
+                                        streamInitializer: childInitializer)
+                                } else {
+                                    try Self.configureHTTP(channel: channel, configuration: configuration)
+                                    try childInitializer(channel)
+                                }
+                            })
+                    }
                 }
             }
             .bind(host: configuration.host, port: configuration.port)

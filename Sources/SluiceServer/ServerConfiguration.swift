@@ -1,4 +1,5 @@
 public import NIOCore
+public import NIOSSL
 
 /// How an `HTTPServer` listens and what it tolerates from clients.
 public struct ServerConfiguration: Sendable {
@@ -40,6 +41,20 @@ public struct ServerConfiguration: Sendable {
     /// After an answer that closes the connection while the request is still arriving: how long to read and drop
     /// the rest before closing (nginx's `lingering_timeout`).
     public var lingerTimeout: TimeAmount = .seconds(2)
+    /// What the listener speaks.
+    public var transport = Transport.plain
+    /// HTTP/2 settings, for `.tls` (ALPN `h2`) and `.h2c`.
+    public var http2 = HTTP2Settings()
+
+    public enum Transport: Sendable {
+        /// HTTP/1.1.
+        case plain
+        /// TLS with the context the closure returns when a connection is accepted (so that a reload that loads
+        /// new certificates applies to new handshakes at once), then HTTP/2 or HTTP/1.1 by ALPN.
+        case tls(@Sendable () -> NIOSSLContext)
+        /// HTTP/2 with prior knowledge, or HTTP/1.1 from a client that starts with an HTTP/1.1 request.
+        case h2c
+    }
 
     public init(
         host: String = "127.0.0.1",

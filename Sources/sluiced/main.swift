@@ -39,6 +39,7 @@ struct Sluiced: AsyncParsableCommand {
         if test {
             do {
                 let loaded = try ConfigLoader.load(path: config)
+                _ = try Gateway.loadCertificates(loaded)
                 for warning in loaded.warnings { printError("sluiced: [warn] \(warning)") }
                 printError("sluiced: the configuration file \(config) syntax is ok")
                 printError("sluiced: configuration file \(config) test is successful (\(loaded.routes.count) routes, \(loaded.upstreams.count) upstreams)")

@@ -28,6 +28,12 @@ extension ProxyHandler {
                 responseStatus = head.status.code
                 var response = ProxyHeaders.clientResponse(head, version: clientHead?.version ?? .http1_1)
                 if closeClient { response.headers.replaceOrAdd(name: "connection", value: "close") }
+                if compressorContext != nil, let compression = route?.compression, let method = clientHead?.method {
+                    ResponseCompression.mark(&response, method: method, config: compression)
+                }
+                if secure, let hsts = route?.hsts, !response.headers.contains(name: "strict-transport-security") {
+                    response.headers.add(name: "strict-transport-security", value: hsts)
+                }
                 context.write(wrapOutboundOut(.head(response)), promise: nil)
                 arm(after: .nanoseconds(idle))
             }

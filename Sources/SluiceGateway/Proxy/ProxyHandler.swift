@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTPCompression
 import SluiceConfig
 import SluiceRedis
 import SluiceRouter
@@ -68,17 +69,27 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// When the pending `timer` fires.
     var timerAt = NIODeadline.uptimeNanoseconds(0)
 
-    init(shared: ProxyContext) {
+    /// The response compressor's context, when the connection has one (`gzip = on` somewhere in the config).
+    var compressorContext: ChannelHandlerContext?
+    /// Whether the client connection is TLS: `X-Forwarded-Proto: https`, and the route's `hsts`.
+    let secure: Bool
+
+    init(shared: ProxyContext, secure: Bool = false) {
         self.shared = shared
+        self.secure = secure
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        compressorContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseCompressor.self)
+    }
 
     /// The handler and its context hold each other: let go, or every connection would outlive its channel.
     func handlerRemoved(context: ChannelHandlerContext) {
         releaseConnection(reusable: false)
         stopTimer()
         self.context = nil
+        compressorContext = nil
     }
 
     // MARK: Client side
@@ -188,7 +199,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         upstreamHead = ProxyHeaders.upstreamRequest(
             head, uri: uri, framing: framing, clientAddress: peer,
             trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
-            scheme: "http",
+            scheme: secure ? "https" : "http",
             requestID: requestID, hostRewrite: route.hostRewrite)
         outcome = nil
         resolvedClientIP = nil
@@ -234,7 +245,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if sendContinue {
             // Like nginx: the gateway asks for the body itself rather than relaying the upstream's 100.
             let continueHead = HTTPResponseHead(version: clientHead.version, status: .continue)
-            context.writeAndFlush(wrapOutboundOut(.head(continueHead)), promise: nil)
+            // Past the compressor, which takes one response head per request.
+            (compressorContext ?? context).writeAndFlush(wrapOutboundOut(.head(continueHead)), promise: nil)
         }
         if connectNow {
             connect()

@@ -27,6 +27,12 @@ struct ProxyRoute: Sendable {
     var retries: Int { retryPolicy.retries }
     /// The `Host` sent upstream; nil passes the client's.
     let hostRewrite: String?
+    /// `hsts`: added to answers over TLS.
+    var hsts: String?
+    /// `gzip = on`: what to compress.
+    var compression: CompressionConfig?
+    /// `websocket`: tunnel `Upgrade: websocket` requests.
+    var websocket = true
     /// `methods` names TRACE: only then is TRACE forwarded (it reflects the request, cookies included).
     var allowsTrace = false
 

@@ -1,0 +1,64 @@
+/// `[tls]`: the certificates TLS listeners (`listen = 0.0.0.0:8443 tls`) present, and the protocol floor.
+///
+/// The files are read when the configuration is loaded (a missing or unreadable one is an error at its line), so a
+/// reload that changes a certificate's content is a changed configuration. Parsing them, checking that each key
+/// matches its certificate and that no certificate has expired is `SluiceTLS`'s work, at load and at `sluiced -t`.
+public struct TLSConfig: Sendable, Equatable {
+    /// `certificate = CHAIN.pem key=KEY.pem`, repeatable: the first is the default, the others are chosen by SNI
+    /// against their names.
+    public var certificates: [TLSCertificateConfig]
+    /// `tls_min_version = 1.2 | 1.3` (default 1.2).
+    public var minimumVersion: TLSVersionConfig
+    /// The `[tls]` header.
+    public var location: SourceLocation
+
+    public init(
+        certificates: [TLSCertificateConfig], minimumVersion: TLSVersionConfig = .v1_2,
+        location: SourceLocation = SourceLocation(file: "<memory>", line: 0)
+    ) {
+        self.certificates = certificates
+        self.minimumVersion = minimumVersion
+        self.location = location
+    }
+}
+
+/// One `certificate` line: a PEM chain (leaf first) and its private key, as read from disk.
+public struct TLSCertificateConfig: Sendable, Equatable {
+    /// The chain file, as the line resolves it (relative paths from the folder of the file the line is in).
+    public var chainPath: String
+    public var keyPath: String
+    /// The files' content, read at load.
+    public var chainPEM: String
+    public var keyPEM: String
+    /// The `certificate` line.
+    public var location: SourceLocation
+
+    public init(chainPath: String, keyPath: String, chainPEM: String, keyPEM: String, location: SourceLocation) {
+        self.chainPath = chainPath
+        self.keyPath = keyPath
+        self.chainPEM = chainPEM
+        self.keyPEM = keyPEM
+        self.location = location
+    }
+}
+
+public enum TLSVersionConfig: String, Sendable, CaseIterable {
+    case v1_2 = "1.2"
+    case v1_3 = "1.3"
+}
+
+/// `[server]` HTTP/2 settings, for TLS listeners (ALPN `h2`) and `h2c` listeners.
+public struct HTTP2Config: Sendable, Equatable {
+    /// `h2_max_concurrent_streams` (1...10,000, default 100): streams a client may have open at once.
+    public var maxConcurrentStreams = 100
+    /// `h2_initial_window_size` (1k...16m, default 64k): each stream's receive window, what a client may send
+    /// before the gateway reads on.
+    public var initialWindowSize = 65_535
+    /// `h2_connection_window_size` (64k...64m, default 1m): the connection's receive window.
+    public var connectionWindowSize = 1 << 20
+    /// `h2_max_header_list_size` (1k...1m, default `max_header_size`): the largest decoded header list a client may
+    /// send; larger ones are refused.
+    public var maxHeaderListSize: Int?
+
+    public init() {}
+}
