@@ -187,7 +187,7 @@ let package = Package(
             name: "SluiceGatewayTests",
             dependencies: [
                 "SluiceGateway", "SluiceServer", "SluiceRouter", "SluiceDemoApp", "SluiceTestSupport", "SluiceConfig",
-                "SluiceTraffic", "CAllocationCounter",
+                "SluiceTraffic", "CAllocationCounter", "SluiceTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

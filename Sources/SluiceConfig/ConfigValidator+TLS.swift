@@ -76,8 +76,10 @@ extension ConfigValidator {
             "h2_initial_window_size", default: 65_535, in: 1024...(16 << 20), errors: &errors)
         http2.connectionWindowSize = reader.size(
             "h2_connection_window_size", default: 1 << 20, in: 65_535...(64 << 20), errors: &errors)
-        http2.maxHeaderListSize = reader.size(
-            "h2_max_header_list_size", default: maxHeaderSize, in: 1024...(1 << 20), errors: &errors)
+        if reader.entry("h2_max_header_list_size") != nil {
+            http2.maxHeaderListSize = reader.size(
+                "h2_max_header_list_size", default: maxHeaderSize, in: 1024...(1 << 20), errors: &errors)
+        }
         return http2
     }
 }

@@ -3,7 +3,7 @@ public import NIOCore
 import NIOConcurrencyHelpers
 public import NIOPosix
 public import SluiceConfig
-import SluiceServer
+public import SluiceServer
 public import SluiceTLS
 
 /// The running gateway: its listeners, the current `RuntimeState`, and reloads.
@@ -65,6 +65,26 @@ public final class Gateway: Sendable {
     /// Client connections closed at accept because `max_client_connections` were open, over all listeners.
     public var refusedConnections: Int {
         mutable.withLockedValue { state in state.listeners.values.reduce(0) { $0 + $1.refusedConnections } }
+    }
+
+    /// Each listener as configured (with its flags and real port).
+    public var listeners: [ListenAddress] {
+        mutable.withLockedValue { Array($0.listeners.keys) }
+    }
+
+    /// The real port of the first listener with `tls` (or with `h2c`, or plain).
+    public func port(tls: Bool = false, h2c: Bool = false, redirect: Bool = false) -> Int? {
+        listeners.first { $0.tls == tls && $0.h2c == h2c && $0.redirectHTTPS == redirect }?.port
+    }
+
+    /// The protocol counters of every listener (TLS, HTTP/2, abuse).
+    var listenerProtocolStats: [ProtocolStats] {
+        mutable.withLockedValue { state in state.listeners.values.map(\.protocolStats) }
+    }
+
+    /// The number of HTTP/2 abuse events of `kind` cut off, over all listeners.
+    public func http2Abuse(_ kind: ProtocolStats.Abuse) -> Int {
+        listenerProtocolStats.reduce(0) { $0 + $1.count(of: kind) }
     }
 
     /// Where the admin API listens (with its real port), if it does.
@@ -208,15 +228,19 @@ public final class Gateway: Sendable {
         }
         let listener: HTTPServer
         if !address.tls && (address.redirectHTTPS || server.redirectHTTPS) {
-            let httpsPort = config.server.listen.first(where: \.tls)?.port ?? 443
+            // The port of the TLS listener as bound (it may have asked for port 0), read per connection.
+            let httpsPort: @Sendable () -> Int = { [weak self] in self?.port(tls: true) ?? 443 }
             listener = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
-                try channel.pipeline.syncOperations.addHandler(HTTPSRedirectHandler(httpsPort: httpsPort))
+                try channel.pipeline.syncOperations.addHandler(HTTPSRedirectHandler(httpsPort: httpsPort()))
             }
         } else {
             let secure = address.tls
             listener = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
                 let operations = channel.pipeline.syncOperations
-                if proxy.state.compresses { try operations.addHandler(ResponseCompression.compressor()) }
+                if proxy.state.compresses {
+                    try operations.addHandler(PreferGzip())
+                    try operations.addHandler(ResponseCompression.compressor())
+                }
                 try operations.addHandler(ProxyHandler(shared: proxy, secure: secure))
             }
         }

@@ -12,7 +12,7 @@ import Testing
         let other = try #require(singleError(validHead + "[Server]\n"))
         #expect(other.message == "unknown section; did you mean [server]?")
         let far = try #require(singleError(validHead + "[listener main]\nport = 1\n"))
-        #expect(far.message == "unknown section; expected [server], [upstream NAME], [route NAME], [protection] or [ratelimit]")
+        #expect(far.message == "unknown section; expected [server], [upstream NAME], [route NAME], [protection], [ratelimit] or [tls]")
     }
 
     @Test func unknownKeySuggestsTheClosest() throws {

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import SluiceConfig
+import SluiceServer
 import SluiceTraffic
 
 extension Gateway {
@@ -168,6 +169,22 @@ extension Gateway {
             ("breaker_opened", s.breakerOpened), ("adaptive_rejected", s.adaptiveRejected), ("overflow", s.overflow),
             ("fault_aborts", s.faultAborts), ("fault_delays", s.faultDelays), ("global_fail_open", s.globalFailOpen),
         ].map { ($0.0, $0.1.load(ordering: .relaxed)) } + [("connections_refused", refusedConnections)]
+            + protocolCounters
+    }
+
+    /// TLS handshakes, HTTP/2 connections and streams, and each HTTP/2 abuse pattern cut off, over all listeners.
+    var protocolCounters: [(String, Int)] {
+        let stats = listenerProtocolStats
+        var counters = [
+            ("tls_handshakes", stats.reduce(0) { $0 + $1.tlsHandshakes }),
+            ("tls_handshake_failures", stats.reduce(0) { $0 + $1.tlsFailures }),
+            ("http2_connections", stats.reduce(0) { $0 + $1.http2Connections }),
+            ("http2_streams", stats.reduce(0) { $0 + $1.http2Streams }),
+        ]
+        for abuse in ProtocolStats.Abuse.allCases {
+            counters.append(("http2_abuse_\(abuse.rawValue)", stats.reduce(0) { $0 + $1.count(of: abuse) }))
+        }
+        return counters
     }
 
     /// `GET /metrics`: Prometheus text exposition.

@@ -51,3 +51,34 @@ enum ResponseCompression {
         }
     }
 }
+
+/// Before the compressor: a client that accepts gzip gets gzip (as from nginx), not deflate, which NIO's compressor
+/// prefers when both have the same weight (`curl --compressed` and browsers send both). `deflate` is taken out of
+/// `Accept-Encoding` when gzip is acceptable; the upstream then sees the request without it.
+final class PreferGzip: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = unwrapInboundIn(data), let rewritten = Self.preferGzip(head.headers) else {
+            context.fireChannelRead(data)
+            return
+        }
+        head.headers.replaceOrAdd(name: "accept-encoding", value: rewritten)
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+    }
+
+    /// The `Accept-Encoding` value without `deflate` when it accepts gzip and deflate; nil to leave it.
+    static func preferGzip(_ headers: HTTPHeaders) -> String? {
+        let items = headers[canonicalForm: "accept-encoding"].map {
+            $0.filter { $0 != " " && $0 != "\t" }.lowercased()
+        }
+        guard items.contains(where: { $0.hasPrefix("deflate") }), let gzip = items.first(where: { $0.hasPrefix("gzip") })
+        else { return nil }
+        // `gzip;q=0` (or 0.0, 0.00…) refuses gzip.
+        if let q = gzip.split(separator: "=").last, gzip.contains("q="), q.allSatisfy({ $0 == "0" || $0 == "." }) {
+            return nil
+        }
+        return items.filter { !$0.hasPrefix("deflate") }.joined(separator: ", ")
+    }
+}
