@@ -39,6 +39,7 @@ enum SectionKind: String, CaseIterable, Sendable {
                 .single("fallback"), .list("degrade"), .single("circuit_breaker"), .single("adaptive_concurrency"),
                 .list("fault"), .single("fault_header"), .single("hsts"), .single("gzip"), .single("gzip_types"),
                 .single("gzip_min_length"), .single("gzip_level"), .single("websocket"),
+                .single("tunnel_timeout"),
             ]
         case .protection:
             [.single("adaptive"), .single("max_inflight"), .single("recovery")]

@@ -47,6 +47,8 @@ extension ConfigValidator {
             return String(text)
         }
         config.websocket = reader.boolean("websocket", default: true, errors: &errors)
+        config.tunnelTimeout = reader.duration(
+            "tunnel_timeout", default: .seconds(3600), in: Bounds.positiveDay, errors: &errors)
         guard reader.boolean("gzip", default: false, errors: &errors) else {
             for key in ["gzip_types", "gzip_min_length", "gzip_level"] {
                 if let entry = reader.entry(key) {

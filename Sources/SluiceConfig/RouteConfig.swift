@@ -42,6 +42,9 @@ public struct RouteConfig: Sendable, Equatable {
     public var compression: CompressionConfig?
     /// `websocket` (default on): `Upgrade: websocket` requests are tunneled to the upstream after its 101.
     public var websocket = true
+    /// `tunnel_timeout` (above 0, at most 1d; default 1h): how long a tunnel may be silent in both directions before
+    /// it is closed (HAProxy's `timeout tunnel`).
+    public var tunnelTimeout = Duration.seconds(3600)
     /// `fallback`: what the route answers when it is degraded, shed or its breaker is open (nil: 503).
     public var fallback: FallbackConfig?
     /// `degrade` lines: Sentinel-style rules that switch the route to its fallback.

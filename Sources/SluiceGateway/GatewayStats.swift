@@ -4,6 +4,9 @@ public import Atomics
 public final class GatewayStats: Sendable {
     /// Requests received from clients.
     public let requests = ManagedAtomic(0)
+    /// Upgraded connections (WebSocket) opened, and open now.
+    public let tunnels = ManagedAtomic(0)
+    public let tunnelsOpen = ManagedAtomic(0)
     /// Responses relayed from an upstream.
     public let upstreamResponses = ManagedAtomic(0)
     /// Answers the gateway made itself, by reason.

@@ -141,6 +141,7 @@ struct RuntimeCompiler {
             route.hsts = config.hsts
             route.compression = config.compression
             route.websocket = config.websocket
+            route.tunnelTimeout = TimeAmount(config.tunnelTimeout)
             route.allowsTrace = config.methods.contains("TRACE")
             route.traffic = traffic[config.name]
             route.splitKey = config.splitKey

@@ -207,3 +207,23 @@ final class ConnectionTracker: Sendable {
         for channel in state.withLockedValue({ Array($0.channels.values) }) { channel.close(promise: nil) }
     }
 }
+
+extension HTTPServer {
+    /// Takes the HTTP/1.1 handlers `configureHTTP` added off a connection (after a `101 Switching Protocols` was
+    /// written), so that the application can pass its bytes through as they are. Handlers the application added
+    /// after them are its own to remove. Bytes the parser had not used yet are passed on as a `ByteBuffer`.
+    public static func removeHTTPHandlers(from channel: any Channel) throws {
+        let operations = channel.pipeline.syncOperations
+        func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) {
+            if let context = try? operations.context(handlerType: type) {
+                operations.removeHandler(context: context, promise: nil)
+            }
+        }
+        remove(RequestGuard.self)
+        remove(HTTPServerPipelineHandler.self)
+        remove(RequestWatch.self)
+        remove(NIOHTTPResponseHeadersValidator.self)
+        remove(HTTPResponseEncoder.self)
+        remove(ByteToMessageHandler<RearmingRequestDecoder>.self)
+    }
+}

@@ -134,6 +134,7 @@ rate_limit = 1000/s burst=1000 key=client_ip
 [route all]
 match = /*
 upstream = rec
+websocket = off
 """
 
 

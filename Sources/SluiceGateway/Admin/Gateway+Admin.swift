@@ -125,6 +125,7 @@ extension Gateway {
         var fields: [(String, String)] = [
             ("version", JSONWriter.quoted(Sluice.version)),
             ("generation", String(state.generation)),
+            ("tunnels_open", String(stats.tunnelsOpen.load(ordering: .relaxed))),
             ("counters", JSONWriter.object(counters.map { ($0.name, String($0.value)) })),
             ("upstreams", JSONWriter.array(upstreams)),
             ("routes", JSONWriter.array(routes)),
@@ -169,7 +170,7 @@ extension Gateway {
             ("breaker_opened", s.breakerOpened), ("adaptive_rejected", s.adaptiveRejected), ("overflow", s.overflow),
             ("fault_aborts", s.faultAborts), ("fault_delays", s.faultDelays), ("global_fail_open", s.globalFailOpen),
         ].map { ($0.0, $0.1.load(ordering: .relaxed)) } + [("connections_refused", refusedConnections)]
-            + protocolCounters
+            + protocolCounters + [("tunnels", stats.tunnels.load(ordering: .relaxed))]
     }
 
     /// TLS handshakes, HTTP/2 connections and streams, and each HTTP/2 abuse pattern cut off, over all listeners.
@@ -193,6 +194,7 @@ extension Gateway {
         for (name, value) in counters {
             text += "# TYPE sluice_\(name)_total counter\nsluice_\(name)_total \(value)\n"
         }
+        text += "# TYPE sluice_tunnels_open gauge\nsluice_tunnels_open \(stats.tunnelsOpen.load(ordering: .relaxed))\n"
         text += "# TYPE sluice_config_generation gauge\nsluice_config_generation \(currentState.generation)\n"
         return text
     }

@@ -23,6 +23,9 @@ extension ProxyHandler {
                 // A retryable answer: drop it (and its connection, which would still deliver its body), try again.
                 record(.answered(status: code), at: tried.last)
                 retry(after: delay, resend: resend)
+            case .tunnel:
+                record(.answered(status: code), at: tried.last)
+                startTunnel(head, context: context)
             case .forward(let closeClient, let idle):
                 record(.answered(status: code), at: tried.last)
                 responseStatus = head.status.code

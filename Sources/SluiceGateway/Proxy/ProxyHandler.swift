@@ -185,6 +185,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         self.upstream = upstream
         upstream.activeRequests.wrappingIncrement(ordering: .relaxed)
         countedActive = true
+        let upgrade = route.websocket && ProxyHeaders.asksForWebSocket(head)
         machine.routed(
             ProxyRequestMachine.Request(
                 expectsContinue: head.version.minor >= 1
@@ -192,7 +193,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 bufferSize: state.requestBufferSize, idempotent: head.method.isIdempotent,
                 retryPolicy: route.retryPolicy, retryNonIdempotent: route.retryNonIdempotent,
                 serverCount: upstream.servers.count, responseTimeout: tryTimeout(route).nanoseconds,
-                idleTimeout: route.idleTimeout.nanoseconds))
+                idleTimeout: route.idleTimeout.nanoseconds, upgrade: upgrade))
         let requestID = head.headers.first(name: "x-request-id").flatMap { RequestIDs.isAcceptable($0) ? $0 : nil }
             ?? RequestIDs.make()
         let peer = clientAddress(context)
@@ -201,6 +202,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
             scheme: secure ? "https" : "http",
             requestID: requestID, hostRewrite: route.hostRewrite)
+        if upgrade {
+            upstreamHead!.headers.add(name: "connection", value: "upgrade")
+            upstreamHead!.headers.add(name: "upgrade", value: "websocket")
+        }
         outcome = nil
         resolvedClientIP = nil
         if route.traffic == nil && upstream.traffic == nil && state.protection == nil {

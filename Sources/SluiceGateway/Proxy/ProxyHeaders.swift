@@ -124,6 +124,12 @@ enum ProxyHeaders {
         address.contains(":") ? "\"[\(address)]\"" : address
     }
 
+    /// A WebSocket opening handshake (RFC 6455 §4.1): GET, `Connection: upgrade` and `Upgrade: websocket`.
+    static func asksForWebSocket(_ head: HTTPRequestHead) -> Bool {
+        head.method == .GET && RequestHeadCheck.asksForUpgrade(head.headers)
+            && head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
+    }
+
     /// The response head to send the client: hop-by-hop fields removed, `Via` added.
     static func clientResponse(_ head: HTTPResponseHead, version: HTTPVersion) -> HTTPResponseHead {
         let named = connectionTokens(head.headers)

@@ -49,6 +49,8 @@ struct ProxyRequestMachine: Hashable {
         var responseTimeout: Int64 = 60_000_000_000
         /// How long a body may pause, either way (nanoseconds).
         var idleTimeout: Int64 = 60_000_000_000
+        /// The client asked to switch protocols (`Upgrade: websocket`) and the route tunnels: a 101 is the answer.
+        var upgrade = false
     }
 
     /// Request bytes kept while connecting before client reads pause.
@@ -279,6 +281,9 @@ struct ProxyRequestMachine: Hashable {
         /// Send the head to the client, with `Connection: close` when `closeClient`; move the deadline to the idle
         /// one.
         case forward(closeClient: Bool, idle: Int64)
+        /// The upstream switched protocols as asked: pass the 101 on and splice the two connections. The request
+        /// is over; the upstream connection leaves its pool with the tunnel.
+        case tunnel
     }
 
     /// The upstream's answer head, `status`; `keepAlive` when its connection stays open.
@@ -288,7 +293,9 @@ struct ProxyRequestMachine: Hashable {
         guard phase == .forwarding else { return .ignore }
         if status == 101 {
             timerArmed = false
-            return .broken
+            guard request.upgrade else { return .broken }
+            finish()
+            return .tunnel
         }
         guard status >= 200 else { return .ignore }
         if status >= 500, retryAllowed(.status(status), budget: budget) {
@@ -313,7 +320,8 @@ struct ProxyRequestMachine: Hashable {
     mutating func upstreamEnded() -> ResponseEnd? {
         guard phase == .responding else { return nil }
         // An answer that ends before its request was fully sent leaves both connections out of step.
-        let reuse = upstreamKeepAlive && requestEnded
+        // An upgrade request answered without a switch may have left the server's parser stopped: not reused.
+        let reuse = upstreamKeepAlive && requestEnded && !request.upgrade
         if !requestEnded { keepAlive = false }
         finish()
         return ResponseEnd(reuseUpstream: reuse, closeAfterWrite: !keepAlive && !headSaidClose)

@@ -33,6 +33,8 @@ struct ProxyRoute: Sendable {
     var compression: CompressionConfig?
     /// `websocket`: tunnel `Upgrade: websocket` requests.
     var websocket = true
+    /// `tunnel_timeout`: how long a tunnel may be silent both ways.
+    var tunnelTimeout = TimeAmount.hours(1)
     /// `methods` names TRACE: only then is TRACE forwarded (it reflects the request, cookies included).
     var allowsTrace = false
 

@@ -133,6 +133,14 @@ final class ConnectionPool {
         scheduleSweep()
     }
 
+    /// A connection leaves the pool for good (it became a tunnel): no longer counted, never handed out again.
+    func detach(_ connection: UpstreamConnection) {
+        connection.pool = nil
+        connection.exchange = nil
+        openCount -= 1
+        serveWaiterWithNewConnection()
+    }
+
     /// An idle connection was closed by the server.
     func idleConnectionClosed(_ connection: UpstreamConnection) {
         if let index = idle.firstIndex(where: { $0 === connection }) {
@@ -185,8 +193,10 @@ final class ConnectionPool {
                     // is the gateway's own (`ProxyHeaders`): the encoder must not guess it from the method.
                     var encoder = HTTPRequestEncoder.Configuration()
                     encoder.automaticallySetFramingHeaders = false
+                    // Bytes after a 101 belong to the tunnel that replaces the parser: passed on, not dropped.
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        enableOutboundHeaderValidation: false, encoderConfiguration: encoder)
+                        leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false,
+                        encoderConfiguration: encoder)
                     try channel.pipeline.syncOperations.addHandler(bound.value)
                 }
             }

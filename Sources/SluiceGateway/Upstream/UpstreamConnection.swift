@@ -38,6 +38,8 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var isReading = false
     /// A release put off until the current read completes (see `ConnectionPool.release`).
     var releaseAfterRead = false
+    /// The connection became a tunnel: what the parser still delivers (the 101's end) is not an answer.
+    var tunneling = false
 
     var isActive: Bool { !isClosed && (context?.channel.isActive ?? false) }
     var isWritable: Bool { context?.channel.isWritable ?? false }
@@ -55,6 +57,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         isReading = true
         let part = unwrapInboundIn(data)
+        if tunneling { return }
         guard let exchange else {
             // An idle connection has nothing to say; whatever this is, the connection is no longer in step.
             isClosed = true

@@ -144,6 +144,7 @@ actor HostileGateway {
         [route all]
         match = /*
         upstream = rec
+        websocket = off
         """
     }
 }

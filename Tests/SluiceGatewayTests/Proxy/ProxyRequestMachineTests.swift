@@ -53,6 +53,22 @@ import Testing
         #expect(machine.phase == .idle && !machine.timerArmed)
     }
 
+    @Test mutating func aSwitchIsATunnelOnlyWhenTheRequestAskedForIt() {
+        var upgrade = Self.request()
+        upgrade.upgrade = true
+        var machine = connecting(upgrade)
+        _ = machine.connected()
+        _ = machine.receivedEnd()
+        #expect(machine.upstreamHead(status: 101, keepAlive: true, budget: { true }, random: &random) == .tunnel)
+        #expect(machine.phase == .idle && !machine.timerArmed, "the request is over; the tunnel has its own timer")
+        #expect(machine.upstreamEnded() == nil, "the parser's end after a 101 is not an answer's end")
+
+        var plain = connecting()
+        _ = plain.connected()
+        _ = plain.receivedEnd()
+        #expect(plain.upstreamHead(status: 101, keepAlive: true, budget: { true }, random: &random) == .broken)
+    }
+
     @Test mutating func aSmallBodyIsReadWholeBeforeConnectingAndKeptForARetry() {
         var machine = Machine()
         machine.receivedHead(keepAlive: true, hasBody: true)

@@ -138,6 +138,8 @@ import Testing
                 guard status == 100 else { throw Violation(description: "final answer \(status) ignored") }
             case .broken:
                 try carryOut(.fail(status: 502, message: ""), &world)
+            case .tunnel:
+                throw Violation(description: "a 101 opened a tunnel for a request that did not ask to upgrade")
             case .retry(let delay, let resend):
                 guard status >= 500 else { throw Violation(description: "retried a \(status)") }
                 try carryOut(.retry(delay: delay, resend: resend), &world)
