@@ -83,3 +83,40 @@ extension ConfigValidator {
         return http2
     }
 }
+
+extension ConfigValidator {
+    /// `tls`, `tls_verify`, `tls_ca`, `tls_sni` of an `[upstream]`.
+    mutating func readUpstreamTLS(_ reader: SectionReader, into config: inout UpstreamConfig) {
+        config.tls = reader.boolean("tls", default: false, errors: &errors)
+        var settings = UpstreamTLSConfig()
+        settings.location = reader.location
+        settings.verify = reader.boolean("tls_verify", default: true, errors: &errors)
+        if let entry = reader.entry("tls_ca") {
+            let path = Self.resolve(String(entry.value.trimmedSpaces), from: entry.location.file)
+            do {
+                settings.caPEM = try FileSystem.readText(path)
+                settings.caPath = path
+            } catch {
+                errors.append(reader.error(entry, "cannot read the CA file \(path): \(error.message)"))
+            }
+        }
+        settings.serverName = reader.value("tls_sni", default: String?.none, errors: &errors) {
+            text throws(ValueError) in
+            let name = text.trimmedSpaces
+            guard HostPort.isHostName(name), !name.allSatisfy({ $0.isNumber || $0 == "." }) else {
+                throw ValueError(expected: "a DNS name like users.internal", got: name)
+            }
+            return String(name)
+        }
+        let anyTLS = config.tls || config.servers.contains(where: \.tls)
+        if !anyTLS {
+            for key in ["tls_verify", "tls_ca", "tls_sni"] {
+                if let entry = reader.entry(key) {
+                    errors.append(
+                        reader.error(entry, "has no effect: no server of this upstream uses TLS (add 'tls = on')"))
+                }
+            }
+        }
+        config.tlsSettings = settings
+    }
+}

@@ -70,13 +70,14 @@ extension ConfigValidator {
         config.maxFails = reader.integer("max_fails", default: 1, in: 0...1000, errors: &errors)
         config.failTimeout = reader.duration("fail_timeout", default: .seconds(1), in: Bounds.positiveDay, errors: &errors)
         readUpstreamTraffic(reader, into: &config)
+        readUpstreamTLS(reader, into: &config)
         return config
     }
 
     /// One `server = HOST:PORT [zone=az1] [weight=N] [max_conns=N] [backup]` line; nil (and errors) if it is bad.
     private mutating func readUpstreamServer(_ entry: INIEntry, _ reader: SectionReader) -> UpstreamServerConfig? {
         let options = ValueParsing.options(entry.value)
-        let expected = "HOST:PORT like 10.0.1.10:8081, followed by any of zone=NAME weight=N max_conns=N backup"
+        let expected = "HOST:PORT like 10.0.1.10:8081, followed by any of zone=NAME weight=N max_conns=N backup tls"
         guard let first = options.first, first.name == nil else {
             errors.append(reader.error(entry, ValueError(expected: expected, got: entry.value).description))
             return nil
@@ -90,7 +91,7 @@ extension ConfigValidator {
             errors.append(reader.error(entry, error.description))
             valid = false
         }
-        let optionNames = ["zone", "weight", "max_conns", "backup"]
+        let optionNames = ["zone", "weight", "max_conns", "backup", "tls"]
         var seen = Set<String>()
         for option in options.dropFirst() {
             let name = option.name ?? option.value
@@ -109,6 +110,7 @@ extension ConfigValidator {
                 case "zone": server.zone = try Self.zone(option.value)
                 case "weight": server.weight = try ValueParsing.integer(option.value, in: 1...1000)
                 case "max_conns": server.maxConnections = try ValueParsing.integer(option.value, in: 1...100_000)
+                case "tls": server.tls = true
                 default: server.backup = true
                 }
             } catch {
@@ -123,12 +125,12 @@ extension ConfigValidator {
     private static func optionProblem(_ option: ValueOption, known: [String]) -> String? {
         let name = option.name ?? option.value
         if known.contains(name) {
-            if name == "backup" { return option.name == nil ? nil : "'backup' takes no value" }
+            if name == "backup" || name == "tls" { return option.name == nil ? nil : "'\(name)' takes no value" }
             return option.name == nil ? "'\(name)' needs a value, like \(name)=..." : nil
         }
         if let close = Suggestion.closest(to: name, in: known) {
             return "unknown server option '\(name)'; did you mean '\(close)'?"
         }
-        return "unknown server option '\(name)'; the options are zone=NAME, weight=N, max_conns=N and backup"
+        return "unknown server option '\(name)'; the options are zone=NAME, weight=N, max_conns=N, backup and tls"
     }
 }

@@ -62,3 +62,20 @@ public struct HTTP2Config: Sendable, Equatable {
 
     public init() {}
 }
+
+/// TLS to an upstream's servers: `tls = on` for all of them (or `tls` on a `server` line), `tls_verify`, `tls_ca`,
+/// `tls_sni`.
+public struct UpstreamTLSConfig: Sendable, Hashable {
+    /// `tls_verify` (default on): the server's certificate must chain to a trusted root and name the server.
+    public var verify = true
+    /// `tls_ca = FILE`: the roots to trust instead of the system's store; its content is read at load.
+    public var caPath: String?
+    public var caPEM: String?
+    /// `tls_sni = NAME`: the name sent in SNI and checked against the certificate; default the server's host when it
+    /// is a name (an IP address is checked against the certificate's IP addresses).
+    public var serverName: String?
+    /// The `[upstream]` header.
+    public var location = SourceLocation(file: "<memory>", line: 0)
+
+    public init() {}
+}

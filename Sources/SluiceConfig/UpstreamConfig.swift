@@ -54,6 +54,10 @@ public struct UpstreamConfig: Sendable, Equatable {
     public var adaptiveConcurrency: AdaptiveConcurrencyConfig?
     /// `degrade` lines: rules over this upstream's answers that degrade the routes using it, lowest priority first.
     public var degrade: [DegradeConfig] = []
+    /// `tls = on`: every server is reached over TLS (a `server` line's `tls` flag does it for one).
+    public var tls = false
+    /// `tls_verify`, `tls_ca`, `tls_sni`.
+    public var tlsSettings = UpstreamTLSConfig()
     public var location: SourceLocation
 
     public static let defaultKeepalive = 32
@@ -132,6 +136,8 @@ public struct UpstreamServerConfig: Hashable, Sendable {
     public var maxConnections: Int?
     /// `backup`: used only when no primary server is healthy.
     public var backup: Bool
+    /// `tls`: this server is reached over TLS (with the upstream's `tls_*` settings).
+    public var tls = false
     public var location: SourceLocation
 
     public init(

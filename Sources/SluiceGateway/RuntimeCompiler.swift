@@ -53,8 +53,11 @@ struct RuntimeCompiler {
         for upstream in config.upstreams {
             var members: [UpstreamServer] = []
             var backups: [UpstreamServer] = []
+            let anyTLS = upstream.tls || upstream.servers.contains(where: \.tls)
+            let tls = anyTLS ? try UpstreamTLS(upstream.tlsSettings, upstream: upstream.name) : nil
             for server in upstream.servers {
-                let settings = Self.poolSettings(upstream, server)
+                var settings = Self.poolSettings(upstream, server)
+                if upstream.tls || server.tls { settings.tls = tls }
                 let key = ServerKey(
                     address: server.address, zone: server.zone, weight: server.weight, settings: settings,
                     healthCheck: upstream.healthCheck)

@@ -20,6 +20,8 @@ struct PoolSettings: Hashable, Sendable {
     var maxFails = 1
     /// How long a server taken out waits before it is probed again, without active checks (`fail_timeout`).
     var failTimeout = Duration.seconds(1)
+    /// TLS to the server; nil for plain TCP.
+    var tls: UpstreamTLS?
 }
 
 /// Why a pool could not hand out a connection.
@@ -183,6 +185,8 @@ final class ConnectionPool {
         let connection = UpstreamConnection()
         connection.pool = self
         let bound = NIOLoopBound(connection, eventLoop: eventLoop)  // the channel is created on this loop
+        let tls = settings.tls
+        let host = target.host
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -193,6 +197,7 @@ final class ConnectionPool {
                     // is the gateway's own (`ProxyHeaders`): the encoder must not guess it from the method.
                     var encoder = HTTPRequestEncoder.Configuration()
                     encoder.automaticallySetFramingHeaders = false
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: host)) }
                     // Bytes after a 101 belong to the tunnel that replaces the parser: passed on, not dropped.
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(
                         leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false,

@@ -27,7 +27,14 @@ final class HealthChecker: Sendable {
         var next: Scheduled<Void>?
     }
 
-    init(target: UpstreamTarget, config: HealthCheckConfig, health: ServerHealth, eventLoop: any EventLoop, logger: Logger) {
+    /// The upstream's TLS, which checks use like requests.
+    private let tls: UpstreamTLS?
+
+    init(
+        target: UpstreamTarget, config: HealthCheckConfig, health: ServerHealth, eventLoop: any EventLoop,
+        logger: Logger, tls: UpstreamTLS? = nil
+    ) {
+        self.tls = tls
         self.target = target
         self.config = config
         self.health = health
@@ -70,10 +77,13 @@ final class HealthChecker: Sendable {
             + "User-Agent: sluice-health-check\r\nConnection: close\r\n\r\n"
         let timeout = TimeAmount(config.timeout)
         let outcome = ProbeOutcome(promise: eventLoop.makePromise(of: Int?.self))
+        let tls = self.tls
+        let host = target.host
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: host)) }
                     try channel.pipeline.syncOperations.addHandler(StatusLineReader(outcome: outcome))
                 }
             }

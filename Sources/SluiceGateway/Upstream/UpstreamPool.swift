@@ -37,7 +37,8 @@ final class UpstreamServer: Sendable {
         self.pools = LoopLocal(group: group) { loop in ConnectionPool(eventLoop: loop, target: target, settings: settings) }
         let health = self.health
         self.checker = healthCheck.map {
-            HealthChecker(target: target, config: $0, health: health, eventLoop: group.next(), logger: logger)
+            HealthChecker(
+                target: target, config: $0, health: health, eventLoop: group.next(), logger: logger, tls: settings.tls)
         }
         checker?.start()
     }
