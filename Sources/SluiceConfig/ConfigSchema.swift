@@ -30,7 +30,7 @@ enum SectionKind: String, CaseIterable, Sendable {
                 .single("zone_min_size"), .single("panic"), .single("slow_start"), .single("retry_budget"),
                 .single("circuit_breaker"), .single("max_requests"), .single("max_pending"),
                 .single("adaptive_concurrency"), .list("degrade"), .single("tls"), .single("tls_verify"),
-                .single("tls_ca"), .single("tls_sni"),
+                .single("tls_ca"), .single("tls_sni"), .single("protocol"),
             ]
         case .route:
             [

@@ -88,6 +88,7 @@ extension ConfigValidator {
     /// `tls`, `tls_verify`, `tls_ca`, `tls_sni` of an `[upstream]`.
     mutating func readUpstreamTLS(_ reader: SectionReader, into config: inout UpstreamConfig) {
         config.tls = reader.boolean("tls", default: false, errors: &errors)
+        config.protocol = reader.choice("protocol", default: UpstreamProtocol.http1, errors: &errors)
         var settings = UpstreamTLSConfig()
         settings.location = reader.location
         settings.verify = reader.boolean("tls_verify", default: true, errors: &errors)

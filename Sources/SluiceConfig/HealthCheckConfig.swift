@@ -17,6 +17,9 @@ public struct HealthCheckConfig: Sendable, Hashable {
     public var host: String?
     /// Whether a server starts healthy (the default) or must first pass `rise` probes.
     public var initiallyHealthy: Bool
+    /// `health_check = grpc [SERVICE] …`: the standard gRPC health service (`grpc.health.v1.Health/Check`) over
+    /// HTTP/2 instead of an HTTP request; healthy when it answers SERVING for `SERVICE` (empty: the whole server).
+    public var grpcService: String?
 
     public static let defaultInterval = Duration.seconds(2)
     public static let defaultTimeout = Duration.seconds(1)
@@ -44,14 +47,25 @@ public struct HealthCheckConfig: Sendable, Hashable {
     public static func parse(_ text: String) throws(ValueError) -> HealthCheckConfig {
         var config = HealthCheckConfig()
         var words = ValueParsing.options(text)[...]
-        if let first = words.first, first.name == nil, !first.value.hasPrefix("/") {
+        if let first = words.first, first.name == nil, first.value == "grpc" {
+            words = words.dropFirst()
+            config.grpcService = ""
+            if let service = words.first, service.name == nil {
+                guard service.value.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" }) else {
+                    throw ValueError(expected: "a gRPC service name like helloworld.Greeter", got: service.value)
+                }
+                config.grpcService = service.value
+                words = words.dropFirst()
+            }
+        }
+        if config.grpcService == nil, let first = words.first, first.name == nil, !first.value.hasPrefix("/") {
             guard first.value.allSatisfy({ $0.isUppercase }) else {
                 throw ValueError(expected: "a method like GET or HEAD, then a path like /healthz", got: first.value)
             }
             config.method = first.value
             words = words.dropFirst()
         }
-        if let first = words.first, first.name == nil {
+        if config.grpcService == nil, let first = words.first, first.name == nil {
             guard first.value.hasPrefix("/") else {
                 throw ValueError(expected: "a path starting with '/', like /healthz", got: first.value)
             }

@@ -79,3 +79,12 @@ public struct UpstreamTLSConfig: Sendable, Hashable {
 
     public init() {}
 }
+
+/// `protocol` of an `[upstream]`: what the gateway speaks to its servers.
+public enum UpstreamProtocol: String, Sendable, CaseIterable {
+    /// HTTP/1.1 over pooled keep-alive connections (the default).
+    case http1
+    /// HTTP/2: with `tls`, ALPN `h2`; without, prior knowledge. Requests are streams of one connection per event
+    /// loop; gRPC needs it.
+    case h2
+}

@@ -54,6 +54,8 @@ public struct UpstreamConfig: Sendable, Equatable {
     public var adaptiveConcurrency: AdaptiveConcurrencyConfig?
     /// `degrade` lines: rules over this upstream's answers that degrade the routes using it, lowest priority first.
     public var degrade: [DegradeConfig] = []
+    /// `protocol = http1 | h2`.
+    public var `protocol` = UpstreamProtocol.http1
     /// `tls = on`: every server is reached over TLS (a `server` line's `tls` flag does it for one).
     public var tls = false
     /// `tls_verify`, `tls_ca`, `tls_sni`.

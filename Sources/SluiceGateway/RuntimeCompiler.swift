@@ -54,9 +54,13 @@ struct RuntimeCompiler {
             var members: [UpstreamServer] = []
             var backups: [UpstreamServer] = []
             let anyTLS = upstream.tls || upstream.servers.contains(where: \.tls)
-            let tls = anyTLS ? try UpstreamTLS(upstream.tlsSettings, upstream: upstream.name) : nil
+            let http2 = upstream.protocol == .h2
+            let tls = anyTLS
+                ? try UpstreamTLS(upstream.tlsSettings, upstream: upstream.name, alpn: http2 ? ["h2"] : ["http/1.1"])
+                : nil
             for server in upstream.servers {
                 var settings = Self.poolSettings(upstream, server)
+                settings.http2 = http2
                 if upstream.tls || server.tls { settings.tls = tls }
                 let key = ServerKey(
                     address: server.address, zone: server.zone, weight: server.weight, settings: settings,

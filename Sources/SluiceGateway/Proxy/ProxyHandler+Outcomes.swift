@@ -145,6 +145,10 @@ extension ProxyHandler {
         buffered.removeAll()
         resumeClientReads()
         let plan = machine.answer()
+        if GRPCAnswer.isGRPC(contentType: clientHead?.headers.first(name: "content-type")) {
+            answerGRPC(status, message: String(decoding: body, as: UTF8.self), extra: extra, close: plan.close)
+            return
+        }
         var headers = HTTPHeaders()
         headers.reserveCapacity(5 + extra.count)
         headers.add(name: "content-type", value: contentType)
@@ -161,6 +165,22 @@ extension ProxyHandler {
         }
         finish(status: status.code)
         writeEnd(nil, closeAfterWrite: false, context: context)
+    }
+
+    /// A gRPC call the gateway fails: 200, then `grpc-status` and `grpc-message` as trailers (`GRPCAnswer`).
+    private func answerGRPC(_ status: HTTPResponseStatus, message: String, extra: [(String, String)], close: Bool) {
+        guard let context else { return }
+        var headers = HTTPHeaders([("content-type", "application/grpc"), ("date", HTTPDate.now()), ("server", "sluice")])
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        if close { headers.add(name: "connection", value: "close") }
+        let version = clientHead?.version ?? .http1_1
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
+        let trailers = HTTPHeaders([
+            ("grpc-status", String(GRPCAnswer.status(forHTTP: status.code))),
+            ("grpc-message", GRPCAnswer.message(message.isEmpty ? status.reasonPhrase : message)),
+        ])
+        finish(status: status.code)
+        writeEnd(trailers, closeAfterWrite: false, context: context)
     }
 
     /// Logs the exchange; the state is reset before the end is written, because writing it may deliver the next

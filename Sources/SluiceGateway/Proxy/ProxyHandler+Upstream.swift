@@ -34,6 +34,11 @@ extension ProxyHandler {
                 if compressorContext != nil, let compression = route?.compression, let method = clientHead?.method {
                     ResponseCompression.mark(&response, method: method, config: compression)
                 }
+                if response.headers.contains(name: "grpc-status") {
+                    // A gRPC "trailers-only" answer (one HEADERS frame upstream): its status goes to the trailers,
+                    // where the client looks once the answer's head is not its end.
+                    grpcTrailers = GRPCAnswer.moveStatus(from: &response.headers)
+                }
                 if secure, let hsts = route?.hsts, !response.headers.contains(name: "strict-transport-security") {
                     response.headers.add(name: "strict-transport-security", value: hsts)
                 }
@@ -56,6 +61,13 @@ extension ProxyHandler {
             shared.stats.upstreamResponses.wrappingIncrement(ordering: .relaxed)
             releaseConnection(reusable: end.reuseUpstream)
             cancelTimer()
+            var trailers = trailers
+            if let status = grpcTrailers {
+                var merged = trailers ?? HTTPHeaders()
+                merged.add(contentsOf: status)
+                trailers = merged
+            }
+            grpcTrailers = nil
             finish(status: responseStatus)
             writeEnd(trailers, closeAfterWrite: end.closeAfterWrite, context: context)
         }

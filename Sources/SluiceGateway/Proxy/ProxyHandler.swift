@@ -69,6 +69,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// When the pending `timer` fires.
     var timerAt = NIODeadline.uptimeNanoseconds(0)
 
+    /// The status fields of a gRPC trailers-only answer, sent as the answer's trailers.
+    var grpcTrailers: HTTPHeaders?
     /// The response compressor's context, when the connection has one (`gzip = on` somewhere in the config).
     var compressorContext: ChannelHandlerContext?
     /// Whether the client connection is TLS: `X-Forwarded-Proto: https`, and the route's `hsts`.
@@ -202,6 +204,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
             scheme: secure ? "https" : "http",
             requestID: requestID, hostRewrite: route.hostRewrite)
+        if head.headers.contains(name: "te"), head.headers[canonicalForm: "te"].contains(where: { $0.lowercased() == "trailers" }) {
+            // The client takes trailers (gRPC asks so): say it on, as nginx's grpc_pass does.
+            upstreamHead!.headers.add(name: "te", value: "trailers")
+        }
         if upgrade {
             upstreamHead!.headers.add(name: "connection", value: "upgrade")
             upstreamHead!.headers.add(name: "upgrade", value: "websocket")

@@ -22,6 +22,8 @@ struct PoolSettings: Hashable, Sendable {
     var failTimeout = Duration.seconds(1)
     /// TLS to the server; nil for plain TCP.
     var tls: UpstreamTLS?
+    /// `protocol = h2`: requests are streams of one HTTP/2 connection per event loop.
+    var http2 = false
 }
 
 /// Why a pool could not hand out a connection.
@@ -59,6 +61,8 @@ final class ConnectionPool {
     private var nextWaiterID = 0
     private var sweep: Scheduled<Void>?
     private(set) var isClosed = false
+    /// With `protocol = h2`: the connection whose streams serve as this pool's connections.
+    private var http2: HTTP2Session?
 
     init(eventLoop: any EventLoop, target: UpstreamTarget, settings: PoolSettings) {
         self.eventLoop = eventLoop
@@ -114,7 +118,8 @@ final class ConnectionPool {
             connection.releaseAfterRead = true
             return
         }
-        let keep = reusable && !isClosed && connection.isActive
+        // An HTTP/2 stream serves one request; the connection under it stays with the session.
+        let keep = !settings.http2 && reusable && !isClosed && connection.isActive
             && connection.requestCount < settings.maxRequestsPerConnection && settings.keepalive > 0
         guard keep else {
             retire(connection)
@@ -158,6 +163,7 @@ final class ConnectionPool {
         eventLoop.preconditionInEventLoop()
         isClosed = true
         sweep?.cancel()
+        http2?.close()
         for connection in idle { retire(connection) }
         idle.removeAll()
         while let waiter = waiters.popFirst() {
@@ -184,6 +190,27 @@ final class ConnectionPool {
         openCount += 1
         let connection = UpstreamConnection()
         connection.pool = self
+        if settings.http2 {
+            let session = http2 ?? HTTP2Session(eventLoop: eventLoop, target: target, settings: settings)
+            http2 = session
+            session.openStream(for: connection) { [self] result in
+                switch result {
+                case .success:
+                    if isClosed {
+                        connection.close()
+                        openCount -= 1
+                        callback(.failure(.closed))
+                    } else {
+                        callback(.success(connection))
+                    }
+                case .failure(let error):
+                    openCount -= 1
+                    callback(.failure(error))
+                    serveWaiterWithNewConnection()
+                }
+            }
+            return
+        }
         let bound = NIOLoopBound(connection, eventLoop: eventLoop)  // the channel is created on this loop
         let tls = settings.tls
         let host = target.host

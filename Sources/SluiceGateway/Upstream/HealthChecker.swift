@@ -77,6 +77,14 @@ final class HealthChecker: Sendable {
             + "User-Agent: sluice-health-check\r\nConnection: close\r\n\r\n"
         let timeout = TimeAmount(config.timeout)
         let outcome = ProbeOutcome(promise: eventLoop.makePromise(of: Int?.self))
+        outcome.promise.futureResult.whenSuccess { [self] status in
+            finish(healthy: status.map { config.accepts(status: $0) } ?? false, status: status)
+        }
+        if let service = config.grpcService {
+            GRPCHealthProbe.run(
+                target: target, service: service, tls: tls, timeout: timeout, eventLoop: eventLoop, outcome: outcome)
+            return
+        }
         let tls = self.tls
         let host = target.host
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -101,9 +109,6 @@ final class HealthChecker: Sendable {
             case .failure:
                 outcome.complete(nil)
             }
-        }
-        outcome.promise.futureResult.whenSuccess { [self] status in
-            finish(healthy: status.map { config.accepts(status: $0) } ?? false, status: status)
         }
     }
 
@@ -136,7 +141,7 @@ final class HealthChecker: Sendable {
 
 /// A probe's result: the status, or nil for no usable answer. Completed once, whichever path gets there first
 /// (answer, close, error, deadline, failed connect).
-private final class ProbeOutcome: Sendable {
+final class ProbeOutcome: Sendable {
     let promise: EventLoopPromise<Int?>
     private let done = NIOLockedValueBox(false)
 

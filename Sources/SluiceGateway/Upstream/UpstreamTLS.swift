@@ -7,14 +7,16 @@ import SluiceConfig
 /// settings, so that a reload that keeps them keeps the servers' pools and connections.
 final class UpstreamTLS: Hashable, Sendable {
     let settings: UpstreamTLSConfig
+    let alpn: [String]
     let context: NIOSSLContext
 
     /// Throws `ConfigErrors` at the `[upstream]` header when `tls_ca` holds no certificate.
-    init(_ settings: UpstreamTLSConfig, upstream: String) throws {
+    init(_ settings: UpstreamTLSConfig, upstream: String, alpn: [String] = ["http/1.1"]) throws {
         self.settings = settings
+        self.alpn = alpn
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = settings.verify ? .fullVerification : .none
-        tls.applicationProtocols = ["http/1.1"]
+        tls.applicationProtocols = alpn
         tls.minimumTLSVersion = .tlsv12
         if let pem = settings.caPEM {
             do {
@@ -52,6 +54,9 @@ final class UpstreamTLS: Hashable, Sendable {
         try NIOSSLClientHandler(context: context, serverHostname: serverName(for: host))
     }
 
-    static func == (lhs: UpstreamTLS, rhs: UpstreamTLS) -> Bool { lhs.settings == rhs.settings }
-    func hash(into hasher: inout Hasher) { hasher.combine(settings) }
+    static func == (lhs: UpstreamTLS, rhs: UpstreamTLS) -> Bool { lhs.settings == rhs.settings && lhs.alpn == rhs.alpn }
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(settings)
+        hasher.combine(alpn)
+    }
 }

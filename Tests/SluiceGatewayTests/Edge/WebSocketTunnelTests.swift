@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import SluiceConfig
 import SluiceTestSupport
@@ -33,7 +36,13 @@ import Testing
             self.port = port
         }
 
-        deinit { if process.isRunning { process.terminate() } }
+        func stop() {
+            guard process.isRunning else { return }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        deinit { stop() }
     }
 
     private func config(listen: String, echo: Int, websocket: Bool = true, drain: String = "30s") -> String {
@@ -64,6 +73,7 @@ import Testing
     @Test func echoSurvivesAReload() async throws {
         let directory = try makeTemporaryDirectory("sluice-ws")
         let echo = try await EchoServer(directory: directory)
+        defer { echo.stop() }
         let gateway = try await gateway(config(listen: "127.0.0.1:0", echo: echo.port))
         let port = gateway.listeningAddresses[0].port!
         let pause = "\(directory)/pause"
@@ -95,6 +105,7 @@ import Testing
     @Test func websocketOffIsNotTunneled() async throws {
         let directory = try makeTemporaryDirectory("sluice-ws")
         let echo = try await EchoServer(directory: directory)
+        defer { echo.stop() }
         let gateway = try await gateway(config(listen: "127.0.0.1:0", echo: echo.port, websocket: false))
         let port = gateway.listeningAddresses[0].port!
         let socket = try TestSocket(port: port)
@@ -108,6 +119,7 @@ import Testing
     @Test func drainClosesAnOpenTunnelAfterTheDrainTimeout() async throws {
         let directory = try makeTemporaryDirectory("sluice-ws")
         let echo = try await EchoServer(directory: directory)
+        defer { echo.stop() }
         let gateway = try await gateway(config(listen: "127.0.0.1:0", echo: echo.port, drain: "1s"))
         let port = gateway.listeningAddresses[0].port!
         let socket = try TestSocket(port: port)
