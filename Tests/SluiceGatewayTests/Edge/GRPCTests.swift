@@ -16,6 +16,7 @@ import Testing
 
     final class Server: @unchecked Sendable {
         let process = Process()
+        private var stopped = false
         let port: Int
 
         init(directory: String) async throws {
@@ -36,9 +37,11 @@ import Testing
 
         /// Kills the server by its PID (SIGKILL: nothing to flush) and reaps it.
         func stop() {
-            guard process.isRunning else { return }
+            // By PID, whatever `isRunning` says (it can miss a child another waiter reaped); at most once.
+            guard !stopped else { return }
+            stopped = true
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            if process.isRunning { process.waitUntilExit() }
         }
 
         deinit { stop() }

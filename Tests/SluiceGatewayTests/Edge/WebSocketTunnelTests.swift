@@ -18,6 +18,7 @@ import Testing
     /// A `ws_echo.py server` of the test's own; stopped (by its PID) when the test ends.
     final class EchoServer: @unchecked Sendable {
         let process = Process()
+        private var stopped = false
         let port: Int
 
         init(directory: String) async throws {
@@ -37,9 +38,11 @@ import Testing
         }
 
         func stop() {
-            guard process.isRunning else { return }
+            // By PID, whatever `isRunning` says (it can miss a child another waiter reaped); at most once.
+            guard !stopped else { return }
+            stopped = true
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            if process.isRunning { process.waitUntilExit() }
         }
 
         deinit { stop() }
