@@ -90,7 +90,6 @@ extension ConfigValidator {
         config.tls = reader.boolean("tls", default: false, errors: &errors)
         config.protocol = reader.choice("protocol", default: UpstreamProtocol.http1, errors: &errors)
         var settings = UpstreamTLSConfig()
-        settings.location = reader.location
         settings.verify = reader.boolean("tls_verify", default: true, errors: &errors)
         if let entry = reader.entry("tls_ca") {
             let path = Self.resolve(String(entry.value.trimmedSpaces), from: entry.location.file)
@@ -110,6 +109,7 @@ extension ConfigValidator {
             return String(name)
         }
         let anyTLS = config.tls || config.servers.contains(where: \.tls)
+        if anyTLS { settings.location = reader.location }
         if !anyTLS {
             for key in ["tls_verify", "tls_ca", "tls_sni"] {
                 if let entry = reader.entry(key) {

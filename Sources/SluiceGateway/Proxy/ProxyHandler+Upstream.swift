@@ -34,7 +34,7 @@ extension ProxyHandler {
                 if compressorContext != nil, let compression = route?.compression, let method = clientHead?.method {
                     ResponseCompression.mark(&response, method: method, config: compression)
                 }
-                if response.headers.contains(name: "grpc-status") {
+                if grpcCall, response.headers.contains(name: "grpc-status") {
                     // A gRPC "trailers-only" answer (one HEADERS frame upstream): its status goes to the trailers,
                     // where the client looks once the answer's head is not its end.
                     grpcTrailers = GRPCAnswer.moveStatus(from: &response.headers)

@@ -69,6 +69,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// When the pending `timer` fires.
     var timerAt = NIODeadline.uptimeNanoseconds(0)
 
+    /// The current request is a gRPC call (`TE: trailers`, `content-type: application/grpc…`).
+    var grpcCall = false
     /// The status fields of a gRPC trailers-only answer, sent as the answer's trailers.
     var grpcTrailers: HTTPHeaders?
     /// The response compressor's context, when the connection has one (`gzip = on` somewhere in the config).
@@ -187,7 +189,25 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         self.upstream = upstream
         upstream.activeRequests.wrappingIncrement(ordering: .relaxed)
         countedActive = true
-        let upgrade = route.websocket && ProxyHeaders.asksForWebSocket(head)
+        let requestID = head.headers.first(name: "x-request-id").flatMap { RequestIDs.isAcceptable($0) ? $0 : nil }
+            ?? RequestIDs.make()
+        let peer = clientAddress(context)
+        var hops = ProxyHeaders.HopFacts()
+        upstreamHead = ProxyHeaders.upstreamRequest(
+            head, uri: uri, framing: framing, clientAddress: peer,
+            trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
+            scheme: secure ? "https" : "http",
+            requestID: requestID, hostRewrite: route.hostRewrite, hops: &hops)
+        let upgrade = hops.webSocket && route.websocket
+        grpcCall = hops.trailers && GRPCAnswer.isGRPC(contentType: head.headers.first(name: "content-type"))
+        if grpcCall {
+            // A gRPC client takes trailers: say it on, as nginx's grpc_pass does (other TE fields end here).
+            upstreamHead!.headers.add(name: "te", value: "trailers")
+        }
+        if upgrade {
+            upstreamHead!.headers.add(name: "connection", value: "upgrade")
+            upstreamHead!.headers.add(name: "upgrade", value: "websocket")
+        }
         machine.routed(
             ProxyRequestMachine.Request(
                 expectsContinue: head.version.minor >= 1
@@ -196,22 +216,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 retryPolicy: route.retryPolicy, retryNonIdempotent: route.retryNonIdempotent,
                 serverCount: upstream.servers.count, responseTimeout: tryTimeout(route).nanoseconds,
                 idleTimeout: route.idleTimeout.nanoseconds, upgrade: upgrade))
-        let requestID = head.headers.first(name: "x-request-id").flatMap { RequestIDs.isAcceptable($0) ? $0 : nil }
-            ?? RequestIDs.make()
-        let peer = clientAddress(context)
-        upstreamHead = ProxyHeaders.upstreamRequest(
-            head, uri: uri, framing: framing, clientAddress: peer,
-            trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
-            scheme: secure ? "https" : "http",
-            requestID: requestID, hostRewrite: route.hostRewrite)
-        if head.headers.contains(name: "te"), head.headers[canonicalForm: "te"].contains(where: { $0.lowercased() == "trailers" }) {
-            // The client takes trailers (gRPC asks so): say it on, as nginx's grpc_pass does.
-            upstreamHead!.headers.add(name: "te", value: "trailers")
-        }
-        if upgrade {
-            upstreamHead!.headers.add(name: "connection", value: "upgrade")
-            upstreamHead!.headers.add(name: "upgrade", value: "websocket")
-        }
         outcome = nil
         resolvedClientIP = nil
         if route.traffic == nil && upstream.traffic == nil && state.protection == nil {

@@ -16,9 +16,17 @@ enum ProxyHeaders {
     ///   peer and `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Real-IP` kept; from any other peer all five are
     ///   replaced by the gateway's own. `Via` gets `1.1 sluice`; `X-Request-Id` is kept when reasonable or made.
     /// - `Host` is the client's unless the route rewrites it; `uri` is the normalised target.
+    /// What the hop-by-hop fields of a request asked for, noted while they are dropped.
+    struct HopFacts {
+        /// `TE: trailers`: the client takes trailers (gRPC).
+        var trailers = false
+        /// `Upgrade: websocket` with `Connection: upgrade` on a GET: a WebSocket opening handshake (RFC 6455 §4.1).
+        var webSocket = false
+    }
+
     static func upstreamRequest(
         _ head: HTTPRequestHead, uri: String, framing: BodyFraming, clientAddress: String?, trustedPeer: Bool,
-        scheme: String, requestID: String, hostRewrite: String?
+        scheme: String, requestID: String, hostRewrite: String?, hops: inout HopFacts
     ) -> HTTPRequestHead {
         let named = connectionTokens(head.headers)
         var headers = HTTPHeaders()
@@ -31,7 +39,20 @@ enum ProxyHeaders {
         var forwardedHost: String?
         var realIP: String?
         for (name, value) in head.headers {
-            if isHopByHop(name) || (!named.isEmpty && named.contains(name.lowercased())) { continue }
+            if isHopByHop(name) || (!named.isEmpty && named.contains(name.lowercased())) {
+                switch name.utf8.count {
+                case 2 where name.caseInsensitiveEquals("te"):
+                    if value.lowercased().contains("trailers") { hops.trailers = true }
+                case 7 where name.caseInsensitiveEquals("upgrade"):
+                    if head.method == .GET && value.lowercased() == "websocket"
+                        && RequestHeadCheck.asksForUpgrade(head.headers)
+                    {
+                        hops.webSocket = true
+                    }
+                default: break
+                }
+                continue
+            }
             switch name.utf8.count {
             case 4 where name.caseInsensitiveEquals("host"):
                 host = value
@@ -122,12 +143,6 @@ enum ProxyHeaders {
     /// A node of RFC 7239 `Forwarded`: IPv6 addresses are quoted and bracketed.
     private static func forwardedNode(_ address: String) -> String {
         address.contains(":") ? "\"[\(address)]\"" : address
-    }
-
-    /// A WebSocket opening handshake (RFC 6455 §4.1): GET, `Connection: upgrade` and `Upgrade: websocket`.
-    static func asksForWebSocket(_ head: HTTPRequestHead) -> Bool {
-        head.method == .GET && RequestHeadCheck.asksForUpgrade(head.headers)
-            && head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
     }
 
     /// The response head to send the client: hop-by-hop fields removed, `Via` added.
