@@ -41,6 +41,12 @@ extension ConfigExtremeValueTests {
         key(.server, "request_timeout", .duration(.zero...day)) { d($0.server.requestTimeout) },
         key(.server, "keepalive_timeout", .duration(.zero...day)) { d($0.server.keepaliveTimeout) },
         key(.server, "drain_timeout", .duration(.zero...day)) { d($0.server.drainTimeout) },
+        key(.server, "h2_max_concurrent_streams", .count(1...10_000)) { n($0.server.http2.maxConcurrentStreams) },
+        key(.server, "h2_initial_window_size", .size(1024...(16 << 20))) { n($0.server.http2.initialWindowSize) },
+        key(.server, "h2_connection_window_size", .size(65_535...(64 << 20))) {
+            n($0.server.http2.connectionWindowSize)
+        },
+        key(.server, "h2_max_header_list_size", .size(1024...(1 << 20))) { n($0.server.http2.maxHeaderListSize) },
     ]
 
     static let upstream: [KeyRange] = [
@@ -177,6 +183,10 @@ extension ConfigExtremeValueTests {
     static let route: [KeyRange] = [
         key(.route, "timeout", .duration(aboveZero...day)) { d($0.routes.first?.timeout) },
         key(.route, "idle_timeout", .duration(aboveZero...day)) { d($0.routes.first?.idleTimeout) },
+        key(.route, "tunnel_timeout", .duration(aboveZero...day)) { d($0.routes.first?.tunnelTimeout) },
+        key(.route, "gzip_min_length", nil, "{}\ngzip = on", .size(0...(1 << 30))) {
+            n($0.routes.first?.compression?.minLength)
+        },
         key(.route, "retries", .count(0...10)) { n($0.routes.first?.retries) },
         key(.route, "retries", "per_try_timeout", "1 per_try_timeout={}", .duration(aboveZero...day)) {
             d($0.routes.first?.retryPolicy.perTryTimeout)
