@@ -97,6 +97,42 @@ import Testing
         #expect(still.stderr.contains("< HTTP/2 200"))
     }
 
+    @Test func handshakesDuringReloadsAllSucceed() async throws {
+        let edge = try await EdgeFixture.start()
+        defer { Task { await edge.stop() } }
+        let dir = edge.directory
+        let one = try await TestCertificate.make(in: dir, file: "one", names: ["a.test"])
+        let two = try await TestCertificate.make(in: dir, file: "two", names: ["a.test"])
+        let bundle = "\(dir)/bundle.pem"
+        try (try String(contentsOfFile: one.certificatePath, encoding: .utf8)
+            + String(contentsOfFile: two.certificatePath, encoding: .utf8)).write(
+                toFile: bundle, atomically: true, encoding: .utf8)
+        // Each curl is a new connection, so a new handshake; reloads swap the certificate under them.
+        let port = edge.tlsPort
+        let clients = Task {
+            var failures: [String] = []
+            for _ in 0..<80 {
+                let result = try await Command.run(
+                    EdgeFixture.curl,
+                    ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", bundle, "--resolve",
+                     "a.test:\(port):127.0.0.1", "https://a.test:\(port)/ping"])
+                if result.status != 0 || result.stdout != "200" { failures.append("\(result.stdout) \(result.stderr)") }
+            }
+            return failures
+        }
+        var reloads = 0
+        while !clients.isCancelled && reloads < 12 {
+            let file = reloads % 2 == 0 ? "one" : "two"
+            let text = edge.reloadConfig().replacingOccurrences(of: "\(dir)/a.pem key=\(dir)/a.key", with: "\(dir)/\(file).pem key=\(dir)/\(file).key")
+            try await edge.gateway.apply(try ConfigLoader.parse(text))
+            reloads += 1
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let failures = try await clients.value
+        #expect(reloads == 12)
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
     @Test func gzipRoundTripsALargeBodyAndLeavesOthersAlone() async throws {
         let edge = try await EdgeFixture.start()
         defer { Task { await edge.stop() } }
