@@ -34,6 +34,7 @@ extension HTTPServer {
             HTTP2Setting(parameter: .initialWindowSize, value: settings.initialWindowSize),
             HTTP2Setting(parameter: .maxHeaderListSize, value: settings.maxHeaderListSize),
             HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14),
+            HTTP2Setting(parameter: .enableConnectProtocol, value: 1),  // RFC 8441: WebSocket over HTTP/2
         ]
         connection.targetWindowSize = settings.connectionWindowSize
         connection.maximumSequentialContinuationFrames = 5
@@ -50,6 +51,7 @@ extension HTTPServer {
             streamChannel.eventLoop.makeCompletedFuture {
                 stats.http2StreamCount.wrappingIncrement(ordering: .relaxed)
                 let operations = streamChannel.pipeline.syncOperations
+                try operations.addHandler(ExtendedConnectAdapter())
                 try operations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                 try operations.addHandler(HTTP2RequestAdapter())
                 try operations.addHandler(RequestGuard(configuration: configuration))

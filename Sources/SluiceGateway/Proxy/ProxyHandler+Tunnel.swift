@@ -18,8 +18,15 @@ extension ProxyHandler {
         connection.exchange = nil
         connection.tunneling = true
         var response = ProxyHeaders.clientResponse(head, version: .http1_1)
-        response.headers.add(name: "connection", value: "upgrade")
-        response.headers.add(name: "upgrade", value: head.headers.first(name: "upgrade") ?? "websocket")
+        let overHTTP2 = extendedConnect
+        if overHTTP2 {
+            // RFC 8441 §5: the stream's 200 is the switch; the HTTP/1.1 handshake's proof stays between the hops.
+            response.status = .ok
+            response.headers.remove(name: "sec-websocket-accept")
+        } else {
+            response.headers.add(name: "connection", value: "upgrade")
+            response.headers.add(name: "upgrade", value: head.headers.first(name: "upgrade") ?? "websocket")
+        }
         responseStatus = 101
         context.writeAndFlush(wrapOutboundOut(.head(response)), promise: nil)
         cancelTimer()
@@ -32,8 +39,12 @@ extension ProxyHandler {
         // tunnel's), and before the client can answer it.
         context.eventLoop.assumeIsolated().execute {
             do {
-                try HTTPServer.removeHTTPHandlers(from: client)
                 try Self.removeApplicationHandlers(from: client)
+                if overHTTP2 {
+                    try HTTPServer.convertStreamToBytes(client)
+                } else {
+                    try HTTPServer.removeHTTPHandlers(from: client)
+                }
                 let upstream = upstreamChannel.pipeline.syncOperations
                 upstream.removeHandler(context: try upstream.context(handlerType: UpstreamConnection.self), promise: nil)
                 upstream.removeHandler(context: try upstream.context(handlerType: HTTPRequestEncoder.self), promise: nil)

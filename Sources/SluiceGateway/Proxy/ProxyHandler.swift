@@ -69,6 +69,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// When the pending `timer` fires.
     var timerAt = NIODeadline.uptimeNanoseconds(0)
 
+    /// The current request is an HTTP/2 extended CONNECT (WebSocket over HTTP/2): a switch is answered 200.
+    var extendedConnect = false
     /// The current request is a gRPC call (`TE: trailers`, `content-type: application/grpc…`).
     var grpcCall = false
     /// The status fields of a gRPC trailers-only answer, sent as the answer's trailers.
@@ -198,7 +200,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
             scheme: secure ? "https" : "http",
             requestID: requestID, hostRewrite: route.hostRewrite, hops: &hops)
-        let upgrade = hops.webSocket && route.websocket
+        // RFC 8441: an HTTP/2 extended CONNECT for a WebSocket, marked by the stream's adapter.
+        extendedConnect = HTTPServer.isHTTP2Stream(context.channel) && head.method == .GET
+            && head.headers.first(name: ExtendedConnect.marker)?.lowercased() == "websocket"
+        if extendedConnect {
+            upstreamHead!.headers.remove(name: ExtendedConnect.marker)
+            guard route.websocket else {
+                answer(.methodNotAllowed, "WebSocket is off on this route\n")
+                return
+            }
+            // The HTTP/1.1 handshake upstream needs a key the HTTP/2 client does not send (RFC 8441 §5).
+            upstreamHead!.headers.replaceOrAdd(name: "sec-websocket-key", value: WebSocketKey.make(using: &random))
+        }
+        let upgrade = (hops.webSocket || extendedConnect) && route.websocket
         grpcCall = hops.trailers && GRPCAnswer.isGRPC(contentType: head.headers.first(name: "content-type"))
         if grpcCall {
             // A gRPC client takes trailers: say it on, as nginx's grpc_pass does (other TE fields end here).
