@@ -73,15 +73,9 @@ extension HTTPServer {
     /// Turns an HTTP/2 stream whose request was an extended CONNECT into a byte pipe, once the 200 was written:
     /// the request-path handlers go, `HTTP2StreamBytes` takes their place (the application adds its own after it).
     public static func convertStreamToBytes(_ channel: any Channel) throws {
-        let operations = channel.pipeline.syncOperations
-        func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) {
-            if let context = try? operations.context(handlerType: type) {
-                operations.removeHandler(context: context, promise: nil)
-            }
-        }
-        remove(RequestGuard.self)
-        remove(HTTP2RequestAdapter.self)
-        try operations.addHandler(HTTP2StreamBytes())
+        removeIfPresent(RequestGuard.self, from: channel)
+        removeIfPresent(HTTP2RequestAdapter.self, from: channel)
+        try channel.pipeline.syncOperations.addHandler(HTTP2StreamBytes())
     }
 
     /// Whether `channel` is an HTTP/2 stream (its requests may carry the extended-CONNECT marker).

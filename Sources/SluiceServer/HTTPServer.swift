@@ -213,17 +213,20 @@ extension HTTPServer {
     /// written), so that the application can pass its bytes through as they are. Handlers the application added
     /// after them are its own to remove. Bytes the parser had not used yet are passed on as a `ByteBuffer`.
     public static func removeHTTPHandlers(from channel: any Channel) throws {
-        let operations = channel.pipeline.syncOperations
-        func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) {
-            if let context = try? operations.context(handlerType: type) {
-                operations.removeHandler(context: context, promise: nil)
-            }
-        }
+        func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) { removeIfPresent(type, from: channel) }
         remove(RequestGuard.self)
         remove(HTTPServerPipelineHandler.self)
         remove(RequestWatch.self)
         remove(NIOHTTPResponseHeadersValidator.self)
         remove(HTTPResponseEncoder.self)
         remove(ByteToMessageHandler<RearmingRequestDecoder>.self)
+    }
+
+    /// Removes the handler of `type` from `channel`'s pipeline, if there is one.
+    static func removeIfPresent<Handler: RemovableChannelHandler>(_ type: Handler.Type, from channel: any Channel) {
+        let operations = channel.pipeline.syncOperations
+        if let context = try? operations.context(handlerType: type) {
+            operations.removeHandler(context: context, promise: nil)
+        }
     }
 }

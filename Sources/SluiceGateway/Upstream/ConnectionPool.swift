@@ -194,65 +194,45 @@ final class ConnectionPool {
             let session = http2 ?? HTTP2Session(eventLoop: eventLoop, target: target, settings: settings)
             http2 = session
             session.openStream(for: connection) { [self] result in
-                switch result {
-                case .success:
-                    if isClosed {
-                        connection.close()
-                        openCount -= 1
-                        callback(.failure(.closed))
-                    } else {
-                        callback(.success(connection))
-                    }
-                case .failure(let error):
-                    openCount -= 1
-                    callback(.failure(error))
-                    serveWaiterWithNewConnection()
-                }
+                connected(connection, result, callback)
             }
             return
         }
         let bound = NIOLoopBound(connection, eventLoop: eventLoop)  // the channel is created on this loop
-        let tls = settings.tls
-        let host = target.host
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(settings.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // Request heads sent upstream are the client's, already checked by NIO's parser, plus fields the
-                    // gateway writes itself: validating them again on every request would only cost time. Framing
-                    // is the gateway's own (`ProxyHeaders`): the encoder must not guess it from the method.
-                    var encoder = HTTPRequestEncoder.Configuration()
-                    encoder.automaticallySetFramingHeaders = false
-                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: host)) }
-                    // Bytes after a 101 belong to the tunnel that replaces the parser: passed on, not dropped.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false,
-                        encoderConfiguration: encoder)
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
-                }
-            }
-        let future: EventLoopFuture<any Channel>
-        if let address = target.socketAddress {
-            future = bootstrap.connect(to: address)
-        } else {
-            future = bootstrap.connect(host: target.host, port: target.port)
+        let bootstrap = target.bootstrap(on: eventLoop, timeout: settings.connectTimeout, tls: settings.tls) { channel in
+            // Request heads sent upstream are the client's, already checked by NIO's parser, plus fields the gateway
+            // writes itself: validating them again on every request would only cost time. Framing is the gateway's
+            // own (`ProxyHeaders`): the encoder must not guess it from the method.
+            var encoder = HTTPRequestEncoder.Configuration()
+            encoder.automaticallySetFramingHeaders = false
+            // Bytes after a 101 belong to the tunnel that replaces the parser: passed on, not dropped.
+            try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false,
+                encoderConfiguration: encoder)
+            try channel.pipeline.syncOperations.addHandler(bound.value)
         }
-        future.assumeIsolated().whenComplete { [self] result in
-            switch result {
-            case .success:
-                if isClosed {
-                    connection.close()
-                    openCount -= 1
-                    callback(.failure(.closed))
-                } else {
-                    callback(.success(connection))
-                }
-            case .failure(let error):
+        target.connect(bootstrap).assumeIsolated().whenComplete { [self] result in
+            connected(connection, result.map { _ in () }.mapError { .connectFailed("\($0)") }, callback)
+        }
+    }
+
+    /// A new connection (or HTTP/2 stream) is up, or failed: hand it out, or count the failure and serve a waiter.
+    private func connected(
+        _ connection: UpstreamConnection, _ result: Result<Void, PoolError>, _ callback: @escaping Callback
+    ) {
+        switch result {
+        case .success:
+            if isClosed {
+                connection.close()
                 openCount -= 1
-                callback(.failure(.connectFailed("\(error)")))
-                serveWaiterWithNewConnection()
+                callback(.failure(.closed))
+            } else {
+                callback(.success(connection))
             }
+        case .failure(let error):
+            openCount -= 1
+            callback(.failure(error))
+            serveWaiterWithNewConnection()
         }
     }
 
@@ -290,5 +270,29 @@ struct UpstreamTarget: Hashable, Sendable, CustomStringConvertible {
         self.port = port
         self.socketAddress = try? SocketAddress(ipAddress: host, port: port)
         self.description = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// A client bootstrap to this server on `loop`: `TCP_NODELAY`, the connect timeout, the upstream's TLS first in
+    /// the pipeline (when it has TLS), then what `handlers` adds.
+    func bootstrap(
+        on loop: any EventLoop, timeout: TimeAmount, tls: UpstreamTLS?,
+        _ handlers: @escaping @Sendable (any Channel) throws -> Void
+    ) -> ClientBootstrap {
+        let host = self.host
+        return ClientBootstrap(group: loop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: host)) }
+                    try handlers(channel)
+                }
+            }
+    }
+
+    /// Connects `bootstrap` to the server: to its address when the host is an IP literal, else by name.
+    func connect(_ bootstrap: ClientBootstrap) -> EventLoopFuture<any Channel> {
+        if let socketAddress { return bootstrap.connect(to: socketAddress) }
+        return bootstrap.connect(host: host, port: port)
     }
 }

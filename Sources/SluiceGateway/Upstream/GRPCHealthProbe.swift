@@ -11,19 +11,11 @@ enum GRPCHealthProbe {
         target: UpstreamTarget, service: String, tls: UpstreamTLS?, timeout: TimeAmount, eventLoop: any EventLoop,
         outcome: ProbeOutcome
     ) {
-        let host = target.host
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: host)) }
-                    try channel.pipeline.syncOperations.addHandler(
-                        NIOHTTP2Handler(mode: .client, eventLoop: channel.eventLoop) { $0.close() })
-                }
-            }
-        let connected =
-            target.socketAddress.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: target.host, port: target.port)
-        connected.whenComplete { result in
+        let bootstrap = target.bootstrap(on: eventLoop, timeout: timeout, tls: tls) { channel in
+            try channel.pipeline.syncOperations.addHandler(
+                NIOHTTP2Handler(mode: .client, eventLoop: channel.eventLoop) { $0.close() })
+        }
+        target.connect(bootstrap).whenComplete { result in
             guard case .success(let channel) = result else { return outcome.complete(nil) }
             let deadline = channel.eventLoop.scheduleTask(in: timeout) { outcome.complete(nil) }
             outcome.promise.futureResult.whenComplete { _ in

@@ -71,32 +71,18 @@ final class HTTP2Session {
     }
 
     private func connect() {
-        let tls = settings.tls
-        let host = target.host
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(settings.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: host)) }
-                    var connection = NIOHTTP2Handler.ConnectionConfiguration()
-                    connection.targetWindowSize = 1 << 20
-                    var stream = NIOHTTP2Handler.StreamConfiguration()
-                    stream.targetWindowSize = 1 << 20
-                    let handler = NIOHTTP2Handler(
-                        mode: .client, eventLoop: channel.eventLoop, connectionConfiguration: connection,
-                        streamConfiguration: stream
-                    ) { pushed in pushed.close() }  // no server push is asked for
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
-            }
-        let future: EventLoopFuture<any Channel>
-        if let address = target.socketAddress {
-            future = bootstrap.connect(to: address)
-        } else {
-            future = bootstrap.connect(host: target.host, port: target.port)
+        let bootstrap = target.bootstrap(on: eventLoop, timeout: settings.connectTimeout, tls: settings.tls) { channel in
+            var connection = NIOHTTP2Handler.ConnectionConfiguration()
+            connection.targetWindowSize = 1 << 20
+            var stream = NIOHTTP2Handler.StreamConfiguration()
+            stream.targetWindowSize = 1 << 20
+            let handler = NIOHTTP2Handler(
+                mode: .client, eventLoop: channel.eventLoop, connectionConfiguration: connection,
+                streamConfiguration: stream
+            ) { pushed in pushed.close() }  // no server push is asked for
+            try channel.pipeline.syncOperations.addHandler(handler)
         }
-        future.assumeIsolated().whenComplete { [self] result in
+        target.connect(bootstrap).assumeIsolated().whenComplete { [self] result in
             guard case .connecting(let waiting) = state else {
                 if case .success(let channel) = result { channel.close(promise: nil) }
                 return

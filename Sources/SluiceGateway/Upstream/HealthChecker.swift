@@ -85,19 +85,10 @@ final class HealthChecker: Sendable {
                 target: target, service: service, tls: tls, timeout: timeout, eventLoop: eventLoop, outcome: outcome)
             return
         }
-        let tls = self.tls
-        let host = target.host
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: host)) }
-                    try channel.pipeline.syncOperations.addHandler(StatusLineReader(outcome: outcome))
-                }
-            }
-        let connected: EventLoopFuture<any Channel> =
-            target.socketAddress.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: target.host, port: target.port)
-        connected.whenComplete { result in
+        let bootstrap = target.bootstrap(on: eventLoop, timeout: timeout, tls: tls) { channel in
+            try channel.pipeline.syncOperations.addHandler(StatusLineReader(outcome: outcome))
+        }
+        target.connect(bootstrap).whenComplete { result in
             switch result {
             case .success(let channel):
                 channel.writeAndFlush(ByteBuffer(string: request), promise: nil)

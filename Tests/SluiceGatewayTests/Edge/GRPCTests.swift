@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import SluiceConfig
 import SluiceTestSupport
@@ -11,48 +8,11 @@ import Testing
 
 /// gRPC through the gateway (h2c downstream, `protocol = h2` upstream), with Python's grpcio as server and client.
 @Suite(.serialized) struct GRPCTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Scripts/grpc_echo.py").path
-
-    final class Server: @unchecked Sendable {
-        let process = Process()
-        private var stopped = false
-        let port: Int
-
-        init(directory: String) async throws {
-            let portFile = "\(directory)/grpc.port"
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", GRPCTests.script, "server", portFile]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            var port: Int?
-            for _ in 0..<400 where port == nil {
-                port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
-                if port == nil { try await Task.sleep(for: .milliseconds(25)) }
-            }
-            guard let port else { throw TestFailure("the gRPC server did not start") }
-            self.port = port
-        }
-
-        /// Kills the server by its PID (SIGKILL: nothing to flush) and reaps it.
-        func stop() {
-            // By PID, whatever `isRunning` says (it can miss a child another waiter reaped); at most once.
-            guard !stopped else { return }
-            stopped = true
-            kill(process.processIdentifier, SIGKILL)
-            if process.isRunning { process.waitUntilExit() }
-        }
-
-        deinit { stop() }
-    }
+    static let script = PythonPeer.script("grpc_echo")
 
     private func gateway(grpcPort: Int, health: String = "") async throws -> Gateway {
-        var logger = Logger(label: "test.grpc")
-        logger.logLevel = .critical
-        let gateway = try Gateway(
-            config: try ConfigLoader.parse(
-                """
+        try await makeGateway(
+            """
                 [server]
                 listen = 127.0.0.1:0 h2c
                 access_log = off
@@ -65,10 +25,7 @@ import Testing
                 [route grpc]
                 match = /echo.Echo/*
                 upstream = grpc
-                """),
-            logger: logger)
-        try await gateway.start()
-        return gateway
+                """).0
     }
 
     private func client(_ arguments: [String]) async throws -> String {
@@ -76,7 +33,7 @@ import Testing
     }
 
     @Test func unaryAndServerStreamingCallsKeepTheirTrailersAndStatuses() async throws {
-        let server = try await Server(directory: try makeTemporaryDirectory("sluice-grpc"))
+        let server = try await PythonPeer(script: "grpc_echo", directory: try makeTemporaryDirectory("sluice-grpc"))
         defer { server.stop() }
         let gateway = try await gateway(grpcPort: server.port)
         let target = "127.0.0.1:\(gateway.listeningAddresses[0].port!)"
@@ -94,7 +51,7 @@ import Testing
     }
 
     @Test func grpcHealthChecksFollowTheHealthService() async throws {
-        let server = try await Server(directory: try makeTemporaryDirectory("sluice-grpc"))
+        let server = try await PythonPeer(script: "grpc_echo", directory: try makeTemporaryDirectory("sluice-grpc"))
         defer { server.stop() }
         let serving = try await gateway(
             grpcPort: server.port, health: "health_check = grpc echo.Echo interval=100ms rise=1 fall=1 initial=unhealthy")

@@ -36,13 +36,10 @@ import Testing
 
     @Test func anExtendedConnectBecomesAWebSocketTunnel() async throws {
         let directory = try makeTemporaryDirectory("sluice-ws2")
-        let echo = try await WebSocketTunnelTests.EchoServer(directory: directory)
+        let echo = try await PythonPeer(script: "ws_echo", directory: directory)
         defer { echo.stop() }
-        var logger = Logger(label: "test.ws2")
-        logger.logLevel = .critical
-        let gateway = try Gateway(
-            config: try ConfigLoader.parse(
-                """
+        let (gateway, port) = try await makeGateway(
+            """
                 [server]
                 listen = 127.0.0.1:0 h2c
                 access_log = off
@@ -52,10 +49,8 @@ import Testing
                 [route ws]
                 match = /*
                 upstream = ws
-                """),
-            logger: logger)
-        try await gateway.start()
-        let socket = try TestSocket(port: gateway.listeningAddresses[0].port!, timeout: 10)
+                """)
+        let socket = try TestSocket(port: port, timeout: 10)
         try await socket.send(H2Frame.preface + H2Frame.settings())
         var buffer: [UInt8] = []
         // The server's SETTINGS (with SETTINGS_ENABLE_CONNECT_PROTOCOL), acknowledged before the CONNECT.

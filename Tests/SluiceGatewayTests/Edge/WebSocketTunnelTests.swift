@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import SluiceConfig
 import SluiceTestSupport
@@ -12,41 +9,7 @@ import Testing
 /// WebSocket through the gateway: Python's `websockets` as server and client, the gateway reloaded mid-conversation
 /// and drained with a tunnel open.
 @Suite(.serialized) struct WebSocketTunnelTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Scripts/ws_echo.py").path
-
-    /// A `ws_echo.py server` of the test's own; stopped (by its PID) when the test ends.
-    final class EchoServer: @unchecked Sendable {
-        let process = Process()
-        private var stopped = false
-        let port: Int
-
-        init(directory: String) async throws {
-            let portFile = "\(directory)/ws.port"
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", WebSocketTunnelTests.script, "server", portFile]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            var port: Int?
-            for _ in 0..<200 where port == nil {
-                port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
-                if port == nil { try await Task.sleep(for: .milliseconds(25)) }
-            }
-            guard let port else { throw TestFailure("the WebSocket echo server did not start") }
-            self.port = port
-        }
-
-        func stop() {
-            // By PID, whatever `isRunning` says (it can miss a child another waiter reaped); at most once.
-            guard !stopped else { return }
-            stopped = true
-            kill(process.processIdentifier, SIGKILL)
-            if process.isRunning { process.waitUntilExit() }
-        }
-
-        deinit { stop() }
-    }
+    static let script = PythonPeer.script("ws_echo")
 
     private func config(listen: String, echo: Int, websocket: Bool = true, drain: String = "30s") -> String {
         """
@@ -75,7 +38,7 @@ import Testing
 
     @Test func echoSurvivesAReload() async throws {
         let directory = try makeTemporaryDirectory("sluice-ws")
-        let echo = try await EchoServer(directory: directory)
+        let echo = try await PythonPeer(script: "ws_echo", directory: directory)
         defer { echo.stop() }
         let gateway = try await gateway(config(listen: "127.0.0.1:0", echo: echo.port))
         let port = gateway.listeningAddresses[0].port!
@@ -107,7 +70,7 @@ import Testing
 
     @Test func websocketOffIsNotTunneled() async throws {
         let directory = try makeTemporaryDirectory("sluice-ws")
-        let echo = try await EchoServer(directory: directory)
+        let echo = try await PythonPeer(script: "ws_echo", directory: directory)
         defer { echo.stop() }
         let gateway = try await gateway(config(listen: "127.0.0.1:0", echo: echo.port, websocket: false))
         let port = gateway.listeningAddresses[0].port!
@@ -121,7 +84,7 @@ import Testing
 
     @Test func drainClosesAnOpenTunnelAfterTheDrainTimeout() async throws {
         let directory = try makeTemporaryDirectory("sluice-ws")
-        let echo = try await EchoServer(directory: directory)
+        let echo = try await PythonPeer(script: "ws_echo", directory: directory)
         defer { echo.stop() }
         let gateway = try await gateway(config(listen: "127.0.0.1:0", echo: echo.port, drain: "1s"))
         let port = gateway.listeningAddresses[0].port!
