@@ -121,8 +121,10 @@ public final class Gateway: Sendable {
         compiler.previousUpstreams = proxy.state.upstreams
         compiler.previousState = (proxy.state, self.config)
         let compiled = try compiler.compile(config, generation: generation)
-        let certificates = try Self.loadCertificates(config)
-        self.certificates.withLockedValue { $0 = certificates }
+        // A configuration without [tls] keeps the last certificates: a TLS listener it removes drains with them.
+        if let certificates = try Self.loadCertificates(config) {
+            self.certificates.withLockedValue { $0 = certificates }
+        }
         let old = mutable.withLockedValue { state -> (config: GatewayConfig, listeners: [ListenAddress: HTTPServer]) in
             let old = (state.config, state.listeners)
             state.config = config

@@ -26,13 +26,27 @@ final class ExtendedConnectAdapter: ChannelInboundHandler, RemovableChannelHandl
         }
         seenHeaders = true
         var fields = headers.headers
-        let forged = fields.contains(name: ExtendedConnect.marker)
-        if forged { fields.remove(name: ExtendedConnect.marker) }
-        if fields.first(name: ":method") == "CONNECT", let wanted = fields.first(name: ":protocol") {
+        var changed = false
+        if fields.contains(name: ExtendedConnect.marker) {
+            fields.remove(name: ExtendedConnect.marker)
+            changed = true
+        }
+        let method = fields.first(name: ":method")
+        if method == "CONNECT", fields.first(name: ":protocol")?.lowercased() == "websocket" {
             fields.remove(name: ":protocol")
             fields.replaceOrAdd(name: ":method", value: "GET")
-            fields.add(name: ExtendedConnect.marker, value: wanted)
-        } else if !forged {
+            fields.add(name: ExtendedConnect.marker, value: "websocket")
+            changed = true
+        } else if !headers.endStream, let method, ["GET", "HEAD", "DELETE", "TRACE"].contains(method),
+            !fields.contains(name: "content-length"), !fields.contains(name: "transfer-encoding")
+        {
+            // DATA may follow a head that declares no length; NIO's HTTP/1 codec frames a body itself for the other
+            // methods, not for these. Say so here, so that the body is framed (chunked) on the way upstream and never
+            // reaches an HTTP/1.1 connection unframed.
+            fields.add(name: "transfer-encoding", value: "chunked")
+            changed = true
+        }
+        guard changed else {
             context.fireChannelRead(data)
             return
         }
@@ -78,6 +92,9 @@ extension HTTPServer {
         try channel.pipeline.syncOperations.addHandler(HTTP2StreamBytes())
     }
 
-    /// Whether `channel` is an HTTP/2 stream (its requests may carry the extended-CONNECT marker).
-    public static func isHTTP2Stream(_ channel: any Channel) -> Bool { channel.parent != nil }
+    /// Whether `channel` is an HTTP/2 stream set up by `configureHTTP2` (its requests may carry the extended-CONNECT
+    /// marker). A pipeline lookup: ask only when the marker is there.
+    public static func isHTTP2Stream(_ channel: any Channel) -> Bool {
+        (try? channel.pipeline.syncOperations.context(handlerType: ExtendedConnectAdapter.self)) != nil
+    }
 }

@@ -68,14 +68,15 @@ extension HTTPServer {
     /// TLS on a connection: the current certificates, a handshake counter, then by ALPN HTTP/2 or HTTP/1.1.
     static func configureTLS(
         channel: any Channel, context: NIOSSLContext, configuration: ServerConfiguration, stats: ProtocolStats,
-        childInitializer: @escaping ChildInitializer
+        deadline: Scheduled<Void>, childInitializer: @escaping ChildInitializer
     ) throws {
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(NIOSSLServerHandler(context: context))
         try operations.addHandler(TLSHandshakeWatch(stats: stats))
         try operations.addHandler(
             ApplicationProtocolNegotiationHandler { result, channel in
-                channel.eventLoop.makeCompletedFuture {
+                deadline.cancel()
+                return channel.eventLoop.makeCompletedFuture {
                     if case .negotiated("h2") = result {
                         try configureHTTP2(
                             channel: channel, configuration: configuration, stats: stats,
@@ -155,7 +156,9 @@ final class HTTP2AbuseWatch: ChannelInboundHandler {
         case is NIOHTTP2Errors.ExcessiveNumberOfGlitches, is NIOHTTP2Errors.ExcessiveStreamErrors:
             stats.count(.glitches)
         case is NIOHTTP2Errors.ExcessivelyLargeHeaderBlock: stats.count(.largeHeaders)
-        default: break
+        default:
+            // A stream's own error (NIO resets that stream): the connection and its other streams go on.
+            return
         }
         context.close(promise: nil)
     }

@@ -88,12 +88,15 @@ public final class HTTPServer: Sendable {
                         try Self.configureHTTP(channel: channel, configuration: configuration)
                         try childInitializer(channel)
                     case .tls(let context):
+                        let deadline = Self.closeUndecided(channel, after: configuration.requestReadTimeout)
                         try Self.configureTLS(
                             channel: channel, context: context(), configuration: configuration, stats: stats,
-                            childInitializer: childInitializer)
+                            deadline: deadline, childInitializer: childInitializer)
                     case .h2c:
+                        let deadline = Self.closeUndecided(channel, after: configuration.requestReadTimeout)
                         try channel.pipeline.syncOperations.addHandler(
                             H2CPrefaceSniffer { channel, http2 in
+                                deadline.cancel()
                                 if http2 {
                                     try Self.configureHTTP2(
                                         channel: channel, configuration: configuration, stats: stats,
@@ -112,6 +115,12 @@ public final class HTTPServer: Sendable {
         let address = channel.localAddress!
         logger.info("listening", metadata: ["address": "\(address)"])
         return address
+    }
+
+    /// Closes `channel` if it has not chosen its protocol (TLS handshake and ALPN, or the h2c preface) within
+    /// `timeout`: a silent or half-sent opening never holds a connection slot (the HTTP timers start only after it).
+    static func closeUndecided(_ channel: any Channel, after timeout: TimeAmount) -> Scheduled<Void> {
+        channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
     }
 
     /// Adds the HTTP/1.1 handlers every Sluice connection has: NIO's parser (in a `RearmingRequestDecoder`, so an

@@ -40,7 +40,7 @@ final class HTTPSRedirectHandler: ChannelInboundHandler, RemovableChannelHandler
         guard host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "@") })
         else { return nil }
         var path = target
-        if let scheme = path.range(of: "://") {
+        if !path.hasPrefix("/"), let scheme = path.range(of: "://") {
             let rest = path[scheme.upperBound...]
             path = rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
         }

@@ -26,6 +26,10 @@ extension ProxyHandler {
             case .tunnel:
                 record(.answered(status: code), at: tried.last)
                 startTunnel(head, context: context)
+            case .forward(_, _) where extendedConnect && code < 300:
+                // RFC 8441: a 2xx opens the tunnel for the client; an upstream that did not switch cannot serve it.
+                record(.brokenAnswer, at: tried.last)
+                fail(.badGateway, "upstream did not switch to WebSocket\n")
             case .forward(let closeClient, let idle):
                 record(.answered(status: code), at: tried.last)
                 responseStatus = head.status.code

@@ -201,10 +201,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             scheme: secure ? "https" : "http",
             requestID: requestID, hostRewrite: route.hostRewrite, hops: &hops)
         // RFC 8441: an HTTP/2 extended CONNECT for a WebSocket, marked by the stream's adapter.
-        extendedConnect = HTTPServer.isHTTP2Stream(context.channel) && head.method == .GET
+        extendedConnect = head.method == .GET
             && head.headers.first(name: ExtendedConnect.marker)?.lowercased() == "websocket"
+            && HTTPServer.isHTTP2Stream(context.channel)
         if extendedConnect {
-            upstreamHead!.headers.remove(name: ExtendedConnect.marker)
             guard route.websocket else {
                 answer(.methodNotAllowed, "WebSocket is off on this route\n")
                 return

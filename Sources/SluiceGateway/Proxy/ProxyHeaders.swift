@@ -44,7 +44,7 @@ enum ProxyHeaders {
                 case 2 where name.caseInsensitiveEquals("te"):
                     if value.lowercased().contains("trailers") { hops.trailers = true }
                 case 7 where name.caseInsensitiveEquals("upgrade"):
-                    if head.method == .GET && value.lowercased() == "websocket"
+                    if head.method == .GET && head.version.minor >= 1 && value.lowercased() == "websocket"
                         && RequestHeadCheck.asksForUpgrade(head.headers)
                     {
                         hops.webSocket = true
@@ -75,6 +75,8 @@ enum ProxyHeaders {
             case 9 where name.caseInsensitiveEquals("x-real-ip"):
                 realIP = realIP ?? value
                 continue
+            case 23 where name.caseInsensitiveEquals(ExtendedConnect.marker):
+                continue  // the gateway's own mark (RFC 8441), never forwarded
             case 12 where name.caseInsensitiveEquals("x-request-id"),
                 14 where name.caseInsensitiveEquals("content-length"),
                 14 where name.caseInsensitiveEquals("http2-settings"),
@@ -157,6 +159,7 @@ enum ProxyHeaders {
                 via = via.map { "\($0), \(value)" } ?? value
                 continue
             }
+            if name.utf8.count == 17 && name.caseInsensitiveEquals(ResponseCompression.mark) { continue }
             headers.add(name: name, value: value)
         }
         let hop = head.version == .http1_1 ? "1.1 sluice" : "\(head.version.major).\(head.version.minor) sluice"

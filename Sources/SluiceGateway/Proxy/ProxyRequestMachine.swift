@@ -134,6 +134,9 @@ struct ProxyRequestMachine: Hashable {
 
     /// A body part of `bytes` bytes arrived from the client.
     mutating func receivedBody(bytes: Int) -> BodyAction {
+        // Bytes of a request whose head framed no body are nobody's: forwarding them would put them on the
+        // upstream connection unframed, as a request of their own.
+        guard request.hasBody else { return .drop }
         switch phase {
         case .gating, .connecting:
             bufferedBytes += bytes

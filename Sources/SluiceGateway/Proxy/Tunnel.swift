@@ -157,11 +157,16 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         tunnel.close()
     }
 
-    /// Closes this side once what was written to it is out.
+    /// Closes this side once what was written to it is out (a close discards unwritten data: the last frames,
+    /// a WebSocket close frame among them, would be lost to a slow reader).
     func closeChannel() {
         guard let context else { return }
-        flushIfNeeded()
-        context.close(promise: nil)
+        pendingFlush = false
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+        // A reader that never reads does not hold the connection: closed after 5 s whatever is left.
+        context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(5)) { context.close(promise: nil) }
     }
 }
 

@@ -44,8 +44,18 @@ final class HTTP2Session {
 
     /// Closes the connection (after a reload retired the server).
     func close() {
-        if case .ready(_, let channel) = state { channel.close(promise: nil) }
+        switch state {
+        case .ready(_, let channel): channel.close(promise: nil)
+        case .connecting(let waiting): for (_, done) in waiting { done(.failure(.closed)) }
+        case .idle: break
+        }
         state = .idle
+    }
+
+    /// The server sent GOAWAY on `channel`: no new stream goes there (the streams it still serves finish); the next
+    /// request opens a new connection.
+    func goingAway(_ channel: any Channel) {
+        if case .ready(_, let current) = state, current === channel { state = .idle }
     }
 
     private func createStream(
@@ -71,6 +81,7 @@ final class HTTP2Session {
     }
 
     private func connect() {
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let bootstrap = target.bootstrap(on: eventLoop, timeout: settings.connectTimeout, tls: settings.tls) { channel in
             var connection = NIOHTTP2Handler.ConnectionConfiguration()
             connection.targetWindowSize = 1 << 20
@@ -81,6 +92,7 @@ final class HTTP2Session {
                 streamConfiguration: stream
             ) { pushed in pushed.close() }  // no server push is asked for
             try channel.pipeline.syncOperations.addHandler(handler)
+            try channel.pipeline.syncOperations.addHandler(GoAwayWatch(session: bound))
         }
         target.connect(bootstrap).assumeIsolated().whenComplete { [self] result in
             guard case .connecting(let waiting) = state else {
@@ -112,3 +124,15 @@ final class HTTP2Session {
 
 @available(*, unavailable)
 extension HTTP2Session: Sendable {}
+
+/// Tells the session when the server sends GOAWAY (connection-level frames pass the HTTP/2 handler on the way in).
+private final class GoAwayWatch: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    private let session: NIOLoopBound<HTTP2Session>
+
+    init(session: NIOLoopBound<HTTP2Session>) { self.session = session }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .goAway = unwrapInboundIn(data).payload { session.value.goingAway(context.channel) }
+    }
+}

@@ -47,10 +47,20 @@ import Testing
         #expect(
             machine.upstreamHead(status: 200, keepAlive: true, budget: { true }, random: &random)
                 == .forward(closeClient: false, idle: 7_000))
-        #expect(machine.receivedBody(bytes: 10) == .forward(idle: nil), "once the answer streams, only the upstream moves the deadline")
+        #expect(machine.receivedBody(bytes: 10) == .drop, "bytes of a request framed without a body are nobody's (never sent upstream unframed)")
         #expect(machine.progressed() == 7_000)
         #expect(machine.upstreamEnded() == .init(reuseUpstream: true, closeAfterWrite: false))
         #expect(machine.phase == .idle && !machine.timerArmed)
+    }
+
+    @Test mutating func onceTheAnswerStreamsOnlyTheUpstreamMovesTheDeadline() {
+        var machine = connecting(Self.request(bufferSize: 100), hasBody: true)
+        _ = machine.connected()
+        #expect(
+            machine.upstreamHead(status: 200, keepAlive: true, budget: { true }, random: &random)
+                == .forward(closeClient: false, idle: 7_000))
+        #expect(machine.receivedBody(bytes: 10) == .forward(idle: nil))
+        #expect(machine.progressed() == 7_000)
     }
 
     @Test mutating func aSwitchIsATunnelOnlyWhenTheRequestAskedForIt() {
