@@ -56,7 +56,15 @@ final class ConnectionPool {
     let settings: PoolSettings
     private var idle: [UpstreamConnection] = []
     /// Connections counted against `maxConnections`: busy, connecting and idle.
-    private(set) var openCount = 0
+    private(set) var openCount = 0 {
+        didSet {
+            // A retired HTTP/2 pool closes its connection once the last stream is done, not under it.
+            if openCount == 0 && isClosed, let session = http2 {
+                http2 = nil
+                session.close()
+            }
+        }
+    }
     private var waiters = Deque<Waiter>()
     private var nextWaiterID = 0
     private var sweep: Scheduled<Void>?
@@ -163,7 +171,12 @@ final class ConnectionPool {
         eventLoop.preconditionInEventLoop()
         isClosed = true
         sweep?.cancel()
-        http2?.close()
+        if openCount == 0, let session = http2 {
+            // Otherwise the last stream to end closes it (see `openCount`): streams in flight finish, as busy
+            // HTTP/1.1 connections do.
+            http2 = nil
+            session.close()
+        }
         for connection in idle { retire(connection) }
         idle.removeAll()
         while let waiter = waiters.popFirst() {

@@ -111,3 +111,37 @@ import Testing
         }
     }
 }
+
+/// `protocol = h2` upstreams across a reload.
+@Suite(.serialized) struct HTTP2UpstreamReloadTests {
+    @Test func aRetiredServersStreamsInFlightFinish() async throws {
+        let edge = try await EdgeFixture.start(routeExtra: "")
+        defer { Task { await edge.stop() } }
+        let other = try await startBackends(["other"])
+        func config(_ listen: String, server: String) -> String {
+            """
+            [server]
+            listen = \(listen)
+            access_log = off
+            drain_timeout = 0s
+            [upstream h2]
+            server = \(server)
+            protocol = h2
+            [route all]
+            match = /*
+            upstream = h2
+            timeout = 5s
+            """
+        }
+        let (gateway, port) = try await makeGateway(config("127.0.0.1:0", server: "127.0.0.1:\(edge.h2cPort)"))
+        // A slow request on the HTTP/2 connection, then a reload that retires that server at once (drain 0s).
+        let slow = Task { try await TestHTTP.request(port: port, "GET", "/ping?delay=600ms") }
+        try await Task.sleep(for: .milliseconds(150))
+        try await gateway.apply(
+            try ConfigLoader.parse(config("127.0.0.1:\(port)", server: "127.0.0.1:\(other[0].server.port!)")))
+        let answer = try await slow.value
+        #expect(answer.status == 200, "a stream in flight on a retired HTTP/2 connection was cut: \(answer.status)")
+        #expect(answer.text.contains("pong"))
+        await gateway.shutdown()
+    }
+}
