@@ -17,7 +17,7 @@ enum SectionKind: String, CaseIterable, Sendable {
                 .single("max_body_size"), .single("request_buffer_size"), .single("client_header_timeout"),
                 .single("client_body_timeout"), .single("request_timeout"), .single("keepalive_timeout"),
                 .single("drain_timeout"), .single("merge_slashes"), .single("escaped_slashes"),
-                .single("access_log"), .single("log_level"), .list("trusted_proxies"), .list("include"),
+                .single("access_log"), .single("access_log_format"), .single("metrics"), .single("log_level"), .list("trusted_proxies"), .list("include"),
                 .single("redirect_https"), .single("h2_max_concurrent_streams"), .single("h2_initial_window_size"),
                 .single("h2_connection_window_size"), .single("h2_max_header_list_size"),
             ]

@@ -49,13 +49,15 @@ extension ConfigValidator {
                 errors: &errors),
             drainTimeout: reader.duration(
                 "drain_timeout", default: ServerConfig.defaultDrainTimeout, in: Bounds.upToDay, errors: &errors),
-            accessLog: reader.boolean("access_log", default: true, errors: &errors),
+            accessLog: true,
             logLevel: reader.choice("log_level", default: LogLevel.info, errors: &errors),
             location: first.location)
         config.trustedProxies = readTrustedProxies(reader)
+        readAccessLog(reader, into: &config)
         readRequestLimits(reader, into: &config)
         config.http2 = readHTTP2(reader, maxHeaderSize: config.maxHeaderSize, errors: &errors)
         config.redirectHTTPS = reader.boolean("redirect_https", default: false, errors: &errors)
+        config.metrics = reader.boolean("metrics", default: true, errors: &errors)
         if let entry = reader.entry("admin_token") {
             if let problem = Self.adminTokenProblem(entry.value) {
                 errors.append(reader.error(entry, problem))
@@ -64,6 +66,33 @@ extension ConfigValidator {
             }
         }
         return config
+    }
+
+    /// `access_log = off | on | stdout | stderr | FILE` and `access_log_format`. A file's folder must exist; a
+    /// relative path is taken from the configuration file's folder.
+    private mutating func readAccessLog(_ reader: SectionReader, into config: inout ServerConfig) {
+        config.accessLogFormat = reader.choice("access_log_format", default: AccessLogFormat.combined, errors: &errors)
+        guard let entry = reader.entry("access_log") else { return }
+        let value = String(entry.value.trimmedSpaces)
+        switch value.lowercased() {
+        case "off", "false", "no": config.accessLog = false
+        case "on", "true", "yes", "stdout": config.accessLogTarget = .stdout
+        case "stderr": config.accessLogTarget = .stderr
+        default:
+            var path = value
+            if !path.hasPrefix("/") {
+                let file = entry.location.file
+                let folder = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? "."
+                path = folder + "/" + path
+            }
+            let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+            if let problem = FileSystem.writableFolderProblem(folder.isEmpty ? "/" : folder) {
+                errors.append(reader.error(
+                    entry, "the access log's folder '\(folder)' \(problem); give off, stdout, stderr or a file path"))
+            } else {
+                config.accessLogTarget = .file(path)
+            }
+        }
     }
 
     /// The request limits and path rules of `[server]`: connections, header count, body buffering and timeouts,

@@ -21,6 +21,15 @@ enum FileSystem {
         }
     }
 
+    /// Why files cannot be created in `folder` (it is missing, not a folder, or not writable), or nil.
+    static func writableFolderProblem(_ folder: String) -> String? {
+        var info = stat()
+        guard stat(folder, &info) == 0 else { return "cannot be used (\(String(cString: strerror(errno))))" }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return "is not a folder" }
+        guard access(folder, W_OK) == 0 else { return "is not writable" }
+        return nil
+    }
+
     /// The whole file as text. Invalid UTF-8 is replaced (U+FFFD) rather than refused: the parser then reports the
     /// line it lands on, which says more than "not UTF-8".
     static func readText(_ path: String) throws(Failure) -> String {

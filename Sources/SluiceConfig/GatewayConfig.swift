@@ -73,8 +73,12 @@ public struct ServerConfig: Sendable, Equatable {
     /// `drain_timeout` (0...1d): on shutdown or reload, how long in-flight requests may take before connections
     /// are closed.
     public var drainTimeout: Duration
-    /// `access_log`: one line per request.
+    /// `access_log = off | stdout | stderr | FILE` (default stdout): one line per request; false when off.
     public var accessLog: Bool
+    /// Where the lines go when `accessLog` is on.
+    public var accessLogTarget: AccessLogTarget = .stdout
+    /// `access_log_format = combined | json` (default combined).
+    public var accessLogFormat: AccessLogFormat = .combined
     /// `log_level`.
     public var logLevel: LogLevel
     /// `trusted_proxies`: CIDRs whose `X-Forwarded-For` is believed when finding a client's address.
@@ -107,6 +111,9 @@ public struct ServerConfig: Sendable, Equatable {
     /// `redirect_https = on`: every plain listener answers 308 to the same host and path over https (a listener's own
     /// `redirect_https` flag does the same for that one).
     public var redirectHTTPS = false
+    /// `metrics` (default on): record request-path metrics (requests, durations, rate-limit decisions by route;
+    /// upstream durations). Off leaves `/metrics` with the state read when scraped.
+    public var metrics = true
     /// The first `[server]` header.
     public var location: SourceLocation
 
@@ -177,4 +184,28 @@ public enum EscapedSlashesConfig: String, Sendable, Hashable, CaseIterable {
 /// `log_level`: the least severe message written. The names are swift-log's levels.
 public enum LogLevel: String, Sendable, CaseIterable {
     case trace, debug, info, notice, warning, error, critical
+}
+
+/// Where the access log is written.
+public enum AccessLogTarget: Hashable, Sendable, CustomStringConvertible {
+    case stdout
+    case stderr
+    /// A file, appended to, reopened on SIGUSR1 (logrotate's `postrotate`).
+    case file(String)
+
+    public var description: String {
+        switch self {
+        case .stdout: "stdout"
+        case .stderr: "stderr"
+        case .file(let path): path
+        }
+    }
+}
+
+/// The access log's line format.
+public enum AccessLogFormat: String, CaseIterable, Hashable, Sendable {
+    /// nginx's `combined`, then `key=value` fields: time taken, route, upstream server, zone, request id, trace id.
+    case combined
+    /// One JSON object per line.
+    case json
 }

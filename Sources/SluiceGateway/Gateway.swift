@@ -1,10 +1,16 @@
 public import Logging
 public import NIOCore
-import NIOConcurrencyHelpers
+public import NIOConcurrencyHelpers
 public import NIOPosix
 public import SluiceConfig
 public import SluiceServer
 public import SluiceTLS
+import SluiceRedis
+public import Prometheus
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The running gateway: its listeners, the current `RuntimeState`, and reloads.
 ///
@@ -20,6 +26,17 @@ public final class Gateway: Sendable {
     /// Repeated events logged once, then summarised once a second.
     let events: ThrottledLogger
     private let proxy: ProxyContext
+    /// The metrics registry and what is recorded outside the request path.
+    let metrics = GatewayMetrics()
+    /// Where the gateway's metrics live: `sluiced` also points swift-metrics at it (`PrometheusMetricsFactory`), so
+    /// what libraries record appears on `/metrics` too.
+    public var metricsRegistry: PrometheusCollectorRegistry { metrics.registry }
+    /// Event-loop lag and servers' recent error rates.
+    let monitor: RuntimeMonitor
+    /// One line per request, written off the loops (on or off, and where, by `access_log`).
+    let accessLog: AccessLog
+    /// What `POST /reload` runs (set by the daemon, which knows the configuration file); returns an error or nil.
+    public let reloader = NIOLockedValueBox<(@Sendable () async -> String?)?>(nil)
     private let mutable: NIOLockedValueBox<Mutable>
     /// The `[tls]` certificates, loaded and checked; replaced by a reload that loads new ones.
     private let certificates: NIOLockedValueBox<ServerCertificates?>
@@ -30,6 +47,12 @@ public final class Gateway: Sendable {
         var listeners: [ListenAddress: HTTPServer] = [:]
         var generation: Int
         var admin: (address: ListenAddress, server: AdminServer)?
+        /// The configuration's hash and when it was applied (Unix seconds).
+        var configHash = ""
+        var loadedAt = 0.0
+        /// Servers a reload removed, closed after a grace period (or at shutdown, whichever is first).
+        var retiring: [UpstreamServer] = []
+        var stopped = false
     }
 
     /// Compiles `config`; call `start()` to bind. Throws `ConfigErrors` if the routes conflict.
@@ -38,14 +61,21 @@ public final class Gateway: Sendable {
         self.logger = logger
         let events = ThrottledLogger(logger: logger, eventLoop: group.next())
         self.events = events
-        let compiled = try RuntimeCompiler(previous: [:], group: group, logger: logger, events: events)
-            .compile(config, generation: 1)
         self.certificates = NIOLockedValueBox(try Self.loadCertificates(config))
+        var compiler = RuntimeCompiler(previous: [:], group: group, logger: logger, events: events)
+        compiler.registry = config.server.metrics ? metrics.registry : nil
+        let compiled = try compiler.compile(config, generation: 1)
         Self.warnAboutUnbuiltFeatures(config, logger: logger)
+        self.accessLog = AccessLog(group: group)
+        self.monitor = RuntimeMonitor(group: group)
         self.proxy = ProxyContext(
-            state: compiled.state, stats: stats, logger: logger,
-            accessLog: config.server.accessLog ? AccessLog(group: group) : nil, events: events)
-        self.mutable = NIOLockedValueBox(Mutable(config: config, servers: compiled.servers, generation: 1))
+            state: compiled.state, stats: stats, logger: logger, accessLog: accessLog, events: events,
+            metrics: config.server.metrics ? metrics : nil)
+        var mutable = Mutable(config: config, servers: compiled.servers, generation: 1)
+        mutable.configHash = Self.hash(config)
+        mutable.loadedAt = Self.unixTime()
+        self.mutable = NIOLockedValueBox(mutable)
+        metrics.configLoaded(hash: mutable.configHash, at: mutable.loadedAt, generation: 1)
     }
 
     /// The compiled state new requests use (for tests and, later, the admin API).
@@ -66,6 +96,18 @@ public final class Gateway: Sendable {
     public var refusedConnections: Int {
         mutable.withLockedValue { state in state.listeners.values.reduce(0) { $0 + $1.refusedConnections } }
     }
+
+    /// The configuration's hash and when it was applied (Unix seconds).
+    var configIdentity: (hash: String, loadedAt: Double) { mutable.withLockedValue { ($0.configHash, $0.loadedAt) } }
+
+    /// The listeners' servers, and with their addresses.
+    var listenerServers: [HTTPServer] { mutable.withLockedValue { Array($0.listeners.values) } }
+    var listenerEntries: [(ListenAddress, HTTPServer)] {
+        mutable.withLockedValue { $0.listeners.map { ($0.key, $0.value) } }.sorted { "\($0.0)" < "\($1.0)" }
+    }
+
+    /// Servers a reload removed that are not closed yet.
+    var retiringCount: Int { mutable.withLockedValue { $0.retiring.count } }
 
     /// Each listener as configured (with its flags and real port).
     public var listeners: [ListenAddress] {
@@ -93,8 +135,49 @@ public final class Gateway: Sendable {
     /// Binds every listener of the configuration, and the admin API.
     public func start() async throws {
         let config = self.config
+        if let problem = await configureAccessLog(config.server) { logger.error("\(problem)") }
         for address in config.server.listen { try await bind(address, server: config.server) }
         try await startAdmin(config.server.admin)
+        monitor.start { [weak self] in self?.allServers ?? [] }
+    }
+
+    /// Every upstream server of the state in force.
+    var allServers: [UpstreamServer] {
+        var seen = Set<ObjectIdentifier>()
+        return currentState.upstreams.values.flatMap(\.servers).filter { seen.insert(ObjectIdentifier($0)).inserted }
+    }
+
+    private func configureAccessLog(_ server: ServerConfig) async -> String? {
+        await accessLog.configure(on: server.accessLog, target: server.accessLogTarget, format: server.accessLogFormat)
+    }
+
+    /// Opens the access log file again (SIGUSR1, after logrotate moved it).
+    public func reopenLogs() async {
+        if let problem = await accessLog.reopen() {
+            logger.error("\(problem); lines keep going to the old file")
+        } else {
+            logger.notice("access log reopened", metadata: ["path": "\(config.server.accessLogTarget)"])
+        }
+    }
+
+    /// Counts a reload that failed before reaching `apply` (the file did not parse).
+    public func reloadFailed() { metrics.reloaded(false) }
+
+    /// The configuration's identity: FNV-1a (64 bits) over its full description, as 16 hex digits.
+    static func hash(_ config: GatewayConfig) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in String(reflecting: config).utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        let text = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }
+
+    static func unixTime() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     /// Starts, moves or stops the admin API to match `address`.
@@ -108,7 +191,7 @@ public final class Gateway: Sendable {
         guard let address else { return }
         let admin = AdminServer(host: address.host, port: address.port, group: group, logger: logger) {
             [weak self] head in
-            self?.adminAnswer(head) ?? .text("shutting down", status: .serviceUnavailable)
+            self?.adminReply(head) ?? .now(.text("shutting down", status: .serviceUnavailable))
         }
         try await admin.start()
         mutable.withLockedValue { $0.admin = (address, admin) }
@@ -116,22 +199,47 @@ public final class Gateway: Sendable {
 
     /// Applies a new configuration (SIGHUP). On error nothing changes: the running state keeps serving.
     public func apply(_ config: GatewayConfig) async throws {
+        do {
+            try await applyChecked(config)
+            metrics.reloaded(true)
+        } catch {
+            metrics.reloaded(false)
+            throw error
+        }
+    }
+
+    private func applyChecked(_ config: GatewayConfig) async throws {
         let (previous, generation) = mutable.withLockedValue { ($0.servers, $0.generation + 1) }
+        // Certificates first: a bad one fails the reload before anything new (health checkers) is started.
+        let certificates = try Self.loadCertificates(config)
         var compiler = RuntimeCompiler(previous: previous, group: group, logger: logger, events: events)
+        compiler.registry = config.server.metrics ? metrics.registry : nil
         compiler.previousUpstreams = proxy.state.upstreams
         compiler.previousState = (proxy.state, self.config)
-        let compiled = try compiler.compile(config, generation: generation)
+        let compiled: (state: RuntimeState, servers: [RuntimeCompiler.ServerKey: UpstreamServer])
+        do {
+            compiled = try compiler.compile(config, generation: generation)
+        } catch {
+            // Servers the failed compile started (with their health checkers) must not outlive it.
+            let kept = Set(previous.values.map(ObjectIdentifier.init))
+            for server in compiler.started where !kept.contains(ObjectIdentifier(server)) { server.close() }
+            throw error
+        }
         // A configuration without [tls] keeps the last certificates: a TLS listener it removes drains with them.
-        if let certificates = try Self.loadCertificates(config) {
+        if let certificates {
             self.certificates.withLockedValue { $0 = certificates }
         }
+        if let problem = await configureAccessLog(config.server) { logger.error("\(problem)") }
         let old = mutable.withLockedValue { state -> (config: GatewayConfig, listeners: [ListenAddress: HTTPServer]) in
             let old = (state.config, state.listeners)
             state.config = config
             state.servers = compiled.servers
             state.generation = generation
+            state.configHash = Self.hash(config)
+            state.loadedAt = Self.unixTime()
             return old
         }
+        mutable.withLockedValue { metrics.configLoaded(hash: $0.configHash, at: $0.loadedAt, generation: generation) }
         proxy.swap(compiled.state)
         Self.warnAboutUnbuiltFeatures(config, logger: logger)
 
@@ -154,8 +262,13 @@ public final class Gateway: Sendable {
         let kept = Set(compiled.servers.keys)
         let retired = previous.filter { !kept.contains($0.key) }.map(\.value)
         if !retired.isEmpty {
+            mutable.withLockedValue { $0.retiring += retired }
             let grace = TimeAmount(min(config.server.drainTimeout, .seconds(10)))
-            group.next().scheduleTask(in: grace) { for server in retired { server.close() } }
+            group.next().scheduleTask(in: grace) { [weak self] in
+                for server in retired { server.close() }
+                let closed = Set(retired.map(ObjectIdentifier.init))
+                self?.mutable.withLockedValue { $0.retiring.removeAll { closed.contains(ObjectIdentifier($0)) } }
+            }
         }
         if old.config.server.listen == config.server.listen && old.config.server != config.server {
             logger.notice("server limits and timeouts apply to listeners bound from now on; existing ones keep theirs")
@@ -180,7 +293,21 @@ public final class Gateway: Sendable {
             return state.admin?.server
         }
         await admin?.shutdown()
-        await proxy.accessLog?.flush()
+        await accessLog.flush()
+    }
+
+    /// Stops everything behind the listeners, once they drained: health checkers and pools of every server
+    /// (retiring ones too), the Redis client of global limits, the monitor's timers, the access log's writer.
+    public func closeUpstreams() async {
+        let (servers, limiter) = mutable.withLockedValue { state -> ([UpstreamServer], RedisRateLimiter?) in
+            state.stopped = true
+            defer { state.retiring = [] }
+            return (Array(state.servers.values) + state.retiring, nil)
+        }
+        monitor.stop()
+        for server in servers { server.close() }
+        try? await (limiter ?? currentState.globalLimiter)?.shutdown().get()
+        await accessLog.shutdown()
     }
 
     /// Settings the configuration accepts but this version does not act on yet, said out loud rather than ignored.
@@ -240,8 +367,12 @@ public final class Gateway: Sendable {
             listener = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
                 let operations = channel.pipeline.syncOperations
                 if proxy.state.compresses {
+                    let meter = GzipMeter(stats: proxy.stats)
+                    let (outer, inner) = meter.handlers()
                     try operations.addHandler(PreferGzip())
-                    try operations.addHandler(ResponseCompression.compressor())
+                    try operations.addHandler(outer, name: GzipMeter.names[0])
+                    try operations.addHandler(ResponseCompression.compressor(meter: meter))
+                    try operations.addHandler(inner, name: GzipMeter.names[1])
                 }
                 try operations.addHandler(ProxyHandler(shared: proxy, secure: secure))
             }

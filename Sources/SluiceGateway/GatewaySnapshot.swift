@@ -14,6 +14,8 @@ public struct GatewaySnapshot: Sendable, Equatable {
         public let ejected: Bool
         /// Out of rotation because the gateway could not reach it (refused or timed-out connects; `max_fails`).
         public let unreachable: Bool
+        /// Drained by an operator (admin API).
+        public let drained: Bool
     }
 
     public struct Upstream: Sendable, Equatable {
@@ -40,9 +42,10 @@ extension Gateway {
                 GatewaySnapshot.Server(
                     address: server.target.description, zone: server.zone, weight: server.weight,
                     backup: index >= pool.primaryCount, healthy: server.health.isHealthy,
-                    ejected: server.health.isEjected(now: now), unreachable: server.health.isUnreachable(now: now))
+                    ejected: server.health.isEjected(now: now), unreachable: server.health.isUnreachable(now: now),
+                    drained: server.health.isDrained)
             }
-            let available = servers.prefix(pool.primaryCount).filter { $0.healthy && !$0.ejected && !$0.unreachable }.count
+            let available = servers.prefix(pool.primaryCount).filter { $0.healthy && !$0.ejected && !$0.unreachable && !$0.drained }.count
             return GatewaySnapshot.Upstream(
                 name: pool.name, servers: servers, activeRequests: pool.activeRequests.load(ordering: .relaxed),
                 activeRetries: pool.activeRetries.load(ordering: .relaxed),

@@ -49,6 +49,10 @@ public final class GatewayStats: Sendable {
     /// Global rate-limit checks that let a request through because Redis did not answer.
     public let globalFailOpen = ManagedAtomic(0)
 
+    /// Response bytes handed to gzip, and compressed bytes sent.
+    public let gzipIn = ManagedAtomic(0)
+    public let gzipOut = ManagedAtomic(0)
+
     public init() {}
 
     /// A one-line summary, for `STATUS=` and logs.

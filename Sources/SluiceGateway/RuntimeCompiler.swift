@@ -1,3 +1,4 @@
+import Prometheus
 import Logging
 import NIOCore
 import SluiceConfig
@@ -16,6 +17,15 @@ struct RuntimeCompiler {
     var previousState: (state: RuntimeState, config: GatewayConfig)?
     let group: any EventLoopGroup
     let logger: Logger
+    /// Where routes and upstreams register their metrics; nil compiles without metrics.
+    var registry: PrometheusCollectorRegistry?
+    /// Servers made anew (not taken over), so that a compile that fails can close them.
+    private let ledger = Ledger()
+    var started: [UpstreamServer] { ledger.created }
+
+    private final class Ledger {
+        var created: [UpstreamServer] = []
+    }
     /// Where repeated events (ejections, servers taken out) are logged once, then summarised.
     var events: ThrottledLogger
 
@@ -65,10 +75,14 @@ struct RuntimeCompiler {
                 let key = ServerKey(
                     address: server.address, zone: server.zone, weight: server.weight, settings: settings,
                     healthCheck: upstream.healthCheck)
-                let member = servers[key] ?? previous[key] ?? UpstreamServer(
-                    target: UpstreamTarget(host: server.host, port: server.port), zone: server.zone,
-                    weight: server.weight, settings: settings, group: group, healthCheck: upstream.healthCheck,
-                    logger: logger, events: events)
+                let member = servers[key] ?? previous[key] ?? {
+                    let made = UpstreamServer(
+                        target: UpstreamTarget(host: server.host, port: server.port), zone: server.zone,
+                        weight: server.weight, settings: settings, group: group, healthCheck: upstream.healthCheck,
+                        logger: logger, events: events)
+                    ledger.created.append(made)
+                    return made
+                }()
                 servers[key] = member
                 if server.backup { backups.append(member) } else { members.append(member) }
             }
@@ -93,7 +107,11 @@ struct RuntimeCompiler {
                 zoneRouting: zoneRouting,
                 retryBudget: RetryBudget(
                     budgetPercent: upstream.retryBudget * 100, minRetryConcurrency: upstream.retryBudgetMinimum),
-                slowStart: upstream.slowStart, traffic: traffic.upstream(upstream, now: now), group: group)
+                slowStart: upstream.slowStart, traffic: traffic.upstream(upstream, now: now),
+                metrics: registry.map {
+                    UpstreamMetrics(upstream: upstream.name, zones: Set(upstream.servers.map(\.zone)), registry: $0)
+                },
+                group: group)
         }
         let globalLimiter = traffic.globalLimiter(config.globalRateLimit)
         var routeTraffic: [String: RouteTraffic] = [:]
@@ -101,7 +119,8 @@ struct RuntimeCompiler {
             routeTraffic[route.name] = traffic.route(
                 route, global: config.globalRateLimit, globalLimiter: globalLimiter, now: now)
         }
-        let routes = try Self.routeTable(config.routes, upstreams: upstreams, traffic: routeTraffic)
+        let routes = try Self.routeTable(
+            config.routes, upstreams: upstreams, traffic: routeTraffic, registry: registry)
         let state = RuntimeState(
             routes: routes, upstreams: upstreams, generation: generation, routeTraffic: routeTraffic,
             protection: traffic.protection(config.protection, now: now),
@@ -130,7 +149,8 @@ struct RuntimeCompiler {
 
     /// One router per virtual host (exact name, `*.suffix`, or none), each route under every method it allows.
     static func routeTable(
-        _ routes: [RouteConfig], upstreams: [String: UpstreamPool], traffic: [String: RouteTraffic] = [:]
+        _ routes: [RouteConfig], upstreams: [String: UpstreamPool], traffic: [String: RouteTraffic] = [:],
+        registry: PrometheusCollectorRegistry? = nil
     ) throws -> RouteTable {
         var builders: [String: RouterBuilder<ProxyRoute>] = [:]
         for config in routes {
@@ -151,6 +171,9 @@ struct RuntimeCompiler {
             route.tunnelTimeout = TimeAmount(config.tunnelTimeout)
             route.allowsTrace = config.methods.contains("TRACE")
             route.traffic = traffic[config.name]
+            route.metrics = registry.map {
+                RouteMetrics(name: config.name, hasRateLimits: !config.rateLimits.isEmpty, registry: $0)
+            }
             route.splitKey = config.splitKey
             if config.splits.count > 1 {
                 route.splits = config.splits.compactMap { split in upstreams[split.upstream].map { ($0, split.weight) } }

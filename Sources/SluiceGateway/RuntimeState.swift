@@ -54,7 +54,14 @@ final class ProxyContext: Sendable {
     /// One line per request, written off the event loops; nil when `access_log = off`.
     let accessLog: AccessLog?
 
-    init(state: RuntimeState, stats: GatewayStats, logger: Logger, accessLog: AccessLog?, events: ThrottledLogger? = nil) {
+    /// The metrics registry's request-path series; nil in tests that build a context by hand.
+    let metrics: GatewayMetrics?
+
+    init(
+        state: RuntimeState, stats: GatewayStats, logger: Logger, accessLog: AccessLog?, events: ThrottledLogger? = nil,
+        metrics: GatewayMetrics? = nil
+    ) {
+        self.metrics = metrics
         self.current = ManagedAtomic(state)
         self.stats = stats
         self.logger = logger

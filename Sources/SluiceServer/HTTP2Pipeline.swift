@@ -50,6 +50,10 @@ extension HTTPServer {
         ) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
                 stats.http2StreamCount.wrappingIncrement(ordering: .relaxed)
+                stats.http2StreamsOpenCount.wrappingIncrement(ordering: .relaxed)
+                streamChannel.closeFuture.whenComplete { _ in
+                    stats.http2StreamsOpenCount.wrappingDecrement(ordering: .relaxed)
+                }
                 let operations = streamChannel.pipeline.syncOperations
                 try operations.addHandler(ExtendedConnectAdapter())
                 try operations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
@@ -63,6 +67,12 @@ extension HTTPServer {
         try operations.addHandler(http2)
         try operations.addHandler(management)
         try operations.addHandler(HTTP2AbuseWatch(stats: stats))
+        if channel.isActive {
+            // Added after ALPN or the h2c preface, on a connection long active: the management handler starts its
+            // idle timer in `channelActive`, so it must see one, or a connection that never opens a stream would
+            // never be closed.
+            try operations.context(handler: http2).fireChannelActive()  // reaches `management` next
+        }
     }
 
     /// TLS on a connection: the current certificates, a handshake counter, then by ALPN HTTP/2 or HTTP/1.1.

@@ -15,6 +15,7 @@ public enum HTTPDate {
         var second = -1
         var value = ""
         var logValue = ""
+        var isoValue = ""
     }
 
     /// One cache per thread, so event loops never contend.
@@ -25,6 +26,9 @@ public enum HTTPDate {
 
     /// Now, as an access log writes it: `06/Nov/1994:08:49:37 +0000`.
     public static func nowForLog() -> String { current().logValue }
+
+    /// Now, in ISO 8601 (RFC 3339) UTC: `1994-11-06T08:49:37Z`.
+    public static func nowISO() -> String { current().isoValue }
 
     private static func current() -> Cache {
         let cache: Cache
@@ -41,6 +45,8 @@ public enum HTTPDate {
             gmtime_r(&now, &parts)
             cache.value = format(parts)
             cache.logValue = formatForLog(parts)
+            cache.isoValue = "\(1900 + parts.tm_year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
+                + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
         }
         return cache
     }

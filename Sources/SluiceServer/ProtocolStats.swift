@@ -26,6 +26,7 @@ public final class ProtocolStats: Sendable {
     let tlsFailureCount = ManagedAtomic(0)
     let http2ConnectionCount = ManagedAtomic(0)
     let http2StreamCount = ManagedAtomic(0)
+    let http2StreamsOpenCount = ManagedAtomic(0)
 
     /// Completed TLS handshakes.
     public var tlsHandshakes: Int { tlsHandshakeCount.load(ordering: .relaxed) }
@@ -33,6 +34,8 @@ public final class ProtocolStats: Sendable {
     public var tlsFailures: Int { tlsFailureCount.load(ordering: .relaxed) }
     public var http2Connections: Int { http2ConnectionCount.load(ordering: .relaxed) }
     public var http2Streams: Int { http2StreamCount.load(ordering: .relaxed) }
+    /// HTTP/2 streams open now.
+    public var http2StreamsOpen: Int { http2StreamsOpenCount.load(ordering: .relaxed) }
     private let abuse: [ManagedAtomic<Int>] = Abuse.allCases.map { _ in ManagedAtomic(0) }
 
     public init() {}

@@ -6,6 +6,9 @@ import SluiceConfig
 import SluiceDemoApp
 import SluiceGateway
 import SluiceServer
+import Metrics
+import Prometheus
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -18,8 +21,8 @@ struct Sluiced: AsyncParsableCommand {
         abstract: "Sluice, an API gateway and reverse proxy.",
         discussion: """
             Signals: HUP reloads the configuration (an invalid one is logged and the running one stays), \
-            TERM and INT drain and stop. Under systemd (Type=notify) it reports READY, RELOADING, STOPPING, \
-            WATCHDOG and STATUS itself.
+            USR1 reopens the access log file (after logrotate moved it), TERM and INT drain and stop. Under \
+            systemd (Type=notify) it reports READY, RELOADING, STOPPING, WATCHDOG and STATUS itself.
             """,
         version: Sluice.version
     )
@@ -34,7 +37,7 @@ struct Sluiced: AsyncParsableCommand {
     func run() async throws {
         // Ignore HUP (and TERM/INT) before anything else: the handlers come later, and until then a signal must not
         // kill the process.
-        let signals = SignalStream.watch([SIGHUP, SIGTERM, SIGINT])
+        let signals = SignalStream.watch([SIGHUP, SIGUSR1, SIGTERM, SIGINT])
 
         if test {
             do {
@@ -77,46 +80,72 @@ struct Sluiced: AsyncParsableCommand {
             logger.critical("cannot bind", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: gateway.metricsRegistry))
         let notifier = SystemdNotifier()
-        let watchdog = Task { await Watchdog(notifier: notifier, group: group).run() }
+        let reloader = Reloader(command: self, gateway: gateway, notifier: notifier, logger: logger)
+        let reload: @Sendable () async -> String? = { await reloader.reload() }
+        gateway.reloader.withLockedValue { $0 = reload }
+        var services = GatewayServices(gateway: gateway, signals: signals, notifier: notifier, reload: reload)
+        let backends = demoServers
+        services.extra = [
+            .init(service: StopOnShutdown {
+                for server in backends { await server.shutdown(gracePeriod: .seconds(1)) }
+            }, serviceName: "demo backends")
+        ]
+        let serviceGroup = services.group(logger: logger)
         let addresses = gateway.listeningAddresses.map { "\($0)" }.joined(separator: " ")
         notifier.ready(status: "serving on \(addresses); \(gateway.stats.summary)")
         logger.info("ready", metadata: ["listen": "\(addresses)", "version": "\(Sluice.version)"])
         if demo { Self.printDemoHelp(listen: listen, admin: gateway.adminAddress.map { "\($0.ipAddress ?? "127.0.0.1"):\($0.port ?? 0)" } ?? "-") }
-
-        for await signal in signals {
-            if signal == SIGHUP {
-                await reload(gateway, notifier: notifier, logger: logger)
-            } else {
-                break
-            }
-        }
-        logger.info("stopping: draining connections")
-        notifier.stopping()
-        await gateway.shutdown()
-        for server in demoServers { await server.shutdown(gracePeriod: .seconds(1)) }
-        watchdog.cancel()
+        try await serviceGroup.run()
         logger.info("stopped")
     }
 
-    private func reload(_ gateway: Gateway, notifier: SystemdNotifier, logger: Logger) async {
+    /// Reloads one at a time (SIGHUP and `POST /reload` may come together).
+    actor Reloader {
+        let command: Sluiced
+        let gateway: Gateway
+        let notifier: SystemdNotifier
+        let logger: Logger
+
+        init(command: Sluiced, gateway: Gateway, notifier: SystemdNotifier, logger: Logger) {
+            self.command = command
+            self.gateway = gateway
+            self.notifier = notifier
+            self.logger = logger
+        }
+
+        func reload() async -> String? {
+            await command.reload(gateway, notifier: notifier, logger: logger)
+        }
+    }
+
+    /// Reloads the configuration file; returns the errors' text, or nil once the new configuration is in force.
+    fileprivate func reload(_ gateway: Gateway, notifier: SystemdNotifier, logger: Logger) async -> String? {
         guard !demo else {
             logger.notice("reload ignored: the demo has no configuration file")
-            return
+            return "the demo has no configuration file to reload"
         }
         notifier.reloading()
+        var loaded: GatewayConfig?
         do {
             let next = try ConfigLoader.load(path: config)
+            loaded = next
             try await gateway.apply(next)
             notifier.ready(status: "reloaded (generation \(gateway.generation)); \(gateway.stats.summary)")
+            return nil
         } catch let errors as ConfigErrors {
+            if loaded == nil { gateway.reloadFailed() }  // `apply` counts its own failures
             // One line per error, so that each is one journal entry.
             for error in errors.errors { logger.error("reload failed: \(error)") }
             logger.error("reload failed; the running configuration (generation \(gateway.generation)) stays in force")
             notifier.ready(status: "reload failed, running generation \(gateway.generation); see the log")
+            return errors.errors.map { "\($0)" }.joined(separator: "\n")
         } catch {
+            if loaded == nil { gateway.reloadFailed() }
             logger.error("reload failed: \(error); the running configuration stays in force")
             notifier.ready(status: "reload failed, running generation \(gateway.generation); see the log")
+            return "\(error)"
         }
     }
 

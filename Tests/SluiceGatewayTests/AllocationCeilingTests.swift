@@ -11,14 +11,16 @@ import Testing
 /// little slack; lower them when the path gets cheaper, never raise them without saying why in the commit.
 @Suite(.serialized) struct AllocationCeilingTests {
     /// GET through the gateway (keep-alive client, pooled upstream connection): 126.2 in the debug build CI runs,
-    /// measured 2026-12-04.
-    static let getCeiling = 130.0
+    /// measured 2026-12-04; 134.2 on 2026-12-05 once every request carries a W3C `traceparent` upstream (its value,
+    /// one more header, and a larger upstream head buffer).
+    static let getCeiling = 136.0
 
     /// Allocations per request on the gateway's loop over `count` requests on one keep-alive connection.
-    func allocationsPerRequest(_ request: String, count: Int = 1000) async throws -> Double {
+    func allocationsPerRequest(_ request: String, count: Int = 1000, metrics: Bool = false) async throws -> Double {
         let backends = try await startBackends(["a1"])
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)  // the gateway alone on this thread
-        let gateway = try await TestGateway(backends: [backends[0].server.port!], group: group)
+        let gateway = try await TestGateway(
+            backends: [backends[0].server.port!], group: group, metrics: metrics ? GatewayMetrics() : nil)
         let socket = try TestSocket(port: gateway.port)
         for _ in 0..<200 {  // warm: pools, buffers, caches
             try await socket.send(request)
@@ -48,5 +50,15 @@ import Testing
         print("allocations per proxied GET on the gateway's loop: \(perRequest)")
         #expect(perRequest > 0, "nothing counted: the counter is not in the path")
         #expect(perRequest <= Self.getCeiling, "the proxied GET path allocates \(perRequest) times per request")
+    }
+
+    /// Metrics on the request path (requests by route, method and status class; the duration histogram; upstream
+    /// durations) allocate nothing once a series exists: the same count with and without them.
+    @Test func recordingMetricsAllocatesNothing() async throws {
+        let request = "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"
+        let without = try await allocationsPerRequest(request)
+        let with = try await allocationsPerRequest(request, metrics: true)
+        print("allocations per proxied GET: \(without) without metrics, \(with) with")
+        #expect(with <= without + 0.05, "recording metrics allocates \(with - without) times per request")
     }
 }

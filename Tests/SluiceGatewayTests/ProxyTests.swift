@@ -26,17 +26,20 @@ final class TestGateway {
     init(
         backends: [Int], timeout: TimeAmount = .seconds(5), idleTimeout: TimeAmount = .seconds(5), retries: Int = 1,
         settings: PoolSettings = PoolSettings(), hostRewrite: String? = nil,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, metrics: GatewayMetrics? = nil
     ) async throws {
         let servers = backends.map {
             UpstreamServer(target: UpstreamTarget(host: "127.0.0.1", port: $0), zone: nil, weight: 1, settings: settings, group: group)
         }
-        let upstream = UpstreamPool(name: "demo", servers: servers, group: group)
+        let upstream = UpstreamPool(
+            name: "demo", servers: servers,
+            metrics: metrics.map { UpstreamMetrics(upstream: "demo", zones: [nil], registry: $0.registry) }, group: group)
         self.upstream = upstream
         var builder = RouterBuilder<ProxyRoute>()
-        let route = ProxyRoute(
+        var route = ProxyRoute(
             name: "all", pattern: "/*", upstream: upstream, timeout: timeout, idleTimeout: idleTimeout, retries: retries,
             hostRewrite: hostRewrite)
+        route.metrics = metrics.map { RouteMetrics(name: "all", hasRateLimits: false, registry: $0.registry) }
         try builder.add(nil, "/*", route)
         var only = RouterBuilder<ProxyRoute>()
         try only.add("GET", "/only-get", route)
@@ -46,7 +49,7 @@ final class TestGateway {
         let state = RuntimeState(routes: table, upstreams: ["demo": upstream], generation: 1)
         var logger = Logger(label: "test.gateway")
         logger.logLevel = .critical
-        let shared = ProxyContext(state: state, stats: GatewayStats(), logger: logger, accessLog: nil)
+        let shared = ProxyContext(state: state, stats: GatewayStats(), logger: logger, accessLog: nil, metrics: metrics)
         self.shared = shared
         server = HTTPServer(configuration: ServerConfiguration(maxBodySize: Int.max), group: group, logger: logger) { channel in
             try channel.pipeline.syncOperations.addHandler(ProxyHandler(shared: shared))

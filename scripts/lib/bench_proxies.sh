@@ -6,7 +6,7 @@
 
 # --- configurations -------------------------------------------------------------
 proxy_port() {
-    case $1 in sluice) echo "$SLUICE_PORT";; sluice-log) echo "$SLUICE_LOG_PORT";; sluice-full) echo "$SLUICE_FULL_PORT";; nginx) echo "$NGINX_PORT";; haproxy) echo "$HAPROXY_PORT";; esac
+    case $1 in sluice) echo "$SLUICE_PORT";; sluice-log) echo "$SLUICE_LOG_PORT";; sluice-full) echo "$SLUICE_FULL_PORT";; sluice-nometrics) echo "$SLUICE_NOMETRICS_PORT";; nginx) echo "$NGINX_PORT";; haproxy) echo "$HAPROXY_PORT";; esac
 }
 
 # sluice_ini PORT ACCESS_LOG UPSTREAM_EXTRA ROUTE_EXTRA: the one sluiced configuration the variants share.
@@ -34,6 +34,8 @@ write_configs() {
     sluice_ini "$SLUICE_PORT" off "" "" >"$TMP_DIR/sluice.ini"
     # sluice-log: the same with the access log on (its lines go to the proxy's output file, as to a log file).
     sluice_ini "$SLUICE_LOG_PORT" on "" "" >"$TMP_DIR/sluice-log.ini"
+    # sluice-nometrics: the same without request-path metrics (metrics = off).
+    sluice_ini "$SLUICE_NOMETRICS_PORT" off "" "" | sed 's/^log_level = warning$/log_level = warning\nmetrics = off/' >"$TMP_DIR/sluice-nometrics.ini"
     # sluice-full: the same route with traffic control on (a token bucket far above the load, a circuit breaker,
     # outlier detection, active health checks), so the cost of the gates shows beside the bare route.
     sluice_ini "$SLUICE_FULL_PORT" off \
@@ -110,6 +112,7 @@ proxy_cmd() {
         sluice) PROXY_CMD=("$SLUICED_BIN" -c "$TMP_DIR/sluice.ini") ;;
         sluice-log) PROXY_CMD=("$SLUICED_BIN" -c "$TMP_DIR/sluice-log.ini") ;;
         sluice-full) PROXY_CMD=("$SLUICED_BIN" -c "$TMP_DIR/sluice-full.ini") ;;
+        sluice-nometrics) PROXY_CMD=("$SLUICED_BIN" -c "$TMP_DIR/sluice-nometrics.ini") ;;
         nginx) PROXY_CMD=("$NGINX_BIN" -p "$TMP_DIR/nginx" -e "$TMP_DIR/nginx/error.log"
                           -c "$TMP_DIR/nginx/nginx.conf" -g 'daemon off;') ;;
         haproxy) PROXY_CMD=("$HAPROXY_BIN" -f "$TMP_DIR/haproxy.cfg" -db) ;;
@@ -119,7 +122,7 @@ proxy_cmd() {
 check_configs() {
     local out="$TMP_DIR/config-check.txt"
     local variant
-    for variant in sluice sluice-log sluice-full; do
+    for variant in sluice sluice-log sluice-full sluice-nometrics; do
         want "$variant" || continue
         "$SLUICED_BIN" -t -c "$TMP_DIR/$variant.ini" >"$out" 2>&1 || { cat "$out" >&2; die "sluiced -t rejects the generated $variant.ini"; }
     done
@@ -136,7 +139,7 @@ check_configs() {
 # --- versions and machine ---------------------------------------------------------
 version_of() {
     case $1 in
-        sluice | sluice-log | sluice-full)
+        sluice | sluice-log | sluice-full | sluice-nometrics)
             local v rev dirty=""
             v=$("$SLUICED_BIN" --version 2>&1 | head -n 1 || true)
             rev=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")

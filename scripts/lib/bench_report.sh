@@ -26,7 +26,7 @@ print_report() {
         gin) echo "- backend: Gin (scripts/gin-ping, gin.New(), no logger) with GOMAXPROCS=$BACKEND_THREADS on $HOST:$BACKEND_PORT, restarted for each layout; GET /ping -> {\"message\":\"pong\"}" ;;
         sluice-demo) echo "- backend: sluice-demo --threads $BACKEND_THREADS --quiet on $HOST:$BACKEND_PORT, restarted for each layout" ;;
     esac
-    echo "- proxies: sluice workers=1, upstream keepalive=64; nginx worker_processes 1, upstream keepalive 64, HTTP/1.1 upstream; haproxy nbthread 1, http-reuse always; no access logs anywhere but sluice-log (sluice with access_log = on, written to a file); sluice-full: sluice with a token bucket, a circuit breaker, outlier detection and health checks on the route"
+    echo "- proxies: sluice workers=1, upstream keepalive=64; nginx worker_processes 1, upstream keepalive 64, HTTP/1.1 upstream; haproxy nbthread 1, http-reuse always; no access logs anywhere but sluice-log (sluice with access_log = on, written to a file); sluice-full: sluice with a token bucket, a circuit breaker, outlier detection and health checks on the route; sluice-nometrics: sluice with metrics = off"
     echo "- warm-up: ${WARMUP}s per proxy, then: \`${PIN_LOAD[*]:+${PIN_LOAD[*]} }${WRK_BASE[*]} http://$HOST:PORT/ping\` (sluice PORT=$SLUICE_PORT, nginx PORT=$NGINX_PORT, haproxy PORT=$HAPROXY_PORT)"
     echo "- CPU µs/req: utime+stime of the proxy's processes (/proc/PID/stat, CLK_TCK=$CLK_TCK) over the measured run / requests wrk counted; peak RSS: VmHWM after the run; idle RSS: VmRSS once /ping answered, before any load (nginx: master + worker)"
     if ((SYSCALLS)); then

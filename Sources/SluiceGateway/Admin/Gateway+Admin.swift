@@ -15,11 +15,29 @@ extension Gateway {
         return true
     }
 
+    /// Drains a server of an upstream (no new requests, even in panic), or puts it back. False if there is no
+    /// such server. The drain survives reloads that keep the server.
+    @discardableResult
+    public func setDrained(upstream: String, server address: String, _ on: Bool) -> Bool {
+        guard let server = currentState.upstreams[upstream]?.servers.first(where: { $0.target.description == address })
+        else { return false }
+        if server.health.setDrained(on) {
+            logger.notice(
+                on ? "server drained by hand" : "server back in rotation by hand",
+                metadata: ["upstream": "\(upstream)", "server": "\(address)"])
+        }
+        return true
+    }
+
     /// Answers one admin API request, once `AdminAccess` let it in.
-    func adminAnswer(_ head: HTTPRequestHead) -> AdminServer.Answer {
+    func adminReply(_ head: HTTPRequestHead) -> AdminServer.Reply {
         let access = AdminAccess(
             token: config.server.adminToken, loopback: config.server.admin?.isLoopback ?? true)
         let headers = head.headers
+        if (head.method == .GET || head.method == .HEAD) && head.uri == "/" {
+            // The page itself is static and says nothing: a browser must be able to open it to type the token in.
+            return .now(adminAnswer(method: head.method, path: "/", query: ""))
+        }
         switch access.decide(
             method: head.method.rawValue, host: headers.first(name: "host"), origin: headers.first(name: "origin"),
             fetchSite: headers.first(name: "sec-fetch-site"), authorization: headers.first(name: "authorization"))
@@ -29,119 +47,112 @@ extension Gateway {
         case .unauthorized(let reason):
             var answer = AdminServer.Answer.json(JSONWriter.object([("error", JSONWriter.quoted(reason))]), status: .unauthorized)
             answer.headers.append(("www-authenticate", #"Bearer realm="sluice-admin""#))
-            return answer
+            return .now(answer)
         case .forbidden(let reason):
-            return .json(JSONWriter.object([("error", JSONWriter.quoted(reason))]), status: .forbidden)
+            return .now(.json(JSONWriter.object([("error", JSONWriter.quoted(reason))]), status: .forbidden))
         }
         let uri = head.uri[...]
         let question = uri.firstIndex(of: "?")
         let path = question.map { uri[..<$0] } ?? uri
         let query = question.map { uri[uri.index(after: $0)...] } ?? ""
-        return adminAnswer(method: head.method, path: path, query: query)
+        if (head.method == .POST || head.method == .PUT) && path == "/reload" {
+            return .later { [weak self] in await self?.adminReload() ?? .text("shutting down", status: .serviceUnavailable) }
+        }
+        return .now(adminAnswer(method: head.method, path: path, query: query))
+    }
+
+    /// `POST /reload`: what SIGHUP does, answered with the outcome.
+    func adminReload() async -> AdminServer.Answer {
+        guard let reload = reloader.withLockedValue({ $0 }) else {
+            return .json(#"{"error": "this gateway has no configuration file to reload"}"#, status: .conflict)
+        }
+        if let problem = await reload() {
+            return .json(JSONWriter.object([
+                ("reloaded", "false"), ("error", JSONWriter.quoted(problem)), ("generation", String(generation)),
+            ]), status: .unprocessableEntity)
+        }
+        return .json(JSONWriter.object([("reloaded", "true"), ("generation", String(generation))]))
     }
 
     /// Answers one admin API request that passed the access checks.
     func adminAnswer(method: HTTPMethod, path: Substring, query: Substring) -> AdminServer.Answer {
         switch (method, path) {
+        case (.GET, "/"), (.HEAD, "/"):
+            var page = AdminServer.Answer(status: .ok, contentType: "text/html; charset=utf-8", body: StatusPage.html)
+            page.headers = [
+                ("content-security-policy",
+                 "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+                    + "img-src data:; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"),
+                ("x-frame-options", "DENY"), ("referrer-policy", "no-referrer"),
+            ]
+            return page
         case (.GET, "/status"), (.HEAD, "/status"):
             return .json(statusJSON())
+        case (.GET, "/debug/state"), (.HEAD, "/debug/state"):
+            return .json(debugStateJSON())
         case (.GET, "/metrics"), (.HEAD, "/metrics"):
             return AdminServer.Answer(
-                status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metricsText())
+                status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                body: String(decoding: metricsText(), as: UTF8.self))
         case (.GET, "/degrade"):
             let on = currentState.routeTraffic.values.filter { $0.manualSwitch.isOn }.map(\.name).sorted()
             return .json(JSONWriter.object([("degraded", JSONWriter.array(on.map(JSONWriter.quoted)))]))
         case (.POST, "/degrade"), (.PUT, "/degrade"):
-            guard let route = queryValue("route", in: query) else {
-                return .json(#"{"error": "give ?route=NAME&state=on|off"}"#, status: .badRequest)
-            }
-            let state: Bool
-            switch queryValue("state", in: query) {
-            case "on": state = true
-            case "off": state = false
-            default: return .json(#"{"error": "state must be on or off"}"#, status: .badRequest)
-            }
-            guard currentState.routeTraffic[route] != nil else {
-                let known = currentState.routeTraffic.keys.sorted().map(JSONWriter.quoted)
-                return .json(
-                    JSONWriter.object([
-                        ("error", JSONWriter.quoted("no route '\(route)' with traffic control")),
-                        ("routes", JSONWriter.array(known)),
-                    ]), status: .notFound)
-            }
-            setDegraded(route: route, state)
-            return .json(JSONWriter.object([("route", JSONWriter.quoted(route)), ("degraded", state ? "true" : "false")]))
-        case (_, "/status"), (_, "/metrics"), (_, "/degrade"):
+            return degradeAnswer(query)
+        case (.POST, "/drain"), (.PUT, "/drain"):
+            return drainAnswer(query)
+        case (_, "/status"), (_, "/metrics"), (_, "/degrade"), (_, "/drain"), (_, "/reload"), (_, "/debug/state"), (_, "/"):
             return .json(#"{"error": "method not allowed"}"#, status: .methodNotAllowed)
         default:
-            return .json(#"{"error": "not found; try /status, /metrics or /degrade"}"#, status: .notFound)
+            return .json(
+                #"{"error": "not found; try /, /status, /metrics, /debug/state, /degrade, /drain or /reload"}"#,
+                status: .notFound)
         }
     }
 
-    /// `GET /status`.
-    func statusJSON() -> String {
-        let state = currentState
-        let now = TrafficClock.now()
-        let snapshot = self.snapshot()
-        let upstreams = snapshot.upstreams.map { upstream -> String in
-            var fields: [(String, String)] = [
-                ("name", JSONWriter.quoted(upstream.name)),
-                ("active_requests", String(upstream.activeRequests)),
-                ("panic", upstream.panic ? "true" : "false"),
-                ("servers", JSONWriter.array(upstream.servers.map { server in
-                    JSONWriter.object([
-                        ("address", JSONWriter.quoted(server.address)),
-                        ("zone", server.zone.map(JSONWriter.quoted) ?? "null"),
-                        ("healthy", server.healthy ? "true" : "false"),
-                        ("ejected", server.ejected ? "true" : "false"),
-                        ("unreachable", server.unreachable ? "true" : "false"),
-                        ("backup", server.backup ? "true" : "false"),
-                    ])
-                })),
-            ]
-            if let traffic = state.upstreams[upstream.name]?.traffic {
-                if let breaker = traffic.breaker { fields.append(("circuit_breaker", Self.breakerJSON(breaker, now: now))) }
-                if let adaptive = traffic.adaptive { fields.append(("adaptive_concurrency", Self.adaptiveJSON(adaptive))) }
-                if let cap = traffic.maxRequests { fields.append(("requests_in_flight", String(cap.current))) }
-            }
-            return JSONWriter.object(fields)
+    private func onOff(_ query: Substring) -> Bool? {
+        switch queryValue("state", in: query) {
+        case "on": true
+        case "off": false
+        default: nil
         }
-        let routes = state.routeTraffic.values.sorted { $0.name < $1.name }.map { route -> String in
-            var fields: [(String, String)] = [
-                ("name", JSONWriter.quoted(route.name)),
-                ("priority", JSONWriter.quoted(route.priority.description)),
-                ("manual_degrade", route.manualSwitch.isOn ? "true" : "false"),
-                ("degrade_rules", JSONWriter.array(route.degradeRules.map { JSONWriter.quoted("\($0.state(now: now))") })),
-                ("rate_limits", JSONWriter.array(route.rateLimits.map { limit in
-                    JSONWriter.quoted(
-                        "\(limit.config.count)/\(ValueParsing.text(limit.config.period)) key=\(limit.config.key)"
-                            + (limit.config.shadow ? " shadow" : ""))
-                })),
-            ]
-            if let breaker = route.breaker { fields.append(("circuit_breaker", Self.breakerJSON(breaker, now: now))) }
-            if let adaptive = route.adaptive { fields.append(("adaptive_concurrency", Self.adaptiveJSON(adaptive))) }
-            return JSONWriter.object(fields)
+    }
+
+    private func degradeAnswer(_ query: Substring) -> AdminServer.Answer {
+        guard let route = queryValue("route", in: query) else {
+            return .json(#"{"error": "give ?route=NAME&state=on|off"}"#, status: .badRequest)
         }
-        var fields: [(String, String)] = [
-            ("version", JSONWriter.quoted(Sluice.version)),
-            ("generation", String(state.generation)),
-            ("tunnels_open", String(stats.tunnelsOpen.load(ordering: .relaxed))),
-            ("counters", JSONWriter.object(counters.map { ($0.name, String($0.value)) })),
-            ("upstreams", JSONWriter.array(upstreams)),
-            ("routes", JSONWriter.array(routes)),
-        ]
-        if let protection = state.protection {
-            let snapshot = protection.snapshot(now: now)
-            fields.append((
-                "protection",
+        guard let state = onOff(query) else { return .json(#"{"error": "state must be on or off"}"#, status: .badRequest) }
+        guard currentState.routeTraffic[route] != nil else {
+            let known = currentState.routeTraffic.keys.sorted().map(JSONWriter.quoted)
+            return .json(
                 JSONWriter.object([
-                    ("inflight", String(snapshot.inflight)),
-                    ("capacity", snapshot.estimatedCapacity.map { String(Int($0.rounded())) } ?? "null"),
-                    ("shedding", JSONWriter.array(snapshot.shed.map { JSONWriter.quoted($0.description) })),
-                ])
-            ))
+                    ("error", JSONWriter.quoted("no route '\(route)' with traffic control")),
+                    ("routes", JSONWriter.array(known)),
+                ]), status: .notFound)
         }
-        return JSONWriter.object(fields)
+        setDegraded(route: route, state)
+        return .json(JSONWriter.object([("route", JSONWriter.quoted(route)), ("degraded", state ? "true" : "false")]))
+    }
+
+    private func drainAnswer(_ query: Substring) -> AdminServer.Answer {
+        guard let upstream = queryValue("upstream", in: query), let server = queryValue("server", in: query) else {
+            return .json(#"{"error": "give ?upstream=NAME&server=HOST:PORT&state=on|off"}"#, status: .badRequest)
+        }
+        let address = server
+        guard let state = onOff(query) else { return .json(#"{"error": "state must be on or off"}"#, status: .badRequest) }
+        guard setDrained(upstream: upstream, server: address, state) else {
+            let known = currentState.upstreams[upstream]?.servers.map { JSONWriter.quoted($0.target.description) }
+            return .json(
+                JSONWriter.object([
+                    ("error", JSONWriter.quoted("no server '\(address)' in upstream '\(upstream)'")),
+                    ("servers", known.map(JSONWriter.array) ?? "null"),
+                ]), status: .notFound)
+        }
+        return .json(JSONWriter.object([
+            ("upstream", JSONWriter.quoted(upstream)), ("server", JSONWriter.quoted(address)),
+            ("drained", state ? "true" : "false"),
+        ]))
     }
 
     static func breakerJSON(_ breaker: SharedCircuitBreaker, now: Duration) -> String {
@@ -186,16 +197,5 @@ extension Gateway {
             counters.append(("http2_abuse_\(abuse.rawValue)", stats.reduce(0) { $0 + $1.count(of: abuse) }))
         }
         return counters
-    }
-
-    /// `GET /metrics`: Prometheus text exposition.
-    func metricsText() -> String {
-        var text = ""
-        for (name, value) in counters {
-            text += "# TYPE sluice_\(name)_total counter\nsluice_\(name)_total \(value)\n"
-        }
-        text += "# TYPE sluice_tunnels_open gauge\nsluice_tunnels_open \(stats.tunnelsOpen.load(ordering: .relaxed))\n"
-        text += "# TYPE sluice_config_generation gauge\nsluice_config_generation \(currentState.generation)\n"
-        return text
     }
 }

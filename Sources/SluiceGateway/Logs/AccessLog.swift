@@ -2,6 +2,7 @@ import Atomics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SluiceConfig
 import SluiceServer
 
 #if canImport(Glibc)
@@ -10,15 +11,14 @@ import Glibc
 import Musl
 #endif
 
-/// The access log: one line per request, in nginx's `combined` format followed by the time taken, the route and
-/// the upstream server:
-///
-///     127.0.0.1 - - [04/Dec/2026:16:13:08 +0000] "GET /ping HTTP/1.1" 200 18 "-" "curl/7.88.1" 0.001 route=all upstream=10.0.1.10:8081
+/// The access log: one line per request (`AccessLogLine`: nginx's `combined` plus the gateway's fields, or JSON),
+/// to standard output, standard error or a file.
 ///
 /// A line is formatted on the event loop that served the request, into that loop's buffer (no lock), and written
 /// off the loop: a buffer is handed to one writer thread when it holds 32 KiB, or 200 ms after its first line,
 /// so a slow disk or a full pipe never stalls a request. If the writer falls more than 8 MiB behind, lines are
-/// dropped and counted (`dropped`) rather than held without bound.
+/// dropped and counted (`dropped`) rather than held without bound. Opening and reopening a file (SIGUSR1, after
+/// logrotate moved it) happen on the writer thread too, between two writes.
 final class AccessLog: Sendable {
     static let flushSize = 32 * 1024
     static let flushDelay = TimeAmount.milliseconds(200)
@@ -33,9 +33,20 @@ final class AccessLog: Sendable {
         init() { bytes.reserveCapacity(AccessLog.flushSize + 1024) }
     }
 
+    /// Where lines go. Only the writer thread touches it.
+    private final class Destination: @unchecked Sendable {
+        var descriptor: CInt
+        var target: AccessLogTarget?
+        var owned = false
+
+        init(descriptor: CInt) { self.descriptor = descriptor }
+    }
+
     private let buffers: LoopLocal<Buffer>
     private let writer: NIOThreadPool
-    private let descriptor: CInt
+    private let destination: Destination
+    /// 0 off, 1 combined, 2 json: read per request without a lock.
+    private let mode = ManagedAtomic<Int>(1)
     /// Bytes handed to the writer and not written yet.
     private let behind = ManagedAtomic(0)
     /// Lines dropped because the writer was too far behind.
@@ -43,44 +54,70 @@ final class AccessLog: Sendable {
 
     /// Writes to `descriptor` (standard output by default); the descriptor stays the caller's.
     init(group: any EventLoopGroup, descriptor: CInt = STDOUT_FILENO) {
-        self.descriptor = descriptor
+        self.destination = Destination(descriptor: descriptor)
         self.buffers = LoopLocal(group: group) { _ in Buffer() }
         self.writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()
     }
 
+    /// Lines are wanted.
+    var isOn: Bool { mode.load(ordering: .relaxed) != 0 }
+
+    /// Applies `access_log` and `access_log_format`: the format at once, the destination once the lines already
+    /// handed over are written. Waits until a file is open (or failed to open: the error is returned and the
+    /// previous destination stays).
+    func configure(on: Bool, target: AccessLogTarget, format: AccessLogFormat) async -> String? {
+        mode.store(on ? (format == .json ? 2 : 1) : 0, ordering: .relaxed)
+        guard on else { return nil }
+        return await onWriter { [destination] in Self.open(target, into: destination, reopen: false) }
+    }
+
+    /// Opens the file again by its name (SIGUSR1 after logrotate moved it). Returns an error text, or nil.
+    func reopen() async -> String? {
+        await onWriter { [destination] in
+            guard let target = destination.target, case .file = target else { return nil }
+            return Self.open(target, into: destination, reopen: true)
+        }
+    }
+
+    private func onWriter(_ work: @escaping @Sendable () -> String?) async -> String? {
+        await withCheckedContinuation { continuation in
+            writer.submit { _ in continuation.resume(returning: work()) }
+        }
+    }
+
+    /// On the writer thread: points `destination` at `target` (a file is opened for appending; created 0644).
+    private static func open(_ target: AccessLogTarget, into destination: Destination, reopen: Bool) -> String? {
+        guard reopen || destination.target != target else { return nil }
+        let descriptor: CInt
+        switch target {
+        case .stdout: descriptor = STDOUT_FILENO
+        case .stderr: descriptor = STDERR_FILENO
+        case .file(let path):
+            descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else {
+                return "cannot open the access log \(path): \(String(cString: strerror(errno)))"
+            }
+        }
+        if destination.owned { close(destination.descriptor) }
+        destination.descriptor = descriptor
+        destination.target = target
+        if case .file = target { destination.owned = true } else { destination.owned = false }
+        return nil
+    }
+
     /// One request's line. Call on `eventLoop`, the loop that served it.
-    func record(
-        on eventLoop: any EventLoop, client: String?, method: String, uri: String, version: HTTPVersion,
-        status: UInt, bytes: Int, referer: String?, userAgent: String?, seconds: Double, route: String?,
-        upstream: String?
-    ) {
+    func record(on eventLoop: any EventLoop, _ entry: AccessLogEntry) {
+        let format: AccessLogFormat
+        switch mode.load(ordering: .relaxed) {
+        case 0: return
+        case 2: format = .json
+        default: format = .combined
+        }
         let buffer = buffers.value(on: eventLoop)
         var line = buffer.bytes
         buffer.bytes = []
-        line.append(contentsOf: (client ?? "-").utf8)
-        line.append(contentsOf: " - - [".utf8)
-        line.append(contentsOf: HTTPDate.nowForLog().utf8)
-        line.append(contentsOf: "] \"".utf8)
-        Self.appendEscaped(method, to: &line)
-        line.append(UInt8(ascii: " "))
-        Self.appendEscaped(uri, to: &line)
-        Self.appendVersion(version, to: &line)
-        line.append(contentsOf: "\" ".utf8)
-        line.append(contentsOf: String(status).utf8)
-        line.append(UInt8(ascii: " "))
-        line.append(contentsOf: String(bytes).utf8)
-        line.append(contentsOf: " \"".utf8)
-        Self.appendEscaped(referer ?? "-", to: &line)
-        line.append(contentsOf: "\" \"".utf8)
-        Self.appendEscaped(userAgent ?? "-", to: &line)
-        line.append(contentsOf: "\" ".utf8)
-        Self.appendSeconds(seconds, to: &line)
-        line.append(contentsOf: " route=".utf8)
-        line.append(contentsOf: (route ?? "-").utf8)
-        line.append(contentsOf: " upstream=".utf8)
-        line.append(contentsOf: (upstream ?? "-").utf8)
-        line.append(UInt8(ascii: "\n"))
+        AccessLogLine.append(entry, format: format, to: &line)
         buffer.bytes = line
         buffer.lines += 1
         if buffer.bytes.count >= Self.flushSize {
@@ -116,9 +153,15 @@ final class AccessLog: Sendable {
         timeout.cancel()
     }
 
-    /// Stops the writer thread once what it was handed is written (for tests; a daemon just flushes and exits).
+    /// Stops the writer thread once what it was handed is written, and closes a file it opened.
     func shutdown() async {
         await flush()
+        _ = await onWriter { [destination] in
+            if destination.owned { close(destination.descriptor) }
+            destination.owned = false
+            destination.descriptor = -1
+            return nil
+        }
         try? await writer.shutdownGracefully()
     }
 
@@ -134,10 +177,10 @@ final class AccessLog: Sendable {
             return
         }
         behind.wrappingIncrement(by: chunk.count, ordering: .relaxed)
-        let descriptor = self.descriptor
+        let destination = self.destination
         let behind = self.behind
         writer.submit { _ in
-            Self.writeAll(chunk, to: descriptor)
+            Self.writeAll(chunk, to: destination.descriptor)
             behind.wrappingDecrement(by: chunk.count, ordering: .relaxed)
         }
     }

@@ -59,9 +59,11 @@ extension ProxyHandler {
             answer(HTTPResponseStatus(statusCode: status), "fault injected\n", extra: [("sluice-fault", "abort")])
         case .rateLimited(let fields):
             answer(.tooManyRequests, "rate limit exceeded\n", extra: fields.map { ($0.name, $0.value) })
-        case .degraded(let reason, let retryAfter):
-            answerDegraded(route?.traffic, reason: reason, retryAfter: retryAfter)
+        case .degraded(let cause, let retryAfter):
+            if cause == .breaker { gates.marks.insert(.breaker) }
+            answerDegraded(route?.traffic, cause: cause, retryAfter: retryAfter)
         case .overLimit(let message):
+            gates.marks.insert(.overLimit)
             answer(.serviceUnavailable, message)
         }
     }
@@ -77,8 +79,10 @@ extension ProxyHandler {
     }
 
     /// Answers with the route's fallback, or 503 with `Retry-After`; marked `Sluice-Degraded: 1` and counted.
-    func answerDegraded(_ traffic: RouteTraffic?, reason: String, retryAfter: Duration) {
+    func answerDegraded(_ traffic: RouteTraffic?, cause: DegradeCause, retryAfter: Duration) {
         shared.stats.degraded.wrappingIncrement(ordering: .relaxed)
+        gates.marks.insert(.degraded)
+        route?.metrics?.record(degraded: cause)
         var extra = [("sluice-degraded", "1")]
         if let fallback = traffic?.fallback {
             answer(HTTPResponseStatus(statusCode: fallback.status), contentType: fallback.contentType, body: fallback.body, extra: extra)
@@ -86,7 +90,7 @@ extension ProxyHandler {
         }
         let seconds = max(1, RateLimitHeaders.secondsRoundedUp(retryAfter))
         extra.append(("retry-after", String(seconds)))
-        answer(.serviceUnavailable, "service degraded (\(reason))\n", extra: extra)
+        answer(.serviceUnavailable, "service degraded (\(cause.reason))\n", extra: extra)
     }
 }
 

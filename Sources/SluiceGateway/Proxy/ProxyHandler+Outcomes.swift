@@ -34,6 +34,7 @@ extension ProxyHandler {
         releaseConnection(reusable: false)
         cancelTimer()
         shared.stats.retries.wrappingIncrement(ordering: .relaxed)
+        upstream?.metrics?.retries.increment()
         if resend && !countedRetry, let upstream {
             countedRetry = true
             upstream.activeRetries.wrappingIncrement(ordering: .relaxed)
@@ -89,6 +90,7 @@ extension ProxyHandler {
             status = code
             server?.recordAnswer()
         }
+        server?.load.record(status: status)
         if let upstream, let server {
             upstream.record(server, status.map { $0 >= 500 ? .serverError(status: $0) : .success } ?? .gatewayFailure)
         }
@@ -186,14 +188,29 @@ extension ProxyHandler {
     /// Logs the exchange; the state is reset before the end is written, because writing it may deliver the next
     /// pipelined request at once.
     func finish(status: UInt) {
-        if let accessLog = shared.accessLog, let clientHead, let context {
+        let took = NIODeadline.now() - startTime
+        if let clientHead {
+            let metrics = route?.metrics ?? shared.metrics?.unrouted
+            metrics?.record(method: clientHead.method, status: status, duration: .nanoseconds(took.nanoseconds))
+            if route?.traffic?.rateLimits.isEmpty == false { metrics?.record(gates.marks.rateLimitOutcome) }
+        }
+        if let accessLog = shared.accessLog, accessLog.isOn, let clientHead, let context {
             let headers = clientHead.headers
-            accessLog.record(
-                on: context.eventLoop, client: clientAddress(context), method: clientHead.method.rawValue,
-                uri: clientHead.uri, version: clientHead.version, status: status, bytes: bytesSent, referer: headers.first(name: "referer"),
-                userAgent: headers.first(name: "user-agent"),
-                seconds: Double((NIODeadline.now() - startTime).nanoseconds) / 1e9, route: route?.name,
-                upstream: tried.last?.target.description)
+            var entry = AccessLogEntry(
+                client: clientAddress(context), method: clientHead.method.rawValue, uri: clientHead.uri,
+                version: clientHead.version, status: status, referer: headers.first(name: "referer"),
+                userAgent: headers.first(name: "user-agent"), seconds: Double(took.nanoseconds) / 1e9)
+            entry.bytesIn = bytesReceived
+            entry.bytesOut = bytesSent
+            entry.upstreamSeconds = upstreamTime.map { Double($0.wholeNanoseconds) / 1e9 }
+            entry.route = route?.name
+            entry.upstream = tried.last?.target.description
+            entry.zone = tried.last?.zone
+            entry.requestID = requestID
+            entry.traceID = traceparent.map(TraceContext.traceID(of:))
+            entry.gates = gates.marks
+            entry.retries = max(0, tried.count - 1)
+            accessLog.record(on: context.eventLoop, entry)
         }
         endAccounting()
         route = nil

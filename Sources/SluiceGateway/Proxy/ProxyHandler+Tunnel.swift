@@ -74,6 +74,9 @@ extension ProxyHandler {
         if let context = try? operations.context(handlerType: HTTPResponseCompressor.self) {
             operations.removeHandler(context: context, promise: nil)
         }
+        for name in GzipMeter.names {
+            if let context = try? operations.context(name: name) { operations.removeHandler(context: context, promise: nil) }
+        }
         operations.removeHandler(context: try operations.context(handlerType: ProxyHandler.self), promise: nil)
     }
 }

@@ -63,6 +63,10 @@ extension ProxyHandler {
         case .end(let trailers):
             guard let end = machine.upstreamEnded() else { return }
             shared.stats.upstreamResponses.wrappingIncrement(ordering: .relaxed)
+            let took = NIODeadline.now() - tryStart
+            let duration = Duration.nanoseconds(took.nanoseconds)
+            upstreamTime = (upstreamTime ?? .zero) + duration
+            if let metrics = upstream?.metrics { metrics.recordDuration(duration, zone: tryZone) }
             releaseConnection(reusable: end.reuseUpstream)
             cancelTimer()
             var trailers = trailers

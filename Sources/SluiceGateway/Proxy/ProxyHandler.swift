@@ -48,6 +48,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var responseStatus: UInt = 0
     /// Body bytes sent to the client for this request (the access log's `$body_bytes_sent`).
     var bytesSent = 0
+    /// Request body bytes received from the client.
+    var bytesReceived = 0
+    /// The request's id and the `traceparent` sent upstream (for the access log).
+    var requestID: String?
+    var traceparent: String?
+    /// When the current try's request went upstream, and the time all tries spent upstream so far.
+    var tryStart = NIODeadline.uptimeNanoseconds(0)
+    /// The zone of the server of the current try.
+    var tryZone: String?
+    var upstreamTime: Duration?
 
     // Traffic control for the current request.
     /// Where the request is in the gates, and what it holds from them (`gates.ticket`).
@@ -170,6 +180,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         clientHead = head
         responseStatus = 0
         bytesSent = 0
+        bytesReceived = 0
+        upstreamTime = nil
+        gates.marks = []
+        requestID = nil
+        traceparent = nil
         buffered.removeAll(keepingCapacity: true)
         tried.removeAll(keepingCapacity: true)
         let framing = ProxyHeaders.framing(of: head)
@@ -193,13 +208,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         countedActive = true
         let requestID = head.headers.first(name: "x-request-id").flatMap { RequestIDs.isAcceptable($0) ? $0 : nil }
             ?? RequestIDs.make()
+        self.requestID = requestID
+        let traceparent = TraceContext.upstreamHeader(
+            incoming: head.headers.first(name: "traceparent"), requestID: requestID, spanID: random.next() | 1,
+            newTraceID: RequestIDs.make)
+        self.traceparent = traceparent
         let peer = clientAddress(context)
         var hops = ProxyHeaders.HopFacts()
         upstreamHead = ProxyHeaders.upstreamRequest(
             head, uri: uri, framing: framing, clientAddress: peer,
             trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
             scheme: secure ? "https" : "http",
-            requestID: requestID, hostRewrite: route.hostRewrite, hops: &hops)
+            requestID: requestID, hostRewrite: route.hostRewrite, traceparent: traceparent, hops: &hops)
         // RFC 8441: an HTTP/2 extended CONNECT for a WebSocket, marked by the stream's adapter.
         extendedConnect = head.method == .GET
             && head.headers.first(name: ExtendedConnect.marker)?.lowercased() == "websocket"
@@ -295,6 +315,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func receiveBody(_ body: ByteBuffer) {
+        bytesReceived += body.readableBytes
         switch machine.receivedBody(bytes: body.readableBytes) {
         case .buffer(let connectNow, let pauseReads):
             buffered.append(.body(.byteBuffer(body)))
@@ -340,6 +361,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return carryOut(machine.connectFailed(.noServer, budget: { false }, random: &random))
         }
         tried.append(server)
+        tryZone = server.zone
         machine.tryStarted()
         if !gates.ticket.isEmpty { upstreamStart = TrafficClock.now() }  // moved on to when the request is fully sent
         let expected = sequence
@@ -382,6 +404,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         connection.exchange = self
         connection.requestCount += 1
         connection.write(.head(upstreamHead))
+        tryStart = .now()
         for part in buffered { connection.write(part) }
         if !start.keepBuffered { buffered.removeAll(keepingCapacity: true) }
         let expected = sequence

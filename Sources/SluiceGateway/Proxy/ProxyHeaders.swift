@@ -26,11 +26,11 @@ enum ProxyHeaders {
 
     static func upstreamRequest(
         _ head: HTTPRequestHead, uri: String, framing: BodyFraming, clientAddress: String?, trustedPeer: Bool,
-        scheme: String, requestID: String, hostRewrite: String?, hops: inout HopFacts
+        scheme: String, requestID: String, hostRewrite: String?, traceparent: String? = nil, hops: inout HopFacts
     ) -> HTTPRequestHead {
         let named = connectionTokens(head.headers)
         var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 7)
+        headers.reserveCapacity(head.headers.count + 8)
         var forwardedFor: String?
         var forwarded: String?
         var via: String?
@@ -77,6 +77,8 @@ enum ProxyHeaders {
                 continue
             case 23 where name.caseInsensitiveEquals(ExtendedConnect.marker):
                 continue  // the gateway's own mark (RFC 8441), never forwarded
+            case 11 where traceparent != nil && name.caseInsensitiveEquals("traceparent"):
+                continue  // replaced by the gateway's own hop (`TraceContext`)
             case 12 where name.caseInsensitiveEquals("x-request-id"),
                 14 where name.caseInsensitiveEquals("content-length"),
                 14 where name.caseInsensitiveEquals("http2-settings"),
@@ -118,6 +120,7 @@ enum ProxyHeaders {
         if let forwardedHost = forwardedHost ?? host { headers.add(name: "x-forwarded-host", value: forwardedHost) }
         headers.add(name: "via", value: via.map { "\($0), 1.1 sluice" } ?? "1.1 sluice")
         headers.add(name: "x-request-id", value: requestID)
+        if let traceparent { headers.add(name: "traceparent", value: traceparent) }
         switch framing {
         case .none:
             if head.method == .POST || head.method == .PUT || head.method == .PATCH {

@@ -37,12 +37,13 @@ enum ResponseCompression {
         head.headers.add(name: mark, value: "1")
     }
 
-    /// The compressor for a connection or stream.
-    static func compressor() -> HTTPResponseCompressor {
+    /// The compressor for a connection or stream; `meter` learns which answers it compresses.
+    static func compressor(meter: GzipMeter? = nil) -> HTTPResponseCompressor {
         HTTPResponseCompressor(initialByteBufferCapacity: 0) { head, supported in
             guard head.headers.contains(name: mark) else { return .doNotCompress }
             head.headers.remove(name: mark)
             guard supported else { return .doNotCompress }
+            meter?.compressing = true
             // The encoded representation is a different one: a strong validator would claim byte equality.
             if let etag = head.headers.first(name: "etag"), etag.hasPrefix("\"") {
                 head.headers.replaceOrAdd(name: "etag", value: "W/" + etag)
@@ -80,5 +81,48 @@ final class PreferGzip: ChannelInboundHandler, RemovableChannelHandler {
             return nil
         }
         return items.filter { !$0.hasPrefix("deflate") }.joined(separator: ", ")
+    }
+}
+
+/// Bytes into and out of gzip, for `sluice_gzip_in_bytes_total` and `sluice_gzip_out_bytes_total`: one meter per
+/// connection or stream, read by a handler on each side of the compressor. The compressor marks an answer it
+/// compresses; the outer side ends the mark with the answer's end. Confined to the channel's event loop.
+final class GzipMeter: @unchecked Sendable {
+    var compressing = false
+    let stats: GatewayStats
+    /// The pipeline names of the outer and inner side.
+    static let names = ["sluice-gzip-out", "sluice-gzip-in"]
+
+    init(stats: GatewayStats) { self.stats = stats }
+
+    /// The handlers to put after (`outer`, toward the socket) and before (`inner`) the compressor.
+    func handlers() -> (outer: Side, inner: Side) { (Side(meter: self, outer: true), Side(meter: self, outer: false)) }
+
+    final class Side: ChannelOutboundHandler, RemovableChannelHandler {
+        typealias OutboundIn = HTTPServerResponsePart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        let meter: GzipMeter
+        let outer: Bool
+
+        init(meter: GzipMeter, outer: Bool) {
+            self.meter = meter
+            self.outer = outer
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            if meter.compressing {
+                switch unwrapOutboundIn(data) {
+                case .body(.byteBuffer(let buffer)):
+                    (outer ? meter.stats.gzipOut : meter.stats.gzipIn)
+                        .wrappingIncrement(by: buffer.readableBytes, ordering: .relaxed)
+                case .end where outer:
+                    meter.compressing = false
+                default:
+                    break
+                }
+            }
+            context.write(data, promise: promise)
+        }
     }
 }

@@ -37,6 +37,8 @@ struct ProxyRoute: Sendable {
     var tunnelTimeout = TimeAmount.hours(1)
     /// `methods` names TRACE: only then is TRACE forwarded (it reflects the request, cookies included).
     var allowsTrace = false
+    /// Requests, durations, rate-limit and degrade counts; nil without a metrics registry (some tests).
+    var metrics: RouteMetrics?
 
     init(
         name: String, pattern: String, upstream: UpstreamPool, timeout: TimeAmount, idleTimeout: TimeAmount, retries: Int,

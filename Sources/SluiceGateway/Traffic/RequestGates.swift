@@ -43,7 +43,7 @@ struct RequestGates {
         case rateLimited(fields: [(name: String, value: String)])
         /// Degraded (a rule, the manual switch, protection, an open breaker): the route's fallback or 503 with
         /// `Retry-After`.
-        case degraded(reason: String, retryAfter: Duration)
+        case degraded(DegradeCause, retryAfter: Duration)
         /// A concurrency limit: 503 with this message.
         case overLimit(message: String)
     }
@@ -62,6 +62,8 @@ struct RequestGates {
     }
 
     private(set) var step = Step.fault
+    /// What the gates did to this request, for metrics and the access log.
+    var marks = GateMarks()
     /// The longest `pace=` wait the rate limits asked for.
     private var paceDelay = Duration.zero
     var ticket = TrafficTicket()
@@ -87,12 +89,15 @@ struct RequestGates {
                 case .none:
                     continue
                 case .abort(let status):
+                    marks.insert(.fault)
                     stats.faultAborts.wrappingIncrement(ordering: .relaxed)
                     return .refuse(.fault(status: status))
                 case .delay(let delay):
+                    marks.insert(.fault)
                     stats.faultDelays.wrappingIncrement(ordering: .relaxed)
                     return .wait(delay)
                 case .delayThenAbort(let delay, let status):
+                    marks.insert(.fault)
                     stats.faultDelays.wrappingIncrement(ordering: .relaxed)
                     stats.faultAborts.wrappingIncrement(ordering: .relaxed)
                     return .refuseAfter(delay, .fault(status: status))
@@ -123,6 +128,7 @@ struct RequestGates {
                 step = .protection
                 if paceDelay > .zero {
                     stats.paced.wrappingIncrement(ordering: .relaxed)
+                    marks.insert(.paced)
                     defer { paceDelay = .zero }
                     return .wait(paceDelay)
                 }
@@ -132,7 +138,8 @@ struct RequestGates {
                 guard let protection = policies.protection else { continue }
                 guard protection.admit(priority: traffic?.priority ?? .normal, now: now) else {
                     stats.shed.wrappingIncrement(ordering: .relaxed)
-                    return .refuse(.degraded(reason: "overload", retryAfter: .seconds(1)))
+                    marks.insert(.shed)
+                    return .refuse(.degraded(.overload, retryAfter: .seconds(1)))
                 }
                 ticket.protection = protection
 
@@ -140,12 +147,12 @@ struct RequestGates {
                 step = .routeBreaker
                 guard let traffic else { continue }
                 ticket.route = traffic
-                if traffic.manualSwitch.isOn { return .refuse(.degraded(reason: "manual", retryAfter: .seconds(30))) }
+                if traffic.manualSwitch.isOn { return .refuse(.degraded(.manual, retryAfter: .seconds(30))) }
                 for (index, rule) in traffic.degradeRules.enumerated() {
                     switch rule.admit(now: now) {
                     case .pass: break
                     case .probe: ticket.probes.append(index)
-                    case .degraded(let retryAfter): return .refuse(.degraded(reason: "degrade rule", retryAfter: retryAfter))
+                    case .degraded(let retryAfter): return .refuse(.degraded(.rule, retryAfter: retryAfter))
                     }
                 }
 
@@ -187,7 +194,7 @@ struct RequestGates {
             case .pass: break
             case .probe: ticket.upstreamProbes.append(index)
             case .degraded(let retryAfter):
-                return .refuse(.degraded(reason: "upstream degrade rule", retryAfter: retryAfter))
+                return .refuse(.degraded(.upstreamRule, retryAfter: retryAfter))
             }
         }
         if let breaker = upstream.breaker {
@@ -223,7 +230,7 @@ struct RequestGates {
             return .success(permit)
         case .rejected(let retryAfter):
             policies.stats.breakerRejected.wrappingIncrement(ordering: .relaxed)
-            return .failure(.degraded(reason: "circuit open", retryAfter: retryAfter))
+            return .failure(.degraded(.breaker, retryAfter: retryAfter))
         }
     }
 
@@ -251,16 +258,18 @@ struct RequestGates {
         case .limited:
             if limit.config.shadow {
                 policies.stats.rateLimitedShadow.wrappingIncrement(ordering: .relaxed)
+                marks.insert(.shadow)
                 limit.logShadow(route: policies.routeName, logger: policies.logger)
                 return nil
             }
             policies.stats.rateLimited.wrappingIncrement(ordering: .relaxed)
+            marks.insert(.limited)
             return .rateLimited(fields: RateLimitHeaders.fields(limit: limit.policy, decision: decision))
         }
     }
 
     /// A global limit's decision: nil to go on (run again), or the 429.
-    func globalAnswered(
+    mutating func globalAnswered(
         _ decision: GlobalRateLimitDecision, _ limit: CompiledRateLimit, _ policies: Policies
     ) -> Refusal? {
         switch decision {
@@ -272,10 +281,12 @@ struct RequestGates {
         case .limited(let retryAfter):
             if limit.config.shadow {
                 policies.stats.rateLimitedShadow.wrappingIncrement(ordering: .relaxed)
+                marks.insert(.shadow)
                 limit.logShadow(route: policies.routeName, logger: policies.logger)
                 return nil
             }
             policies.stats.rateLimited.wrappingIncrement(ordering: .relaxed)
+            marks.insert(.limited)
             return .rateLimited(
                 fields: RateLimitHeaders.fields(
                     limit: limit.policy, decision: .limited(retryAfter: retryAfter, reset: retryAfter)))

@@ -54,10 +54,21 @@ final class ConnectionPool {
     let eventLoop: any EventLoop
     let target: UpstreamTarget
     let settings: PoolSettings
-    private var idle: [UpstreamConnection] = []
+    private var idle: [UpstreamConnection] = [] {
+        didSet {  // (`oldValue` is not read: the array is changed in place, not copied)
+            load.idle.wrappingIncrement(by: idle.count - reportedIdle, ordering: .relaxed)
+            reportedIdle = idle.count
+        }
+    }
+    /// What this pool last added to the server's shared counts.
+    private var reportedIdle = 0
+    private var reportedWaiters = 0
+    /// The server's counts over every loop's pool (metrics, `/status`).
+    let load: ServerLoad
     /// Connections counted against `maxConnections`: busy, connecting and idle.
     private(set) var openCount = 0 {
         didSet {
+            load.open.wrappingIncrement(by: openCount - oldValue, ordering: .relaxed)
             // A retired HTTP/2 pool closes its connection once the last stream is done, not under it.
             if openCount == 0 && isClosed, let session = http2 {
                 http2 = nil
@@ -65,14 +76,20 @@ final class ConnectionPool {
             }
         }
     }
-    private var waiters = Deque<Waiter>()
+    private var waiters = Deque<Waiter>() {
+        didSet {
+            load.pending.wrappingIncrement(by: waiters.count - reportedWaiters, ordering: .relaxed)
+            reportedWaiters = waiters.count
+        }
+    }
     private var nextWaiterID = 0
     private var sweep: Scheduled<Void>?
     private(set) var isClosed = false
     /// With `protocol = h2`: the connection whose streams serve as this pool's connections.
     private var http2: HTTP2Session?
 
-    init(eventLoop: any EventLoop, target: UpstreamTarget, settings: PoolSettings) {
+    init(eventLoop: any EventLoop, target: UpstreamTarget, settings: PoolSettings, load: ServerLoad = ServerLoad()) {
+        self.load = load
         self.eventLoop = eventLoop
         self.target = target
         self.settings = settings

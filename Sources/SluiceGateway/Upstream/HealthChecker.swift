@@ -53,6 +53,9 @@ final class HealthChecker: Sendable {
         schedule(after: .nanoseconds(Int64.random(in: 0...max(first, 1))))
     }
 
+    /// False once stopped.
+    var isRunning: Bool { !state.withLockedValue { $0.stopped } }
+
     func stop() {
         state.withLockedValue { state in
             state.stopped = true

@@ -18,6 +18,8 @@ final class ServerHealth: Sendable {
     private let localOutUntil = ManagedAtomic<Int64>(0)
     /// No local-origin failure counted: an answer has nothing to record (the common case, without the lock).
     private let localClean = ManagedAtomic<Bool>(true)
+    /// Drained by an operator (admin API): no new requests, even in panic; requests in flight finish.
+    private let drained = ManagedAtomic<Bool>(false)
 
     init(healthy: Bool = true, localOrigin: LocalOriginFailures.Settings = .init()) {
         self.healthy = ManagedAtomic(healthy)
@@ -41,10 +43,18 @@ final class ServerHealth: Sendable {
     /// start).
     var availableSince: Int64 { max(healthySince.load(ordering: .relaxed), ejectedUntil.load(ordering: .relaxed)) }
 
-    /// Healthy, not ejected and reachable at `now` (monotonic nanoseconds).
+    /// Healthy, not ejected, not drained and reachable at `now` (monotonic nanoseconds).
     func isAvailable(now: Int64) -> Bool {
         isHealthy && ejectedUntil.load(ordering: .relaxed) <= now && localOutUntil.load(ordering: .relaxed) <= now
+            && !isDrained
     }
+
+    /// Drained by an operator: picks skip it whatever else happens.
+    var isDrained: Bool { drained.load(ordering: .relaxed) }
+
+    /// Drains the server (true) or puts it back (false); returns whether that changed anything.
+    @discardableResult
+    func setDrained(_ value: Bool) -> Bool { drained.exchange(value, ordering: .relaxed) != value }
 
     func isEjected(now: Int64) -> Bool { ejectedUntil.load(ordering: .relaxed) > now }
 

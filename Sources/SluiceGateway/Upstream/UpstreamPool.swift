@@ -17,6 +17,8 @@ final class UpstreamServer: Sendable {
     let events: ThrottledLogger
     private let checker: HealthChecker?
     private let pools: LoopLocal<ConnectionPool>
+    /// Connections and answers over every loop's pool, for metrics and `/status`.
+    let load = ServerLoad()
 
     init(
         target: UpstreamTarget, zone: String?, weight: Int, settings: PoolSettings, group: any EventLoopGroup,
@@ -34,7 +36,10 @@ final class UpstreamServer: Sendable {
         localOrigin.maxBackoff = max(settings.failTimeout * 30, .seconds(30))
         localOrigin.activeChecks = healthCheck != nil
         self.health = ServerHealth(localOrigin: localOrigin)
-        self.pools = LoopLocal(group: group) { loop in ConnectionPool(eventLoop: loop, target: target, settings: settings) }
+        let load = self.load
+        self.pools = LoopLocal(group: group) { loop in
+            ConnectionPool(eventLoop: loop, target: target, settings: settings, load: load)
+        }
         let health = self.health
         self.checker = healthCheck.map {
             HealthChecker(
@@ -47,6 +52,7 @@ final class UpstreamServer: Sendable {
     /// any answer): out of rotation at once, on every loop, when that makes `max_fails`.
     func recordLocalFailure(_ reason: String) {
         let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        load.localFailures.wrappingIncrement(ordering: .relaxed)
         guard case .out(let until) = health.recordLocalFailure(now: now) else { return }
         let back = until.map { "in \($0 - .nanoseconds(now))" } ?? "when a health check passes"
         events.log(
@@ -65,6 +71,9 @@ final class UpstreamServer: Sendable {
 
     /// The pool for `eventLoop`. Call on that loop.
     func pool(on eventLoop: any EventLoop) -> ConnectionPool { pools.value(on: eventLoop) }
+
+    /// Whether its health checker still runs (false once closed).
+    var isChecking: Bool { checker?.isRunning ?? false }
 
     /// Retires every pool: idle connections close now, busy ones after their exchange.
     func close() {
@@ -105,15 +114,18 @@ final class UpstreamPool: Sendable {
     let slowStart: Duration
     /// Breaker, hard limits and adaptive concurrency; nil when the upstream has none.
     let traffic: UpstreamTraffic?
+    /// Upstream durations by zone, retries, budget refusals; nil without a metrics registry (some tests).
+    let metrics: UpstreamMetrics?
     private let balancers: LoopLocal<LoopBalancer>
 
     init(
         name: String, servers: [UpstreamServer], backups: [UpstreamServer] = [], algorithm: BalanceAlgorithm = .roundRobin,
         panicThreshold: Double = 0.5, hashKey: HashKey = .clientIP, outlier: OutlierTracker? = nil,
         zoneRouting: ZoneRouting? = nil, retryBudget: RetryBudget = RetryBudget(), slowStart: Duration = .zero,
-        traffic: UpstreamTraffic? = nil, group: any EventLoopGroup
+        traffic: UpstreamTraffic? = nil, metrics: UpstreamMetrics? = nil, group: any EventLoopGroup
     ) {
         self.traffic = traffic
+        self.metrics = metrics
         self.slowStart = slowStart
         self.retryBudget = retryBudget
         self.hashKey = hashKey
@@ -142,8 +154,10 @@ final class UpstreamPool: Sendable {
 
     /// Whether one more retry fits in the budget now.
     func allowsRetry() -> Bool {
-        retryBudget.allowsRetry(
+        let allowed = retryBudget.allowsRetry(
             activeRequests: activeRequests.load(ordering: .relaxed), activeRetries: activeRetries.load(ordering: .relaxed))
+        if !allowed { metrics?.budgetRefusals.increment() }
+        return allowed
     }
 
     /// Whether `pick` wants a hash of the request (consistent hashing).
@@ -268,11 +282,12 @@ private final class LoopBalancer: @unchecked Sendable {
         // is left, not one the gateway itself just failed to reach (a refused connect is no opinion to doubt).
         for index in servers.indices {
             eligible[index] = untried(index) && !servers[index].health.isUnreachable(now: now)
+                && !servers[index].health.isDrained
             any = any || eligible[index]
         }
         if any { return true }
         for index in servers.indices {
-            eligible[index] = untried(index)
+            eligible[index] = untried(index) && !servers[index].health.isDrained  // drained by hand: never
             any = any || eligible[index]
         }
         return any

@@ -152,6 +152,11 @@ import Testing
         #expect(received == text)
         let wireBytes = Int(sent.stdout) ?? .max
         #expect(wireBytes < text.utf8.count / 4)
+        // Counted for /metrics: everything that went into gzip, and the (smaller) compressed bytes that came out.
+        let gzipIn = edge.gateway.stats.gzipIn.load(ordering: .relaxed)
+        let gzipOut = edge.gateway.stats.gzipOut.load(ordering: .relaxed)
+        #expect(gzipIn == text.utf8.count, "bytes into gzip")
+        #expect(gzipOut > 0 && gzipOut < gzipIn / 4, "bytes out of gzip")
 
         // A 50 MB streamed answer compresses on the fly and decompresses to the same count of bytes.
         let stream = try await Command.run(

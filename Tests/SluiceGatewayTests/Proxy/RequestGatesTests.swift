@@ -109,7 +109,7 @@ import Testing
         guard case .refuse(.degraded(let reason, let retryAfter)) = run(&gates, policies) else {
             return fail("the switch is ignored")
         }
-        #expect(reason == "manual" && retryAfter == .seconds(30))
+        #expect(reason == .manual && retryAfter == .seconds(30))
     }
 
     @Test func faultsAbortOrDelayFromHeaders() throws {
@@ -152,7 +152,7 @@ import Testing
                 logger: Logger(label: "test"))
         }
         var gates = RequestGates()
-        guard case .refuse(.degraded("circuit open", let retryAfter)) = run(&gates, policies) else {
+        guard case .refuse(.degraded(.breaker, let retryAfter)) = run(&gates, policies) else {
             return fail("the breaker did not open")
         }
         #expect(retryAfter > .zero && retryAfter <= .seconds(10))
