@@ -44,6 +44,7 @@ extension HTTPServer {
             eventLoop: channel.eventLoop,
             configuration: .init(
                 maxIdleTime: configuration.idleTimeout, maxAge: nil, maxGraceTime: nil, keepalive: nil))
+        let openStreams = HTTP2GoAwayCloser.OpenStreams()
         let http2 = NIOHTTP2Handler(
             mode: .server, eventLoop: channel.eventLoop, connectionConfiguration: connection,
             streamConfiguration: stream, streamDelegate: management.http2StreamDelegate
@@ -51,8 +52,10 @@ extension HTTPServer {
             streamChannel.eventLoop.makeCompletedFuture {
                 stats.http2StreamCount.wrappingIncrement(ordering: .relaxed)
                 stats.http2StreamsOpenCount.wrappingIncrement(ordering: .relaxed)
-                streamChannel.closeFuture.whenComplete { _ in
+                openStreams.count += 1
+                streamChannel.closeFuture.assumeIsolated().whenComplete { _ in
                     stats.http2StreamsOpenCount.wrappingDecrement(ordering: .relaxed)
+                    openStreams.count -= 1
                 }
                 let operations = streamChannel.pipeline.syncOperations
                 try operations.addHandler(ExtendedConnectAdapter())
@@ -65,6 +68,7 @@ extension HTTPServer {
         stats.http2ConnectionCount.wrappingIncrement(ordering: .relaxed)
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(http2)
+        try operations.addHandler(HTTP2GoAwayCloser(streams: openStreams))
         try operations.addHandler(management)
         try operations.addHandler(HTTP2AbuseWatch(stats: stats))
         if channel.isActive {
