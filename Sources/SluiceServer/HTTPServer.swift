@@ -120,7 +120,9 @@ public final class HTTPServer: Sendable {
     /// Closes `channel` if it has not chosen its protocol (TLS handshake and ALPN, or the h2c preface) within
     /// `timeout`: a silent or half-sent opening never holds a connection slot (the HTTP timers start only after it).
     static func closeUndecided(_ channel: any Channel, after timeout: TimeAmount) -> Scheduled<Void> {
-        channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        let scheduled = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { _ in scheduled.cancel() }  // a closed connection holds no timer
+        return scheduled
     }
 
     /// Adds the HTTP/1.1 handlers every Sluice connection has: NIO's parser (in a `RearmingRequestDecoder`, so an

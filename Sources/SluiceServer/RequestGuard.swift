@@ -1,5 +1,6 @@
 public import NIOCore
 public import NIOHTTP1
+import NIOHTTP2
 
 /// Errors the server layer reports down the pipeline, so the application handler knows a request was cut off.
 public enum HTTPServerError: Error, Hashable, Sendable {
@@ -302,7 +303,13 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         }
+        // A client that does not read (a full TCP window, an HTTP/2 stream window of 0) would keep the write, and so
+        // the connection, pending forever: past this deadline it is closed whatever was written.
+        let deadline = context.eventLoop.assumeIsolated().scheduleTask(
+            in: configuration.lingerTimeout + configuration.requestReadTimeout
+        ) { context.close(promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [self] _ in
+            deadline.cancel()
             close(context: context)
         }
     }
@@ -332,6 +339,15 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timer?.cancel()
         timer = nil
         deadline = nil
+        if HTTPServer.isHTTP2Stream(context.channel) {
+            // A stream has no half-close: its answer ended it our way; RST_STREAM(NO_ERROR) tells the client to
+            // stop sending the rest of the request (RFC 9113 §8.1), where closing the stream would say CANCEL.
+            if let codec = try? context.pipeline.syncOperations.context(handlerType: HTTP2FramePayloadToHTTP1ServerCodec.self) {
+                codec.writeAndFlush(NIOAny(HTTP2Frame.FramePayload.rstStream(.noError)), promise: nil)
+            }
+            context.close(promise: nil)
+            return
+        }
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.close(mode: .output, promise: promise)
         promise.futureResult.assumeIsolated().whenFailure { _ in context.close(promise: nil) }

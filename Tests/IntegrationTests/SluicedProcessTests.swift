@@ -129,6 +129,72 @@ import Foundation
         #expect(process.terminationStatus == 0)
         await backendServer.shutdown()
     }
+
+    /// logrotate's `postrotate` (SIGUSR1), `POST /reload` on the admin API, and TERM, on the real daemon.
+    @Test func reopensItsLogOnUSR1ReloadsByTheAdminAPIAndStopsOnTERM() async throws {
+        let backend = DemoBackend(configuration: .init(name: "n2", quiet: true))
+        let backendServer = try await backend.start()
+        let directory = Self.temporaryDirectory()
+        let configPath = directory + "/sluice.ini"
+        let logPath = directory + "/access.log"
+        let port = try await freePort()
+        let adminPort = try await freePort()
+        let text = Self.config(port: port, backend: backendServer.port!)
+            .replacingOccurrences(of: "access_log = off", with: """
+                access_log = access.log
+                access_log_format = json
+                admin = 127.0.0.1:\(adminPort)
+                admin_token = process-test-token-0123
+                """)
+        try Self.write(text, to: configPath)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["-c", configPath]
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        func lines(_ path: String, atLeast count: Int) async throws -> [String] {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while true {
+                let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+                if lines.count >= count || ContinuousClock.now > deadline { return lines }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        var first: TestResponse?
+        for _ in 0..<100 where first == nil {  // until it listens
+            first = try? await TestHTTP.request(port: port, "GET", "/ping")
+            if first == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(first?.status == 200)
+        #expect(try await lines(logPath, atLeast: 1).first?.contains("\"path\":\"/ping\"") == true)
+
+        #expect(rename(logPath, logPath + ".1") == 0)
+        kill(process.processIdentifier, SIGUSR1)
+        // The reopened file appears by its name; a request after it is written there.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while access(logPath, F_OK) != 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try await TestHTTP.request(port: port, "GET", "/ping?after-rotation").status == 200)
+        #expect(try await lines(logPath, atLeast: 1).contains { $0.contains("after-rotation") })
+        #expect(try await lines(logPath + ".1", atLeast: 1).count == 1)
+
+        let reload = try await TestHTTP.request(
+            port: adminPort, "POST", "/reload", headers: [("Authorization", "Bearer process-test-token-0123")])
+        #expect(reload.status == 200 && reload.text.contains("\"generation\": 2"), "\(reload.text)")
+        try Self.write("[server]\nlisten = nonsense\n", to: configPath)
+        let refused = try await TestHTTP.request(
+            port: adminPort, "POST", "/reload", headers: [("Authorization", "Bearer process-test-token-0123")])
+        #expect(refused.status == 422 && refused.text.contains("listen"), "\(refused.text)")
+        let metrics = try await TestHTTP.request(port: adminPort, "GET", "/metrics")
+        #expect(metrics.text.contains("sluice_config_reloads_total{result=\"failure\"} 1"))
+
+        kill(process.processIdentifier, SIGTERM)
+        try await offload { process.waitUntilExit() }
+        #expect(process.terminationStatus == 0)
+        await backendServer.shutdown()
+    }
 }
 
 /// A port that was free a moment ago.

@@ -7,8 +7,12 @@ import NIOHTTP1
 enum GRPCAnswer {
     /// Whether a request with this `content-type` is a gRPC call.
     static func isGRPC(contentType: String?) -> Bool {
-        guard let contentType else { return false }
-        return contentType.lowercased().hasPrefix("application/grpc")
+        guard let contentType, contentType.utf8.count >= 16 else { return false }
+        let type = contentType.lowercased()
+        guard type.hasPrefix("application/grpc") else { return false }
+        // `application/grpc`, `application/grpc+proto`, `application/grpc; …`; not `application/grpc-web…`.
+        let rest = type.dropFirst(16)
+        return rest.isEmpty || rest.hasPrefix("+") || rest.hasPrefix(";") || rest.hasPrefix(" ")
     }
 
     /// The gRPC status code for an HTTP status the gateway would have answered.

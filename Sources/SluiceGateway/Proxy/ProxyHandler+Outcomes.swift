@@ -147,7 +147,7 @@ extension ProxyHandler {
         buffered.removeAll()
         resumeClientReads()
         let plan = machine.answer()
-        if GRPCAnswer.isGRPC(contentType: clientHead?.headers.first(name: "content-type")) {
+        if grpcCall {
             answerGRPC(status, message: String(decoding: body, as: UTF8.self), extra: extra, close: plan.close)
             return
         }

@@ -42,6 +42,8 @@ extension ProxyHandler {
                     // A gRPC "trailers-only" answer (one HEADERS frame upstream): its status goes to the trailers,
                     // where the client looks once the answer's head is not its end.
                     grpcTrailers = GRPCAnswer.moveStatus(from: &response.headers)
+                    // Its `content-length: 0` would frame the HTTP/1.1 answer without room for the trailers.
+                    response.headers.remove(name: "content-length")
                 }
                 if secure, let hsts = route?.hsts, !response.headers.contains(name: "strict-transport-security") {
                     response.headers.add(name: "strict-transport-security", value: hsts)

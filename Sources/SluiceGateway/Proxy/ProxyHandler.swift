@@ -183,6 +183,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         bytesReceived = 0
         upstreamTime = nil
         gates.marks = []
+        // A gRPC call (gRPC content type and `TE: trailers`; not gRPC-Web) gets the gateway's own failures as
+        // gRPC statuses, even before it is routed.
+        grpcCall = GRPCAnswer.isGRPC(contentType: head.headers.first(name: "content-type"))
+            && head.headers[canonicalForm: "te"].contains { $0.lowercased() == "trailers" }
         requestID = nil
         traceparent = nil
         buffered.removeAll(keepingCapacity: true)
