@@ -6,7 +6,7 @@ import SluiceConfig
 import SluiceDemoApp
 import SluiceGateway
 import SluiceServer
-import Metrics
+import CoreMetrics
 import Prometheus
 import ServiceLifecycle
 
