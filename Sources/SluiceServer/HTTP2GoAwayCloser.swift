@@ -1,7 +1,8 @@
 import NIOCore
 import NIOHTTP2
 
-/// Closes an HTTP/2 connection once it has said GOAWAY and has no stream left.
+/// Closes an HTTP/2 connection once it has said GOAWAY, or the client closed its sending side, and no stream is
+/// left.
 ///
 /// NIO's connection manager, when the connection has been idle for `keepalive_timeout` (or on drain), sends GOAWAY
 /// and a PING, and closes only when the PING is acknowledged: a client that never acknowledges (or an attacker)
@@ -44,6 +45,16 @@ final class HTTP2GoAwayCloser: ChannelOutboundHandler, ChannelInboundHandler, Re
                 schedule(context: context, in: Self.interval)
             }
         }
+    }
+
+    /// The client shut its side (half-closure is allowed on the listener, for HTTP/1.1): HTTP/2 cannot go on
+    /// without it (no acknowledgements, no window updates), so the connection closes once its streams are done,
+    /// not when the keep-alive timeout finally notices.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed, check == nil {
+            schedule(context: context, in: .zero)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

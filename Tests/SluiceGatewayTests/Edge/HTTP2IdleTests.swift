@@ -10,6 +10,16 @@ import Testing
 /// idle timer).
 @Suite(.serialized) struct HTTP2IdleTests {
     @Test func aConnectionWithoutStreamsIsClosedWhenIdle() async throws {
+        try await expectClosed(keepalive: "1s", halfClose: false)
+    }
+
+    /// A client that shut its sending side (h2load at its end, for one) is not left in CLOSE_WAIT until the
+    /// keep-alive timeout: the connection closes once its streams are done.
+    @Test func aConnectionWhoseClientShutItsSideIsClosed() async throws {
+        try await expectClosed(keepalive: "60s", halfClose: true)
+    }
+
+    private func expectClosed(keepalive: String, halfClose: Bool) async throws {
         let backends = try await startBackends(["idle"])
         var logger = Logger(label: "test.h2idle")
         logger.logLevel = .error
@@ -17,7 +27,7 @@ import Testing
             config: try ConfigLoader.parse("""
                 [server]
                 listen = 127.0.0.1:0 h2c
-                keepalive_timeout = 1s
+                keepalive_timeout = \(keepalive)
                 access_log = off
                 [upstream demo]
                 server = 127.0.0.1:\(backends[0].server.port!)
@@ -28,6 +38,7 @@ import Testing
         try await gateway.start()
         let socket = try TestSocket(port: gateway.port(h2c: true)!, timeout: 15)
         try await socket.send(H2Frame.preface + H2Frame.settings())
+        if halfClose { socket.shutdownWrite() }
         let started = ContinuousClock.now
         #expect(try await socket.waitForClose(), "an HTTP/2 connection without streams stayed open")
         #expect(ContinuousClock.now - started < .seconds(10))
