@@ -2,6 +2,17 @@
 // libc's for the whole process (ELF symbol interposition); uncounted threads pay one thread-local load per call.
 #include "AllocationCounter.h"
 
+// Under AddressSanitizer or ThreadSanitizer (scripts/sanitize) the sanitizer owns malloc: interposing it as well
+// would hand its blocks to libc's free. The counter is then left out, and the allocation tests are skipped.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SLUICE_NO_INTERPOSITION 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SLUICE_NO_INTERPOSITION 1
+#endif
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -30,6 +41,11 @@ int sluice_allocations_interposed(void) {
     __builtin_free(probe);
     return atomic_load_explicit(&seen, memory_order_relaxed);
 }
+
+#ifdef SLUICE_NO_INTERPOSITION
+int sluice_allocations_sanitized(void) { return 1; }
+#else
+int sluice_allocations_sanitized(void) { return 0; }
 
 void *malloc(size_t size) {
     note();
@@ -71,3 +87,4 @@ void *valloc(size_t size) {
     note();
     return __libc_memalign(4096, size);
 }
+#endif

@@ -9,7 +9,8 @@ import Testing
 /// Heap allocations per proxied request, counted (not timed) on the gateway's event loop thread: deterministic, so
 /// a change that adds allocations to the hot path fails here. The ceilings are what the path costs today plus a
 /// little slack; lower them when the path gets cheaper, never raise them without saying why in the commit.
-@Suite(.serialized) struct AllocationCeilingTests {
+@Suite(.serialized, .disabled(if: sluice_allocations_sanitized() == 1, "a sanitizer owns malloc: no counter"))
+struct AllocationCeilingTests {
     /// GET through the gateway (keep-alive client, pooled upstream connection): 126.2 in the debug build CI runs,
     /// measured 2026-12-04; 134.2 on 2026-12-05 once every request carries a W3C `traceparent` upstream (its value,
     /// one more header, and a larger upstream head buffer).

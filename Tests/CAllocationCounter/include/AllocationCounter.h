@@ -14,4 +14,7 @@ long sluice_allocations_counted(void);
 /// Whether the counter is really in the allocation path (the executable's symbols interpose libc's).
 int sluice_allocations_interposed(void);
 
+/// 1 when built under a sanitizer, which owns malloc: there is no counter then (scripts/sanitize).
+int sluice_allocations_sanitized(void);
+
 #endif
