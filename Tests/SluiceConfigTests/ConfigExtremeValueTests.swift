@@ -178,7 +178,7 @@ func seconds(_ duration: Duration) -> Double {
             "methods", "split_key", "canary", "retry_non_idempotent", "host_rewrite", "priority", "fault_header",
             "adaptive", "merge_slashes", "escaped_slashes", "admin_token", "certificate", "tls_min_version",
             "redirect_https", "protocol", "tls", "tls_verify", "tls_ca", "tls_sni", "hsts", "gzip", "gzip_types",
-            "websocket",
+            "websocket", "access_log_format", "metrics",
         ]
         let covered = Set(Self.keys.map(\.key))
         #expect(documented.subtracting(textual).subtracting(covered).sorted() == [])
