@@ -107,7 +107,10 @@ import Testing
         try (try String(contentsOfFile: one.certificatePath, encoding: .utf8)
             + String(contentsOfFile: two.certificatePath, encoding: .utf8)).write(
                 toFile: bundle, atomically: true, encoding: .utf8)
-        // Each curl is a new connection, so a new handshake; reloads swap the certificate under them.
+        // Each curl is a new connection, so a new handshake; reloads swap the certificate under them. The first
+        // reload happens before the clients start: the fixture's own certificate is not in the clients' bundle.
+        try await edge.gateway.apply(try ConfigLoader.parse(edge.reloadConfig().replacingOccurrences(
+            of: "\(dir)/a.pem key=\(dir)/a.key", with: "\(dir)/one.pem key=\(dir)/one.key")))
         let port = edge.tlsPort
         let clients = Task {
             var failures: [String] = []
