@@ -98,6 +98,7 @@ import Foundation
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["-c", configPath]
         process.environment = ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000", "PATH": "/usr/bin:/bin"]
+            .merging(ProcessInfo.processInfo.environment.filter { $0.key.hasSuffix("SAN_OPTIONS") }) { $1 }  // sanitizers
         process.standardError = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         try process.run()
