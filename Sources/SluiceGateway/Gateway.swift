@@ -5,7 +5,6 @@ public import NIOPosix
 public import SluiceConfig
 public import SluiceServer
 public import SluiceTLS
-import SluiceRedis
 public import Prometheus
 
 #if canImport(Glibc)
@@ -52,7 +51,6 @@ public final class Gateway: Sendable {
         var loadedAt = 0.0
         /// Servers a reload removed, closed after a grace period (or at shutdown, whichever is first).
         var retiring: [UpstreamServer] = []
-        var stopped = false
     }
 
     /// Compiles `config`; call `start()` to bind. Throws `ConfigErrors` if the routes conflict.
@@ -299,14 +297,13 @@ public final class Gateway: Sendable {
     /// Stops everything behind the listeners, once they drained: health checkers and pools of every server
     /// (retiring ones too), the Redis client of global limits, the monitor's timers, the access log's writer.
     public func closeUpstreams() async {
-        let (servers, limiter) = mutable.withLockedValue { state -> ([UpstreamServer], RedisRateLimiter?) in
-            state.stopped = true
+        let servers = mutable.withLockedValue { state in
             defer { state.retiring = [] }
-            return (Array(state.servers.values) + state.retiring, nil)
+            return Array(state.servers.values) + state.retiring
         }
         monitor.stop()
         for server in servers { server.close() }
-        try? await (limiter ?? currentState.globalLimiter)?.shutdown().get()
+        try? await currentState.globalLimiter?.shutdown().get()
         await accessLog.shutdown()
     }
 

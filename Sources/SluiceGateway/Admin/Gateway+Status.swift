@@ -77,12 +77,7 @@ extension Gateway {
         let (hash, loadedAt) = configIdentity
         let upstreams = snapshot.upstreams.map { upstream -> String in
             let pool = state.upstreams[upstream.name]
-            var open = 0, idle = 0, pending = 0
-            for server in pool?.servers ?? [] {
-                open += server.load.open.load(ordering: .relaxed)
-                idle += server.load.idle.load(ordering: .relaxed)
-                pending += server.load.pending.load(ordering: .relaxed)
-            }
+            let (open, idle, pending) = pool?.connectionTotals ?? (0, 0, 0)
             var fields: [(String, String)] = [
                 ("name", JSONWriter.quoted(upstream.name)),
                 ("active_requests", String(upstream.activeRequests)),

@@ -35,7 +35,6 @@ extension Gateway {
             for upstream in snapshot.upstreams {
                 guard let pool = state.upstreams[upstream.name] else { continue }
                 let name = [("upstream", upstream.name)]
-                var open = 0, idle = 0, pending = 0
                 for (server, live) in zip(upstream.servers, pool.servers) {
                     let labels = name + [("server", server.address), ("zone", server.zone ?? "")]
                     gauges.set(MetricCatalog.serverHealthy, labels, server.healthy)
@@ -43,10 +42,8 @@ extension Gateway {
                     gauges.set(MetricCatalog.serverUnreachable, labels, server.unreachable)
                     gauges.set(MetricCatalog.serverDrained, labels, server.drained)
                     gauges.set(MetricCatalog.serverInFlight, labels, live.load.inFlight)
-                    open += live.load.open.load(ordering: .relaxed)
-                    idle += live.load.idle.load(ordering: .relaxed)
-                    pending += live.load.pending.load(ordering: .relaxed)
                 }
+                let (open, idle, pending) = pool.connectionTotals
                 gauges.set(MetricCatalog.poolOpen, name, open)
                 gauges.set(MetricCatalog.poolIdle, name, idle)
                 gauges.set(MetricCatalog.poolPending, name, pending)

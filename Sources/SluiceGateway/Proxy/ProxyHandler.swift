@@ -237,7 +237,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             upstreamHead!.headers.replaceOrAdd(name: "sec-websocket-key", value: WebSocketKey.make(using: &random))
         }
         let upgrade = (hops.webSocket || extendedConnect) && route.websocket
-        grpcCall = hops.trailers && GRPCAnswer.isGRPC(contentType: head.headers.first(name: "content-type"))
         if grpcCall {
             // A gRPC client takes trailers: say it on, as nginx's grpc_pass does (other TE fields end here).
             upstreamHead!.headers.add(name: "te", value: "trailers")

@@ -160,6 +160,14 @@ final class UpstreamPool: Sendable {
         return allowed
     }
 
+    /// Connections open and idle, and requests waiting for one, over every server's pools.
+    var connectionTotals: (open: Int, idle: Int, pending: Int) {
+        servers.reduce((0, 0, 0)) { total, server in
+            (total.0 + server.load.open.load(ordering: .relaxed), total.1 + server.load.idle.load(ordering: .relaxed),
+             total.2 + server.load.pending.load(ordering: .relaxed))
+        }
+    }
+
     /// Whether `pick` wants a hash of the request (consistent hashing).
     var wantsHash: Bool { algorithm == .hash }
 
