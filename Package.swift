@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"6.0.0"),
     ],
     targets: [
         // The radix-tree router: pure Swift, no NIO. Shared by the gateway and SluiceWeb.
@@ -90,13 +92,39 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The API-gateway filters as values: path rewrites, header rules and their variables, direct answers, CORS,
+        // allow/deny by address. No NIO.
+        .target(name: "SluiceFilters", dependencies: ["SluiceTraffic"], swiftSettings: strict),
+        // glibc's libxcrypt `crypt_r`, for htpasswd files.
+        .target(name: "CCrypt", linkerSettings: [.linkedLibrary("crypt")]),
+        // Authentication: API keys, htpasswd (basic), JWT verification with jwt-kit, a bounded cache of verdicts.
+        .target(
+            name: "SluiceAuth",
+            dependencies: [
+                "CCrypt",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // DNS: the message codec (NIO-free), resolv.conf, and a UDP/TCP client over NIO for upstream discovery.
+        .target(
+            name: "SluiceDNS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // The INI configuration: parser, typed `GatewayConfig`, validation with file:line errors. No NIO.
-        .target(name: "SluiceConfig", dependencies: ["SluiceRouter", "SluiceTraffic"], swiftSettings: strict),
+        .target(name: "SluiceConfig", dependencies: ["SluiceRouter", "SluiceTraffic", "SluiceFilters"], swiftSettings: strict),
         // The proxy: sits on SluiceServer and SluiceRouter, never on SluiceWeb.
         .target(
             name: "SluiceGateway",
             dependencies: [
                 "SluiceRouter", "SluiceServer", "SluiceConfig", "SluiceTraffic", "SluiceRedis", "SluiceTLS",
+                "SluiceFilters", "SluiceAuth", "SluiceDNS",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -180,6 +208,26 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTraffic", "SluiceTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SluiceFiltersTests", dependencies: ["SluiceFilters", "SluiceTraffic"], swiftSettings: strict),
+        .testTarget(
+            name: "SluiceAuthTests",
+            dependencies: [
+                "SluiceAuth",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceDNSTests",
+            dependencies: [
+                "SluiceDNS", "SluiceTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "SluiceTrafficTests", dependencies: ["SluiceTraffic", "SluiceTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SluiceRedisTests",
@@ -197,8 +245,10 @@ let package = Package(
             name: "SluiceGatewayTests",
             dependencies: [
                 "SluiceGateway", "SluiceServer", "SluiceRouter", "SluiceDemoApp", "SluiceTestSupport", "SluiceConfig",
-                "SluiceTraffic", "CAllocationCounter", "SluiceTLS",
+                "SluiceTraffic", "CAllocationCounter", "SluiceTLS", "SluiceFilters", "SluiceAuth", "SluiceWeb",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

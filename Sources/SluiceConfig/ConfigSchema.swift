@@ -20,6 +20,7 @@ enum SectionKind: String, CaseIterable, Sendable {
                 .single("access_log"), .single("access_log_format"), .single("metrics"), .single("log_level"), .list("trusted_proxies"), .list("include"),
                 .single("redirect_https"), .single("h2_max_concurrent_streams"), .single("h2_initial_window_size"),
                 .single("h2_connection_window_size"), .single("h2_max_header_list_size"),
+                .list("resolver"), .single("resolver_timeout"),
             ]
         case .upstream:
             [
@@ -30,7 +31,7 @@ enum SectionKind: String, CaseIterable, Sendable {
                 .single("zone_min_size"), .single("panic"), .single("slow_start"), .single("retry_budget"),
                 .single("circuit_breaker"), .single("max_requests"), .single("max_pending"),
                 .single("adaptive_concurrency"), .list("degrade"), .single("tls"), .single("tls_verify"),
-                .single("tls_ca"), .single("tls_sni"), .single("protocol"),
+                .single("tls_ca"), .single("tls_sni"), .single("protocol"), .single("resolve_interval"),
             ]
         case .route:
             [
@@ -40,7 +41,15 @@ enum SectionKind: String, CaseIterable, Sendable {
                 .single("fallback"), .list("degrade"), .single("circuit_breaker"), .single("adaptive_concurrency"),
                 .list("fault"), .single("fault_header"), .single("hsts"), .single("gzip"), .single("gzip_types"),
                 .single("gzip_min_length"), .single("gzip_level"), .single("websocket"),
-                .single("tunnel_timeout"),
+                .single("tunnel_timeout"), .single("strip_prefix"), .single("add_prefix"), .single("rewrite"),
+                .list("request_header"), .list("response_header"), .list("hide_header"), .single("return"),
+                .single("cors"), .list("allow"), .list("deny"), .single("auth"), .single("auth_identity_header"),
+                .single("auth_cache"), .single("auth_cache_size"), .single("jwt_keys"), .single("jwt_issuer"),
+                .single("jwt_audience"), .single("jwt_leeway"), .single("jwt_required_claims"),
+                .single("jwt_identity_claim"), .list("jwt_claim_header"), .single("jwt_from"), .single("api_keys"),
+                .single("api_key_from"), .single("htpasswd"), .single("auth_realm"), .single("forward_auth_timeout"),
+                .single("forward_auth_request_headers"), .single("forward_auth_response_headers"),
+                .single("forward_auth_identity_header"), .single("auth_failure"), .single("mirror"),
             ]
         case .protection:
             [.single("adaptive"), .single("max_inflight"), .single("recovery")]

@@ -16,7 +16,9 @@ extension ConfigValidator {
                 errors.append(reader.error(matchEntry, "invalid route pattern '\(matchEntry.value)': \(error.detail)"))
             }
         }
-        let upstreamEntry = reader.required("upstream", example: "users", errors: &errors)
+        // A route that answers itself (`return`) needs no upstream.
+        let upstreamEntry = reader.entry("return") != nil
+            ? reader.entry("upstream") : reader.required("upstream", example: "users", errors: &errors)
         let splits = reader.value("upstream", default: [UpstreamSplit]?.none, errors: &errors) { text throws(ValueError) in
             try UpstreamSplit.parseList(text)
         }
@@ -54,6 +56,7 @@ extension ConfigValidator {
             location: section.location)
         readRouteTraffic(reader, into: &config)
         readRouteEdge(reader, into: &config)
+        readRouteFilters(reader, into: &config)
         return ReadRoute(
             config: config, matchEntry: matchEntry, upstreamEntry: upstreamEntry, patternValid: patternValid)
     }

@@ -58,6 +58,19 @@ extension ConfigValidator {
         config.http2 = readHTTP2(reader, maxHeaderSize: config.maxHeaderSize, errors: &errors)
         config.redirectHTTPS = reader.boolean("redirect_https", default: false, errors: &errors)
         config.metrics = reader.boolean("metrics", default: true, errors: &errors)
+        config.resolvers = reader.values("resolver", errors: &errors) { entry throws(ValueError) in
+            try Self.list(entry.value).map { item throws(ValueError) in
+                let bare = !item.contains(":") || (item.hasPrefix("[") && item.hasSuffix("]")) || (!item.hasPrefix("[") && item.filter { $0 == ":" }.count > 1)
+                let text = bare ? (item.contains(":") && !item.hasPrefix("[") ? "[\(item)]:53" : "\(item):53") : item
+                let (host, port) = try HostPort.parse(text, defaultHost: nil, ports: 1...65535, expected: "an address like 127.0.0.1:53 or [::1]:53")
+                guard Self.isIPLiteral(host) else {
+                    throw ValueError(expected: "an IP address (the resolver cannot be found by name)", got: item)
+                }
+                return ListenAddress(host: host, port: port)
+            }
+        }.flatMap { $0 }
+        config.resolverTimeout = reader.duration(
+            "resolver_timeout", default: .seconds(2), in: .milliseconds(100) ... .seconds(30), errors: &errors)
         if let entry = reader.entry("admin_token") {
             if let problem = Self.adminTokenProblem(entry.value) {
                 errors.append(reader.error(entry, problem))

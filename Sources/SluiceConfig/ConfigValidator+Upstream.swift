@@ -69,6 +69,8 @@ extension ConfigValidator {
             location: section.location)
         config.maxFails = reader.integer("max_fails", default: 1, in: 0...1000, errors: &errors)
         config.failTimeout = reader.duration("fail_timeout", default: .seconds(1), in: Bounds.positiveDay, errors: &errors)
+        config.resolveInterval = reader.duration(
+            "resolve_interval", default: .seconds(10), in: .seconds(1) ... .seconds(86_400), errors: &errors)
         readUpstreamTraffic(reader, into: &config)
         readUpstreamTLS(reader, into: &config)
         return config
@@ -84,14 +86,27 @@ extension ConfigValidator {
         }
         var server = UpstreamServerConfig(host: "", port: 0, location: entry.location)
         var valid = true
-        do {
+        let flags = Set(options.dropFirst().filter { $0.name == nil }.map(\.value))
+        if flags.contains("srv") {
+            // `_users._tcp.internal srv resolve`: no port, the records give it.
+            let name = first.value.lowercased()
+            if !HostPort.isHostName(name[...]) || !name.hasPrefix("_") || !flags.contains("resolve") {
+                errors.append(reader.error(entry, ValueError(expected: "an SRV name like _users._tcp.internal followed by srv resolve", got: first.value).description))
+                valid = false
+            }
+            server.host = name
+        } else { do {
             (server.host, server.port) = try HostPort.parse(
                 first.value, defaultHost: nil, ports: 1...65535, expected: "HOST:PORT like 10.0.1.10:8081")
         } catch {
             errors.append(reader.error(entry, error.description))
             valid = false
+        } }
+        if flags.contains("resolve") && valid && !flags.contains("srv") && Self.isIPLiteral(server.host) {
+            errors.append(reader.error(entry, "'resolve' needs a DNS name; \(server.host) is an address"))
+            valid = false
         }
-        let optionNames = ["zone", "weight", "max_conns", "backup", "tls"]
+        let optionNames = ["zone", "weight", "max_conns", "backup", "tls", "resolve", "srv"]
         var seen = Set<String>()
         for option in options.dropFirst() {
             let name = option.name ?? option.value
@@ -111,6 +126,8 @@ extension ConfigValidator {
                 case "weight": server.weight = try ValueParsing.integer(option.value, in: 1...1000)
                 case "max_conns": server.maxConnections = try ValueParsing.integer(option.value, in: 1...100_000)
                 case "tls": server.tls = true
+                case "resolve": server.resolve = true
+                case "srv": server.srv = true
                 default: server.backup = true
                 }
             } catch {
@@ -125,12 +142,21 @@ extension ConfigValidator {
     private static func optionProblem(_ option: ValueOption, known: [String]) -> String? {
         let name = option.name ?? option.value
         if known.contains(name) {
-            if name == "backup" || name == "tls" { return option.name == nil ? nil : "'\(name)' takes no value" }
+            if ["backup", "tls", "resolve", "srv"].contains(name) {
+                return option.name == nil ? nil : "'\(name)' takes no value"
+            }
             return option.name == nil ? "'\(name)' needs a value, like \(name)=..." : nil
         }
         if let close = Suggestion.closest(to: name, in: known) {
             return "unknown server option '\(name)'; did you mean '\(close)'?"
         }
-        return "unknown server option '\(name)'; the options are zone=NAME, weight=N, max_conns=N, backup and tls"
+        return "unknown server option '\(name)'; the options are zone=NAME, weight=N, max_conns=N, backup, tls, resolve and srv"
+    }
+}
+
+extension ConfigValidator {
+    /// Whether `host` is an IPv4 or IPv6 address rather than a name.
+    static func isIPLiteral(_ host: String) -> Bool {
+        host.contains(":") || (host.split(separator: ".").count == 4 && host.utf8.allSatisfy { $0 == 46 || ($0 >= 48 && $0 <= 57) })
     }
 }

@@ -114,6 +114,10 @@ public struct ServerConfig: Sendable, Equatable {
     /// `metrics` (default on): record request-path metrics (requests, durations, rate-limit decisions by route;
     /// upstream durations). Off leaves `/metrics` with the state read when scraped.
     public var metrics = true
+    /// `resolver = 127.0.0.1:53, [::1]:53`: the DNS servers `resolve` upstream servers ask (default: the
+    /// nameservers of /etc/resolv.conf); `resolver_timeout` (100ms...30s, default 2s) per attempt.
+    public var resolvers: [ListenAddress] = []
+    public var resolverTimeout = Duration.seconds(2)
     /// The first `[server]` header.
     public var location: SourceLocation
 

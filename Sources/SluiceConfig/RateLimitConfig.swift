@@ -13,9 +13,16 @@ public struct RateLimitConfig: Sendable, Hashable {
         case clientIP
         /// One bucket per value of this request header; requests without it share one bucket.
         case header(String)
+        /// One bucket per authenticated caller (the route's `auth` identity); requests without one share a bucket.
+        case identity
+
+        /// The name under which `identity` is asked of a request's field reader: never a real header (`:` is not
+        /// a token character).
+        public static let identityField = ":identity"
 
         public var description: String {
             switch self {
+            case .identity: "identity"
             case .route: "route"
             case .clientIP: "client_ip"
             case .header(let name): "header:\(name)"
@@ -142,12 +149,13 @@ public struct RateLimitConfig: Sendable, Hashable {
         switch text {
         case "route": return .route
         case "client_ip": return .clientIP
+        case "identity": return .identity
         default:
             if text.hasPrefix("header:") {
                 let name = text.dropFirst("header:".count)
                 if !name.isEmpty, name.utf8.allSatisfy(ConfigValidator.isTokenByte) { return .header(name.lowercased()) }
             }
-            throw ValueError(expected: "key=route, key=client_ip or key=header:NAME", got: text)
+            throw ValueError(expected: "key=route, key=client_ip, key=identity or key=header:NAME", got: text)
         }
     }
 }

@@ -3,7 +3,10 @@ public import SluiceTraffic
 /// `[route NAME]`: which requests go to which upstream, and how long they may take.
 public struct RouteConfig: Sendable, Equatable {
     /// Every upstream this route may send to: its split and its canary.
-    public var allUpstreams: [String] { splits.map(\.upstream) + (canary.map { [$0.upstream] } ?? []) }
+    public var allUpstreams: [String] {
+        if filters.directAnswer != nil { return [] }
+        return splits.map(\.upstream) + (canary.map { [$0.upstream] } ?? []) + (filters.mirror.map { [$0.upstream] } ?? [])
+    }
 
     public var name: String
     /// `match`: a SluiceRouter pattern, `/api/v1/users/:id` or `/api/v1/users/*`.
@@ -12,7 +15,7 @@ public struct RouteConfig: Sendable, Equatable {
     public var hosts: [String]
     /// `methods`: uppercase; empty matches any method.
     public var methods: [String]
-    /// `upstream`: the name of an `[upstream]` section.
+    /// `upstream`: the name of an `[upstream]` section (empty for a route that answers itself with `return`).
     public var upstream: String
     /// `timeout`: from sending the request until the response head arrives; 504 after it.
     public var timeout: Duration
@@ -57,6 +60,8 @@ public struct RouteConfig: Sendable, Equatable {
     public var fault: FaultConfig?
     /// `fault_header`: let `Sluice-Fault-Delay` / `Sluice-Fault-Abort` request headers inject faults.
     public var faultHeader = false
+    /// `strip_prefix`, `rewrite`, `request_header`, `return`, `cors`, `allow`, `auth`, `mirror`… (`RouteFiltersConfig`).
+    public var filters = RouteFiltersConfig()
     /// The `[route NAME]` header.
     public var location: SourceLocation
 

@@ -24,6 +24,11 @@ public struct UpstreamConfig: Sendable, Equatable {
     /// `max_fails`: local-origin failures in a row (connect refused or timed out, a fresh connection closed before
     /// any answer) that take a server out of rotation at once; 0 never does. Default 1 (nginx's).
     public var maxFails = 1
+    /// `resolve_interval` (1s...1d, default 10s): how often `resolve` servers are looked up again (sooner when the
+    /// records' TTL is shorter, never more often than once a second).
+    public var resolveInterval = Duration.seconds(10)
+    /// Whether any server is found through DNS.
+    public var resolves: Bool { servers.contains(where: \.resolve) }
     /// `fail_timeout`: without active checks, how long a server taken out waits before it is probed again
     /// (doubling after each failed probe, up to 30 times as long). Default 1s.
     public var failTimeout = Duration.seconds(1)
@@ -140,6 +145,11 @@ public struct UpstreamServerConfig: Hashable, Sendable {
     public var backup: Bool
     /// `tls`: this server is reached over TLS (with the upstream's `tls_*` settings).
     public var tls = false
+    /// `resolve`: `host` is a DNS name re-resolved every `resolve_interval` (or its records' TTL); each address is
+    /// a server of its own, added and drained as the answer changes.
+    public var resolve = false
+    /// `srv` (with `resolve`): `host` names SRV records (`_users._tcp.internal`), which give the ports and weights.
+    public var srv = false
     public var location: SourceLocation
 
     public init(

@@ -5,6 +5,7 @@ public import NIOPosix
 public import SluiceConfig
 public import SluiceServer
 public import SluiceTLS
+import SluiceDNS
 public import Prometheus
 
 #if canImport(Glibc)
@@ -37,6 +38,10 @@ public final class Gateway: Sendable {
     /// What `POST /reload` runs (set by the daemon, which knows the configuration file); returns an error or nil.
     public let reloader = NIOLockedValueBox<(@Sendable () async -> String?)?>(nil)
     private let mutable: NIOLockedValueBox<Mutable>
+    /// Reloads and DNS refreshes, one at a time.
+    private let applying = SerialTasks()
+    /// `resolve` servers' DNS lookups; nil until a configuration has any.
+    let discovery: UpstreamDiscovery?
     /// The `[tls]` certificates, loaded and checked; replaced by a reload that loads new ones.
     private let certificates: NIOLockedValueBox<ServerCertificates?>
 
@@ -51,6 +56,7 @@ public final class Gateway: Sendable {
         var loadedAt = 0.0
         /// Servers a reload removed, closed after a grace period (or at shutdown, whichever is first).
         var retiring: [UpstreamServer] = []
+        var auth = AuthMaterials()
     }
 
     /// Compiles `config`; call `start()` to bind. Throws `ConfigErrors` if the routes conflict.
@@ -62,7 +68,15 @@ public final class Gateway: Sendable {
         self.certificates = NIOLockedValueBox(try Self.loadCertificates(config))
         var compiler = RuntimeCompiler(previous: [:], group: group, logger: logger, events: events)
         compiler.registry = config.server.metrics ? metrics.registry : nil
-        let compiled = try compiler.compile(config, generation: 1)
+        let discovery = UpstreamDiscovery(
+            client: DNSClient(
+                nameservers: UpstreamDiscovery.nameservers(config.server), group: group,
+                timeout: TimeAmount(config.server.resolverTimeout)),
+            eventLoop: group.next(), logger: logger)
+        self.discovery = discovery
+        // Key files and DNS answers come in `start()` (they take I/O): until then, routes with `auth` refuse and
+        // `resolve` servers are absent.
+        let compiled = try compiler.compile(discovery.expand(config), generation: 1)
         Self.warnAboutUnbuiltFeatures(config, logger: logger)
         self.accessLog = AccessLog(group: group)
         self.monitor = RuntimeMonitor(group: group)
@@ -74,6 +88,7 @@ public final class Gateway: Sendable {
         mutable.loadedAt = Self.unixTime()
         self.mutable = NIOLockedValueBox(mutable)
         metrics.configLoaded(hash: mutable.configHash, at: mutable.loadedAt, generation: 1)
+        discovery.onChange.withLockedValue { $0 = { [weak self] in self?.discoveryChanged() } }
     }
 
     /// The compiled state new requests use (for tests and, later, the admin API).
@@ -132,6 +147,7 @@ public final class Gateway: Sendable {
 
     /// Binds every listener of the configuration, and the admin API.
     public func start() async throws {
+        try await applying.run { try await self.prepare() }
         let config = self.config
         if let problem = await configureAccessLog(config.server) { logger.error("\(problem)") }
         for address in config.server.listen { try await bind(address, server: config.server) }
@@ -206,17 +222,56 @@ public final class Gateway: Sendable {
         }
     }
 
+    /// Loads the routes' key files and resolves the `resolve` servers, then compiles again with them (before the
+    /// listeners bind).
+    private func prepare() async throws {
+        let config = self.config
+        let needsAuth = config.routes.contains {
+            if case .forward = $0.filters.auth?.kind { return false }
+            return $0.filters.auth != nil
+        }
+        let resolves = config.upstreams.contains(where: \.resolves)
+        guard needsAuth || resolves else { return }
+        let auth = try await AuthMaterials.load(config)
+        mutable.withLockedValue { $0.auth = auth }
+        await discovery?.watch(config)
+        try await recompile(config, auth: auth, listeners: false)
+    }
+
+    /// DNS answers changed: the running configuration compiled again with the new addresses.
+    func discoveryChanged() {
+        Task {
+            try? await applying.run {
+                try await self.recompile(self.config, auth: self.mutable.withLockedValue { $0.auth }, listeners: false)
+            }
+        }
+    }
+
     private func applyChecked(_ config: GatewayConfig) async throws {
+        try await applying.run { try await self.applySerially(config) }
+    }
+
+    private func applySerially(_ config: GatewayConfig) async throws {
+        // Key files first: a bad one fails the reload before anything is compiled.
+        let auth = try await AuthMaterials.load(config)
+        await discovery?.watch(config)
+        try await recompile(config, auth: auth)
+    }
+
+    /// Compiles `config` and swaps it in; with `listeners`, also binds, drains and moves listeners and the admin API
+    /// to match it (a reload; not before `start`, nor for a DNS change).
+    private func recompile(_ config: GatewayConfig, auth: AuthMaterials, listeners: Bool = true) async throws {
         let (previous, generation) = mutable.withLockedValue { ($0.servers, $0.generation + 1) }
         // Certificates first: a bad one fails the reload before anything new (health checkers) is started.
         let certificates = try Self.loadCertificates(config)
         var compiler = RuntimeCompiler(previous: previous, group: group, logger: logger, events: events)
         compiler.registry = config.server.metrics ? metrics.registry : nil
+        compiler.auth = auth
         compiler.previousUpstreams = proxy.state.upstreams
         compiler.previousState = (proxy.state, self.config)
         let compiled: (state: RuntimeState, servers: [RuntimeCompiler.ServerKey: UpstreamServer])
         do {
-            compiled = try compiler.compile(config, generation: generation)
+            compiled = try compiler.compile(discovery?.expand(config) ?? config, generation: generation)
         } catch {
             // Servers the failed compile started (with their health checkers) must not outlive it.
             let kept = Set(previous.values.map(ObjectIdentifier.init))
@@ -231,6 +286,7 @@ public final class Gateway: Sendable {
         let old = mutable.withLockedValue { state -> (config: GatewayConfig, listeners: [ListenAddress: HTTPServer]) in
             let old = (state.config, state.listeners)
             state.config = config
+            state.auth = auth
             state.servers = compiled.servers
             state.generation = generation
             state.configHash = Self.hash(config)
@@ -241,19 +297,21 @@ public final class Gateway: Sendable {
         proxy.swap(compiled.state)
         Self.warnAboutUnbuiltFeatures(config, logger: logger)
 
-        // Listeners: bind the new, drain the removed.
-        let wanted = Set(config.server.listen)
-        for address in config.server.listen where old.listeners[address] == nil {
-            try await bind(address, server: config.server)
-        }
-        for (address, server) in old.listeners where !wanted.contains(address) {
-            mutable.withLockedValue { _ = $0.listeners.removeValue(forKey: address) }
-            await server.shutdown(gracePeriod: TimeAmount(config.server.drainTimeout))
-        }
-        do {
-            try await startAdmin(config.server.admin)
-        } catch {
-            logger.error("admin API could not listen", metadata: ["address": "\(config.server.admin.map { "\($0)" } ?? "-")", "error": "\(error)"])
+        if listeners {
+            // Listeners: bind the new, drain the removed.
+            let wanted = Set(config.server.listen)
+            for address in config.server.listen where old.listeners[address] == nil {
+                try await bind(address, server: config.server)
+            }
+            for (address, server) in old.listeners where !wanted.contains(address) {
+                mutable.withLockedValue { _ = $0.listeners.removeValue(forKey: address) }
+                await server.shutdown(gracePeriod: TimeAmount(config.server.drainTimeout))
+            }
+            do {
+                try await startAdmin(config.server.admin)
+            } catch {
+                logger.error("admin API could not listen", metadata: ["address": "\(config.server.admin.map { "\($0)" } ?? "-")", "error": "\(error)"])
+            }
         }
 
         // Servers that are gone: retire their pools once requests that started on the old state are done with them.
@@ -302,6 +360,7 @@ public final class Gateway: Sendable {
             return Array(state.servers.values) + state.retiring
         }
         monitor.stop()
+        discovery?.stop()
         for server in servers { server.close() }
         try? await currentState.globalLimiter?.shutdown().get()
         await accessLog.shutdown()

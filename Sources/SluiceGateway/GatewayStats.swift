@@ -13,6 +13,8 @@ public final class GatewayStats: Sendable {
     public let notFound = ManagedAtomic(0)
     /// Requests refused by the gateway for their path or method (bad path, TRACE): 400/405.
     public let badRequests = ManagedAtomic(0)
+    /// Requests refused by a route's `allow`/`deny` (403).
+    public let accessDenied = ManagedAtomic(0)
     public let badGateway = ManagedAtomic(0)
     public let serviceUnavailable = ManagedAtomic(0)
     public let gatewayTimeout = ManagedAtomic(0)

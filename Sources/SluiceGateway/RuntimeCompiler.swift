@@ -19,9 +19,15 @@ struct RuntimeCompiler {
     let logger: Logger
     /// Where routes and upstreams register their metrics; nil compiles without metrics.
     var registry: PrometheusCollectorRegistry?
+    /// The files the routes' `auth` reads, loaded (`AuthMaterials.load`); a route whose files are missing here
+    /// refuses every request 503 rather than letting one through unchecked.
+    var auth = AuthMaterials()
     /// Servers made anew (not taken over), so that a compile that fails can close them.
     private let ledger = Ledger()
     var started: [UpstreamServer] { ledger.created }
+
+    /// Notes a server this compile made (closed again if the compile fails).
+    func record(_ server: UpstreamServer) { ledger.created.append(server) }
 
     private final class Ledger {
         var created: [UpstreamServer] = []
@@ -119,8 +125,13 @@ struct RuntimeCompiler {
             routeTraffic[route.name] = traffic.route(
                 route, global: config.globalRateLimit, globalLimiter: globalLimiter, now: now)
         }
+        var filters: [String: RouteFilters] = [:]
+        for route in config.routes where !route.filters.isEmpty {
+            filters[route.name] = routeFilters(route, upstreams: upstreams, servers: &servers)
+        }
         let routes = try Self.routeTable(
-            config.routes, upstreams: upstreams, traffic: routeTraffic, registry: registry)
+            config.routes, upstreams: upstreams, traffic: routeTraffic, filters: filters, registry: registry,
+            group: group)
         let state = RuntimeState(
             routes: routes, upstreams: upstreams, generation: generation, routeTraffic: routeTraffic,
             protection: traffic.protection(config.protection, now: now),
@@ -150,11 +161,15 @@ struct RuntimeCompiler {
     /// One router per virtual host (exact name, `*.suffix`, or none), each route under every method it allows.
     static func routeTable(
         _ routes: [RouteConfig], upstreams: [String: UpstreamPool], traffic: [String: RouteTraffic] = [:],
-        registry: PrometheusCollectorRegistry? = nil
+        filters: [String: RouteFilters] = [:], registry: PrometheusCollectorRegistry? = nil,
+        group: (any EventLoopGroup)? = nil
     ) throws -> RouteTable {
         var builders: [String: RouterBuilder<ProxyRoute>] = [:]
+        // A route that answers itself (`return`) has no upstream: it gets one without servers, never asked.
+        let none = routes.contains { $0.filters.directAnswer != nil }
+            ? group.map { UpstreamPool(name: "-", servers: [], group: $0) } : nil
         for config in routes {
-            guard let upstream = upstreams[config.upstream] else {
+            guard let upstream = upstreams[config.upstream] ?? (config.filters.directAnswer != nil ? none : nil) else {
                 throw ConfigErrors([
                     ConfigError(location: config.location, section: "[route \(config.name)]", key: "upstream",
                                 message: "no [upstream] named '\(config.upstream)'")
@@ -171,6 +186,7 @@ struct RuntimeCompiler {
             route.tunnelTimeout = TimeAmount(config.tunnelTimeout)
             route.allowsTrace = config.methods.contains("TRACE")
             route.traffic = traffic[config.name]
+            route.filters = filters[config.name]
             route.metrics = registry.map {
                 RouteMetrics(name: config.name, hasRateLimits: !config.rateLimits.isEmpty, registry: $0)
             }

@@ -43,6 +43,7 @@ struct Sluiced: AsyncParsableCommand {
             do {
                 let loaded = try ConfigLoader.load(path: config)
                 _ = try Gateway.loadCertificates(loaded)
+                _ = try await AuthMaterials.load(loaded)
                 for warning in loaded.warnings { printError("sluiced: [warn] \(warning)") }
                 printError("sluiced: the configuration file \(config) syntax is ok")
                 printError("sluiced: configuration file \(config) test is successful (\(loaded.routes.count) routes, \(loaded.upstreams.count) upstreams)")
@@ -170,12 +171,18 @@ struct Sluiced: AsyncParsableCommand {
             serverLines += "server = 127.0.0.1:\(server.port!) zone=\(zone)\n"
         }
         let admin = ListenAddress(host: address.host, port: address.port == 0 ? 0 : address.port + 1000)
-        let config = try ConfigLoader.parse(demoConfig(listen: address, admin: admin, servers: serverLines), file: "<demo>")
+        // The demo's API key file (etc/demo-api-keys), written where the in-process demo can read it.
+        let keys = "/tmp/sluice-demo-api-keys-\(getpid())"
+        guard let file = fopen(keys, "w") else { throw ExitCode(1) }
+        fputs("demo-key-0123456789abcdef demo\n", file)
+        fclose(file)
+        let config = try ConfigLoader.parse(
+            demoConfig(listen: address, admin: admin, servers: serverLines, keys: keys), file: "<demo>")
         return (config, servers)
     }
 
     /// `etc/demo.ini`'s configuration.
-    static func demoConfig(listen: ListenAddress, admin: ListenAddress, servers: String) -> String {
+    static func demoConfig(listen: ListenAddress, admin: ListenAddress, servers: String, keys: String) -> String {
         """
         [server]
         listen = \(listen)
@@ -213,6 +220,28 @@ struct Sluiced: AsyncParsableCommand {
         degrade = error_ratio=50% window=10s min_requests=10 recovery=5s
         fault_header = on
 
+        ; API-gateway filters: /v2/people/:id is /api/v1/users/:id rewritten, with CORS and a response header;
+        ; /private/* needs an API key (the file is beside this one) and is limited per caller; /gateway/health is
+        ; answered by the gateway itself.
+        [route people]
+        match = /v2/people/:id
+        upstream = demo
+        rewrite = /api/v1/users/:id
+        response_header = set X-Route $route
+        cors = origins=http://localhost:3000 methods=GET credentials=on
+
+        [route private]
+        match = /private/*rest
+        upstream = demo
+        strip_prefix = /private
+        auth = api_key
+        api_keys = \(keys)
+        rate_limit = 5/s key=identity
+
+        [route health]
+        match = /gateway/health
+        return = 200 type=application/json body={"status":"ok","route":"$route"}
+
         [route everything]
         match = /*
         upstream = demo
@@ -240,6 +269,11 @@ struct Sluiced: AsyncParsableCommand {
                 'http://\(admin)/degrade?route=feed&state=on'                          # admin API: degrade by hand
               curl -i http://\(listen)/api/v1/feed                                    # the fallback, Sluice-Degraded: 1
               curl http://\(admin)/status; curl http://\(admin)/metrics
+            API-gateway filters: a rewrite, an API key, the gateway's own answer:
+              curl -i http://\(listen)/v2/people/7                   # rewritten to /api/v1/users/7, X-Route: people
+              curl -i http://\(listen)/private/ping                  # 401: no API key
+              curl -H 'X-API-Key: demo-key-0123456789abcdef' http://\(listen)/private/ping
+              curl http://\(listen)/gateway/health
             Stop with Ctrl-C.
             """)
         fflush(nil)

@@ -41,6 +41,9 @@ extension ConfigExtremeValueTests {
         key(.server, "request_timeout", .duration(.zero...day)) { d($0.server.requestTimeout) },
         key(.server, "keepalive_timeout", .duration(.zero...day)) { d($0.server.keepaliveTimeout) },
         key(.server, "drain_timeout", .duration(.zero...day)) { d($0.server.drainTimeout) },
+        key(.server, "resolver_timeout", .duration(.milliseconds(100)...Duration.seconds(30))) {
+            d($0.server.resolverTimeout)
+        },
         key(.server, "h2_max_concurrent_streams", .count(1...10_000)) { n($0.server.http2.maxConcurrentStreams) },
         key(.server, "h2_initial_window_size", .size(1024...(16 << 20))) { n($0.server.http2.initialWindowSize) },
         key(.server, "h2_connection_window_size", .size(65_535...(64 << 20))) {
@@ -69,6 +72,7 @@ extension ConfigExtremeValueTests {
         key(.upstream, "zone_min_size", .count(0...10_000)) { n($0.upstreams.first?.zoneMinSize) },
         key(.upstream, "panic", .share(positive: false)) { $0.upstreams.first?.panicThreshold },
         key(.upstream, "slow_start", .duration(.zero...day)) { d($0.upstreams.first?.slowStart) },
+        key(.upstream, "resolve_interval", .duration(.seconds(1)...day)) { d($0.upstreams.first?.resolveInterval) },
         key(.upstream, "retry_budget", .share(positive: false)) { $0.upstreams.first?.retryBudget },
         key(.upstream, "retry_budget", "min", "20% min={}", .count(0...10_000)) {
             n($0.upstreams.first?.retryBudgetMinimum)
@@ -184,6 +188,30 @@ extension ConfigExtremeValueTests {
         key(.route, "timeout", .duration(aboveZero...day)) { d($0.routes.first?.timeout) },
         key(.route, "idle_timeout", .duration(aboveZero...day)) { d($0.routes.first?.idleTimeout) },
         key(.route, "tunnel_timeout", .duration(aboveZero...day)) { d($0.routes.first?.tunnelTimeout) },
+        key(.route, "auth_cache", nil, "{}\nauth = forward http://127.0.0.1:9000/check", .duration(.zero...hour)) {
+            d($0.routes.first?.filters.auth?.cacheFor)
+        },
+        key(.route, "auth_cache_size", nil, "{}\nauth = forward http://127.0.0.1:9000/check", .count(0...10_000_000)) {
+            n($0.routes.first?.filters.auth?.cacheSize)
+        },
+        key(.route, "forward_auth_timeout", nil, "{}\nauth = forward http://127.0.0.1:9000/check",
+            .duration(.milliseconds(1)...Duration.seconds(60))) {
+            guard case .forward(let forward) = $0.routes.first?.filters.auth?.kind else { return nil }
+            return d(forward.timeout)
+        },
+        key(.route, "jwt_leeway", nil, "{}\nauth = jwt\njwt_keys = /etc/passwd", .duration(.zero...Duration.seconds(600))) {
+            guard case .jwt(let jwt) = $0.routes.first?.filters.auth?.kind else { return nil }
+            return d(jwt.leeway)
+        },
+        key(.route, "mirror", "percent", "users percent={}", .share(positive: false)) {
+            $0.routes.first?.filters.mirror?.share
+        },
+        key(.route, "mirror", "max_body", "users max_body={}", .size(0...(16 << 20))) {
+            n($0.routes.first?.filters.mirror?.maxBody)
+        },
+        key(.route, "mirror", "max_in_flight", "users max_in_flight={}", .count(1...100_000)) {
+            n($0.routes.first?.filters.mirror?.maxInFlight)
+        },
         key(.route, "gzip_min_length", nil, "{}\ngzip = on", .size(0...(1 << 30))) {
             n($0.routes.first?.compression?.minLength)
         },

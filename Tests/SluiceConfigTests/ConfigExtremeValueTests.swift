@@ -178,7 +178,11 @@ func seconds(_ duration: Duration) -> Double {
             "methods", "split_key", "canary", "retry_non_idempotent", "host_rewrite", "priority", "fault_header",
             "adaptive", "merge_slashes", "escaped_slashes", "admin_token", "certificate", "tls_min_version",
             "redirect_https", "protocol", "tls", "tls_verify", "tls_ca", "tls_sni", "hsts", "gzip", "gzip_types",
-            "websocket", "access_log_format", "metrics",
+            "websocket", "access_log_format", "metrics", "strip_prefix", "add_prefix", "rewrite", "request_header",
+            "response_header", "hide_header", "return", "cors", "allow", "deny", "auth", "auth_identity_header",
+            "jwt_keys", "jwt_issuer", "jwt_audience", "jwt_required_claims", "jwt_identity_claim", "jwt_claim_header",
+            "jwt_from", "api_keys", "api_key_from", "htpasswd", "auth_realm", "forward_auth_request_headers",
+            "forward_auth_response_headers", "forward_auth_identity_header", "auth_failure", "resolver",
         ]
         let covered = Set(Self.keys.map(\.key))
         #expect(documented.subtracting(textual).subtracting(covered).sorted() == [])

@@ -34,7 +34,7 @@ import Testing
             "sticky = on",
             "unknown key; [upstream] takes server, balance, keepalive, keepalive_timeout, keepalive_requests, "
                 + "max_connections, queue, queue_timeout, connect_timeout, max_fails, fail_timeout, health_check, outlier, hash_key, zone_min_size, "
-                + "panic, slow_start, retry_budget, circuit_breaker, max_requests, max_pending, adaptive_concurrency, degrade, tls, tls_verify, tls_ca, tls_sni, protocol"
+                + "panic, slow_start, retry_budget, circuit_breaker, max_requests, max_pending, adaptive_concurrency, degrade, tls, tls_verify, tls_ca, tls_sni, protocol, resolve_interval"
         ),
     ])
     func unknownUpstreamKeys(line: String, message: String) throws {
@@ -122,7 +122,7 @@ import Testing
         ("[upstream users]", "server = 10.0.0.2:80 weight", "'weight' needs a value, like weight=..."),
         (
             "[upstream users]", "server = 10.0.0.2:80 primary",
-            "unknown server option 'primary'; the options are zone=NAME, weight=N, max_conns=N, backup and tls"
+            "unknown server option 'primary'; the options are zone=NAME, weight=N, max_conns=N, backup, tls, resolve and srv"
         ),
         ("[upstream users]", "server = 10.0.0.1:80", "10.0.0.1:80 is listed twice (first at sluice.ini:5)"),
     ])

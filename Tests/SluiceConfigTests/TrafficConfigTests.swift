@@ -119,7 +119,8 @@ import Testing
 @Suite struct DemoConfigFileTests {
     @Test func demoFileLoadsWithItsTrafficControl() throws {
         let config = try ConfigLoader.load(path: ConfigLoaderTests.packageRoot + "/etc/demo.ini")
-        #expect(config.routes.map(\.priority) == [.core, .normal, .optional, .normal])
+        #expect(config.routes.map(\.priority) == [.core, .normal, .optional, .normal, .normal, .normal, .normal])
+        #expect(config.routes[4].filters.auth != nil && config.routes[5].filters.directAnswer != nil)
         #expect(config.routes.first?.rateLimits.first?.key == .clientIP)
         #expect(config.routes[2].fallback?.status == 200 && config.routes[2].degrade.count == 1)
         #expect(config.protection?.adaptive == true && config.upstreams.first?.circuitBreaker != nil)

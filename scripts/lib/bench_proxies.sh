@@ -6,7 +6,7 @@
 
 # --- configurations -------------------------------------------------------------
 proxy_port() {
-    case $1 in sluice) echo "$SLUICE_PORT";; sluice-log) echo "$SLUICE_LOG_PORT";; sluice-full) echo "$SLUICE_FULL_PORT";; sluice-nometrics) echo "$SLUICE_NOMETRICS_PORT";; nginx) echo "$NGINX_PORT";; haproxy) echo "$HAPROXY_PORT";; esac
+    case $1 in sluice) echo "$SLUICE_PORT";; sluice-log) echo "$SLUICE_LOG_PORT";; sluice-full) echo "$SLUICE_FULL_PORT";; sluice-nometrics) echo "$SLUICE_NOMETRICS_PORT";; sluice-filters) echo "$SLUICE_FILTERS_PORT";; nginx) echo "$NGINX_PORT";; haproxy) echo "$HAPROXY_PORT";; esac
 }
 
 # sluice_ini PORT ACCESS_LOG UPSTREAM_EXTRA ROUTE_EXTRA: the one sluiced configuration the variants share.
@@ -43,6 +43,18 @@ write_configs() {
 outlier = consecutive_5xx=5 consecutive_gateway_failure=5 ejection=30s max_ejection=300s max_ejected=50% interval=10s
 circuit_breaker = failure_rate=50% slow_call=1s slow_rate=80% window=100 min_calls=20 open=30s half_open=5 half_open_timeout=10s
 " "rate_limit = 1000000/s burst=100000" >"$TMP_DIR/sluice-full.ini"
+    # sluice-filters: the same route with the API-gateway filters on: a regex rewrite (to the same path), request
+    # and response header rules with variables, hide_header, CORS, allow, and auth = api_key (wrk sends the key).
+    printf 'bench-key-0123456789abcdef bench\n' >"$TMP_DIR/api-keys"
+    sluice_ini "$SLUICE_FILTERS_PORT" off "" "rewrite = ^/(.*)\$ /\$1
+request_header = set X-Request-Start \$request_id
+request_header = add X-Client \$client_ip
+response_header = set X-Route \$route
+hide_header = X-Powered-By
+cors = origins=https://app.example methods=GET,POST
+allow = 127.0.0.0/8, ::1
+auth = api_key
+api_keys = $TMP_DIR/api-keys" >"$TMP_DIR/sluice-filters.ini"
 
     local nd="$TMP_DIR/nginx"
     mkdir -p "$nd"
@@ -113,6 +125,7 @@ proxy_cmd() {
         sluice-log) PROXY_CMD=("$SLUICED_BIN" -c "$TMP_DIR/sluice-log.ini") ;;
         sluice-full) PROXY_CMD=("$SLUICED_BIN" -c "$TMP_DIR/sluice-full.ini") ;;
         sluice-nometrics) PROXY_CMD=("$SLUICED_BIN" -c "$TMP_DIR/sluice-nometrics.ini") ;;
+        sluice-filters) PROXY_CMD=("$SLUICED_BIN" -c "$TMP_DIR/sluice-filters.ini") ;;
         nginx) PROXY_CMD=("$NGINX_BIN" -p "$TMP_DIR/nginx" -e "$TMP_DIR/nginx/error.log"
                           -c "$TMP_DIR/nginx/nginx.conf" -g 'daemon off;') ;;
         haproxy) PROXY_CMD=("$HAPROXY_BIN" -f "$TMP_DIR/haproxy.cfg" -db) ;;
@@ -122,7 +135,7 @@ proxy_cmd() {
 check_configs() {
     local out="$TMP_DIR/config-check.txt"
     local variant
-    for variant in sluice sluice-log sluice-full sluice-nometrics; do
+    for variant in sluice sluice-log sluice-full sluice-nometrics sluice-filters; do
         want "$variant" || continue
         "$SLUICED_BIN" -t -c "$TMP_DIR/$variant.ini" >"$out" 2>&1 || { cat "$out" >&2; die "sluiced -t rejects the generated $variant.ini"; }
     done
@@ -139,7 +152,7 @@ check_configs() {
 # --- versions and machine ---------------------------------------------------------
 version_of() {
     case $1 in
-        sluice | sluice-log | sluice-full | sluice-nometrics)
+        sluice | sluice-log | sluice-full | sluice-nometrics | sluice-filters)
             local v rev dirty=""
             v=$("$SLUICED_BIN" --version 2>&1 | head -n 1 || true)
             rev=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")

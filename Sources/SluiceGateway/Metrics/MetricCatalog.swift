@@ -32,6 +32,15 @@ enum MetricCatalog {
     static var degradedAnswers: MetricNameDescriptor {
         counter("degraded_answers", "Answers degraded by the gateway (fallback or 503), by route and cause.")
     }
+    static var authDecisions: MetricNameDescriptor {
+        counter("auth_decisions", "Requests decided by a route's auth, by route and outcome (passed, refused, unavailable).")
+    }
+    static var mirrorRequests: MetricNameDescriptor {
+        counter("mirror_requests", "Mirrored copies by route and outcome (sent, answered, failed, skipped).")
+    }
+    static var accessDenied: MetricNameDescriptor {
+        counter("access_denied", "Requests refused 403 by a route's allow/deny, by route.")
+    }
     static var upstreamRetries: MetricNameDescriptor {
         counter("upstream_retries", "Tries repeated on another server, by upstream.")
     }

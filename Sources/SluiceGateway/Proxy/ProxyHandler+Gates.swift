@@ -17,8 +17,10 @@ extension ProxyHandler {
             route: route?.traffic, routeName: route?.name ?? "", upstream: upstream?.traffic,
             protection: state?.protection, stats: shared.stats, logger: shared.logger)
         let headers = clientHead.headers
+        let identity = self.identity
         let verdict = gates.run(
-            now: TrafficClock.now(), policies, header: { headers.first(name: $0) },
+            now: TrafficClock.now(), policies,
+            header: { $0 == RateLimitConfig.Key.identityField ? identity : headers.first(name: $0) },
             clientIP: { resolvedClientAddress(head: clientHead, context: context) }, random: &random)
         let expected = sequence
         switch verdict {

@@ -140,7 +140,8 @@ extension ProxyHandler {
     }
 
     func answer(
-        _ status: HTTPResponseStatus, contentType: String, body: [UInt8], extra: [(String, String)] = []
+        _ status: HTTPResponseStatus, contentType: String, body: [UInt8], extra: [(String, String)] = [],
+        filtered: Bool = true
     ) {
         guard let context else { return }
         cancelTimer()
@@ -159,6 +160,10 @@ extension ProxyHandler {
         headers.add(name: "server", value: "sluice")
         for (name, value) in extra { headers.add(name: name, value: value) }
         if plan.close { headers.add(name: "connection", value: "close") }
+        if filtered && route?.filters != nil {
+            responseStatus = status.code
+            filterResponse(&headers)
+        }
         let version = clientHead?.version ?? .http1_1
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         if clientHead?.method != .HEAD {
@@ -214,6 +219,8 @@ extension ProxyHandler {
         }
         endAccounting()
         route = nil
+        params = nil
+        routedURI = nil
         state = nil
         upstream = nil
         upstreamHead = nil

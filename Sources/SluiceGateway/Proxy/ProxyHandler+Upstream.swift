@@ -45,6 +45,7 @@ extension ProxyHandler {
                     // Its `content-length: 0` would frame the HTTP/1.1 answer without room for the trailers.
                     response.headers.remove(name: "content-length")
                 }
+                if route?.filters != nil { filterResponse(&response.headers) }
                 if secure, let hsts = route?.hsts, !response.headers.contains(name: "strict-transport-security") {
                     response.headers.add(name: "strict-transport-security", value: hsts)
                 }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPCompression
 import SluiceConfig
+import SluiceFilters
 import SluiceRedis
 import SluiceRouter
 import SluiceServer
@@ -68,6 +69,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var outcome: TrafficTicket.Outcome?
     /// The client's address once `trusted_proxies` were applied (per request: X-Forwarded-For may differ).
     var resolvedClientIP: String?
+    /// Who the request is from, once the route's `auth` passed it (a rate-limit key, `$identity`).
+    var identity: String?
+    /// The route's path parameters and the target as routed (normalised, before rewrites), for the filters.
+    var params: Parameters?
+    var routedURI: String?
 
     // Backpressure on the client: reads are held while buffering or while the upstream cannot take more.
     var clientReadsPaused = false
@@ -197,14 +203,22 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let state = shared.state
         self.state = state
         let route: ProxyRoute
-        let uri: String
+        var uri: String
+        identity = nil
+        resolvedClientIP = nil
         switch RequestRouting.route(head, in: state) {
-        case .routed(let found, let target):
+        case .routed(let found, let target, let params):
             (route, uri) = (found, target)
+            self.params = params
         case .refused(let refusal):
             return refuse(refusal)
         }
         self.route = route
+        routedURI = uri
+        if let filters = route.filters {
+            guard let target = filterRouted(filters, head: head, uri: uri, context: context) else { return }
+            uri = target
+        }
         let splitHash = route.splitKey.flatMap { requestHash($0, head: head, context: context) }
         let upstream = route.chooseUpstream(headers: head.headers, hash: splitHash, random: &random)
         self.upstream = upstream
@@ -224,6 +238,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
             scheme: secure ? "https" : "http",
             requestID: requestID, hostRewrite: route.hostRewrite, traceparent: traceparent, hops: &hops)
+        if let filters = route.filters {
+            // The identity headers are the gateway's to set: a client's own are never believed.
+            for name in filters.identityHeaders { upstreamHead!.headers.remove(name: name) }
+        }
         // RFC 8441: an HTTP/2 extended CONNECT for a WebSocket, marked by the stream's adapter.
         extendedConnect = head.method == .GET
             && head.headers.first(name: ExtendedConnect.marker)?.lowercased() == "websocket"
@@ -254,12 +272,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 serverCount: upstream.servers.count, responseTimeout: tryTimeout(route).nanoseconds,
                 idleTimeout: route.idleTimeout.nanoseconds, upgrade: upgrade))
         outcome = nil
-        resolvedClientIP = nil
-        if route.traffic == nil && upstream.traffic == nil && state.protection == nil {
+        if let auth = route.filters?.auth {
+            runAuth(auth, context: context)
+        } else if route.filters == nil && route.traffic == nil && upstream.traffic == nil && state.protection == nil {
             proceed()
         } else {
-            gates = RequestGates()
-            runGates()
+            requestReady()
         }
     }
 
@@ -287,6 +305,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// is read whole first: a slow uploader holds no pool slot).
     func proceed() {
         guard let context, let clientHead else { return }
+        if let direct = route?.filters?.directAnswer { return answerDirect(direct) }
         let sendContinue: Bool
         let connectNow: Bool
         switch machine.gatesPassed() {
@@ -359,6 +378,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func connect() {
         guard let upstream, let context, let clientHead else { return }
+        if tried.isEmpty, let mirror = route?.filters?.mirror { mirrorRequest(mirror, context: context) }
         let hash = upstream.wantsHash ? requestHash(upstream.hashKey, head: clientHead, context: context) : nil
         guard let server = upstream.pick(on: context.eventLoop, excluding: tried, hash: hash) else {
             return carryOut(machine.connectFailed(.noServer, budget: { false }, random: &random))

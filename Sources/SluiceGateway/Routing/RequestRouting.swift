@@ -22,8 +22,8 @@ enum RequestRouting {
     }
 
     enum Result {
-        /// The route, and the target to forward (origin-form, normalised).
-        case routed(ProxyRoute, uri: String)
+        /// The route, the target to forward (origin-form, normalised), and the path's parameters.
+        case routed(ProxyRoute, uri: String, params: Parameters)
         case refused(Refusal)
     }
 
@@ -53,9 +53,9 @@ enum RequestRouting {
             return .refused(.badPath("\(error)"))
         }
         switch state.routes.lookup(host: host, method: head.method.rawValue, path: path) {
-        case .found(let route, _):
+        case .found(let route, let params):
             if head.method == .TRACE && !route.allowsTrace { return .refused(.traceNotAllowed) }
-            return .routed(route, uri: uri)
+            return .routed(route, uri: uri, params: params)
         case .methodNotAllowed(let allowed):
             return .refused(.methodNotAllowed(allowed: allowed))
         case .notFound, .redirect:

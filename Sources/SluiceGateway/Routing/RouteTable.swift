@@ -39,6 +39,8 @@ struct ProxyRoute: Sendable {
     var allowsTrace = false
     /// Requests, durations, rate-limit and degrade counts; nil without a metrics registry (some tests).
     var metrics: RouteMetrics?
+    /// Rewrites, header rules, direct answers, CORS, access control, auth, mirroring; nil without any.
+    var filters: RouteFilters?
 
     init(
         name: String, pattern: String, upstream: UpstreamPool, timeout: TimeAmount, idleTimeout: TimeAmount, retries: Int,

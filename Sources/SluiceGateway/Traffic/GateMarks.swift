@@ -19,10 +19,12 @@ struct GateMarks: OptionSet, Sendable {
     static let overLimit = GateMarks(rawValue: 1 << 6)
     /// A fault was injected (delay or abort).
     static let fault = GateMarks(rawValue: 1 << 7)
+    /// Refused by the route's `auth` (401, 403, or the auth service's answer).
+    static let authRefused = GateMarks(rawValue: 1 << 8)
 
     static let names: [(GateMarks, String)] = [
         (.limited, "limited"), (.shadow, "shadow"), (.paced, "paced"), (.shed, "shed"), (.degraded, "degraded"),
-        (.breaker, "breaker"), (.overLimit, "over_limit"), (.fault, "fault"),
+        (.breaker, "breaker"), (.overLimit, "over_limit"), (.fault, "fault"), (.authRefused, "auth"),
     ]
 
     /// `limited,degraded`, or `-` for none.

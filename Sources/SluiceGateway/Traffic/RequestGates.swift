@@ -304,6 +304,8 @@ struct RequestGates {
             return value.utf8.count <= 256 ? value : String(decoding: value.utf8.prefix(256), as: UTF8.self)
         case .clientIP:
             return clientIP()
+        case .identity:
+            return header(RateLimitConfig.Key.identityField) ?? ""
         }
     }
 }

@@ -132,7 +132,7 @@ final class UpstreamPool: Sendable {
         self.outlier = outlier
         self.primaryZones = (servers.isEmpty ? backups : servers).map(\.zone)
         self.zoneRouting = primaryZones.contains { $0 != nil } ? zoneRouting : nil
-        precondition(!servers.isEmpty || !backups.isEmpty, "an upstream needs servers")
+        // No servers at all (a DNS name not resolved yet, a route that answers itself): `pick` finds none.
         self.name = name
         let all = servers + backups
         self.servers = all

@@ -47,14 +47,15 @@ final class RecordingUpstream: Sendable {
         self.record = record
     }
 
-    static func start() async throws -> RecordingUpstream {
+    /// `answerHeaders` are added to every answer (after `content-length`).
+    static func start(answerHeaders: [(String, String)] = []) async throws -> RecordingUpstream {
         let record = NIOLockedValueBox(Record())
         let channel = try await startLoopbackServer { channel in
             record.withLockedValue { $0.connections += 1 }
             let operations = channel.pipeline.syncOperations
             try operations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
             try operations.addHandler(HTTPResponseEncoder())
-            try operations.addHandler(Recorder(record: record))
+            try operations.addHandler(Recorder(record: record, answerHeaders: answerHeaders))
         }
         return RecordingUpstream(channel: channel, record: record)
     }
@@ -66,9 +67,13 @@ final class RecordingUpstream: Sendable {
         typealias OutboundOut = HTTPServerResponsePart
 
         let record: NIOLockedValueBox<Record>
+        let answerHeaders: [(String, String)]
         var current: Request?
 
-        init(record: NIOLockedValueBox<Record>) { self.record = record }
+        init(record: NIOLockedValueBox<Record>, answerHeaders: [(String, String)]) {
+            self.record = record
+            self.answerHeaders = answerHeaders
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -86,6 +91,7 @@ final class RecordingUpstream: Sendable {
                 var headers = HTTPHeaders()
                 headers.add(name: "content-length", value: "2")
                 if probe { headers.add(name: "x-probe", value: "1") }
+                for (name, value) in answerHeaders { headers.add(name: name, value: value) }
                 context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
                 context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

@@ -41,7 +41,7 @@ import Testing
     }
 
     func routed(_ result: RequestRouting.Result) -> (String, String)? {
-        guard case .routed(let route, let uri) = result else { return nil }
+        guard case .routed(let route, let uri, _) = result else { return nil }
         return (route.name, uri)
     }
 

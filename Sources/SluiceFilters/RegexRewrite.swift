@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `rewrite`: a POSIX extended regular expression over the normalised path and its replacement, with `$0`…`$9`
+/// captures and `:name` / `*name` path parameters (`^/old/(.*)$ /new/$1`); or one path that replaces the whole
+/// path (`/v1/people/:id`, Traefik's ReplacePath). A trailing `redirect` or `permanent` answers 302 or 301 to the
+/// result instead of forwarding it (nginx's flags). Compiled once, at load.
+public struct RegexRewrite: Hashable, Sendable {
+    /// How the result is used.
+    public enum Flag: Hashable, Sendable {
+        case forward, redirect, permanent
+    }
+
+    /// The text as written.
+    public let text: String
+    let regex: CompiledRegex?
+    let replacement: [Part]
+    public let flag: Flag
+
+    /// A piece of the replacement.
+    enum Part: Hashable, Sendable {
+        case text(String)
+        case capture(Int)
+        case param(String)
+    }
+
+    static let expected = "REGEX REPLACEMENT [redirect|permanent], like ^/old/(.*)$ /new/$1, or a path like /v1/people/:id"
+
+    public static func parse(_ text: some StringProtocol) throws(FilterSyntaxError) -> RegexRewrite {
+        var words = Substring(text).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        var flag = Flag.forward
+        if let last = words.last, words.count >= 2, last == "redirect" || last == "permanent" {
+            flag = last == "redirect" ? .redirect : .permanent
+            words.removeLast()
+        }
+        switch words.count {
+        case 1:
+            guard words[0].hasPrefix("/") else { throw FilterSyntaxError(expected: expected, got: text) }
+            return RegexRewrite(text: String(text), regex: nil, replacement: try parts(words[0]), flag: flag)
+        case 2:
+            let regex = try CompiledRegex(words[0])
+            let replacement = try parts(words[1])
+            for case .capture(let index) in replacement where index > regex.groups {
+                throw FilterSyntaxError(expected: "a capture the expression has ($0..$\(regex.groups))", got: "$\(index)")
+            }
+            guard words[1].hasPrefix("/") || (flag != .forward && words[1].contains("://")) else {
+                throw FilterSyntaxError(expected: "a replacement that starts with / (\(expected))", got: words[1])
+            }
+            return RegexRewrite(text: String(text), regex: regex, replacement: replacement, flag: flag)
+        default:
+            throw FilterSyntaxError(expected: expected, got: text)
+        }
+    }
+
+    /// `/new/$1/:id` in pieces.
+    static func parts(_ text: String) throws(FilterSyntaxError) -> [Part] {
+        var parts: [Part] = []
+        var literal = ""
+        let bytes = Array(text.utf8)
+        var index = 0
+        func isName(_ byte: UInt8) -> Bool {
+            (byte >= 97 && byte <= 122) || (byte >= 65 && byte <= 90) || (byte >= 48 && byte <= 57) || byte == 95
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "$"), index + 1 < bytes.count, bytes[index + 1] >= 48, bytes[index + 1] <= 57 {
+                if !literal.isEmpty { parts.append(.text(literal)) }
+                literal = ""
+                parts.append(.capture(Int(bytes[index + 1] - 48)))
+                index += 2
+            } else if (byte == UInt8(ascii: ":") || byte == UInt8(ascii: "*")), index + 1 < bytes.count,
+                isName(bytes[index + 1]), index == 0 || bytes[index - 1] == UInt8(ascii: "/")
+            {
+                var end = index + 1
+                while end < bytes.count, isName(bytes[end]) { end += 1 }
+                if !literal.isEmpty { parts.append(.text(literal)) }
+                literal = ""
+                parts.append(.param(String(decoding: bytes[(index + 1)..<end], as: UTF8.self)))
+                index = end
+            } else {
+                guard byte > 0x20, byte < 0x7F, byte != UInt8(ascii: "?"), byte != UInt8(ascii: "#") else {
+                    throw FilterSyntaxError(expected: "a path without spaces, ? or #", got: text)
+                }
+                literal.append(Character(Unicode.Scalar(byte)))
+                index += 1
+            }
+        }
+        if !literal.isEmpty { parts.append(.text(literal)) }
+        return parts
+    }
+
+    /// The rewritten path, or nil when the expression does not match.
+    public func apply(_ path: Substring, params: (String) -> Substring?) -> String? {
+        guard let regex else { return render(captures: [], in: path, params: params) }
+        guard let captures = regex.match(path) else { return nil }
+        return render(captures: captures, in: path, params: params)
+    }
+
+    private func render(captures: [Range<Int>?], in path: Substring, params: (String) -> Substring?) -> String {
+        var result = ""
+        let utf8 = Array(path.utf8)
+        for part in replacement {
+            switch part {
+            case .text(let text): result += text
+            case .capture(let index):
+                if index < captures.count, let range = captures[index] {
+                    result += String(decoding: utf8[range], as: UTF8.self)
+                }
+            case .param(let name): result += params(name).map(String.init) ?? ""
+            }
+        }
+        return result
+    }
+
+    public static func == (a: RegexRewrite, b: RegexRewrite) -> Bool { a.text == b.text }
+    public func hash(into hasher: inout Hasher) { hasher.combine(text) }
+}
+
+/// A POSIX extended regular expression, compiled once (`regcomp`); `regexec` may run on any thread at once (it
+/// only reads the compiled form, kept behind a pointer so that Swift never sees it mutated).
+final class CompiledRegex: @unchecked Sendable, Hashable {
+    private let regex: UnsafeMutablePointer<regex_t>
+    let pattern: String
+    /// Parenthesised groups.
+    let groups: Int
+
+    init(_ pattern: String) throws(FilterSyntaxError) {
+        self.pattern = pattern
+        regex = .allocate(capacity: 1)
+        regex.initialize(to: regex_t())
+        let status = regcomp(regex, pattern, REG_EXTENDED)
+        guard status == 0 else {
+            var buffer = [CChar](repeating: 0, count: 256)
+            regerror(status, regex, &buffer, buffer.count)
+            regex.deallocate()
+            let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw FilterSyntaxError(expected: "a POSIX extended regular expression (\(message))", got: pattern)
+        }
+        groups = Int(regex.pointee.re_nsub)
+    }
+
+    deinit {
+        regfree(regex)
+        regex.deallocate()
+    }
+
+    /// The byte ranges of the whole match and each group (nil for a group that took no part), or nil.
+    func match(_ text: Substring) -> [Range<Int>?]? {
+        let count = groups + 1
+        return withUnsafeTemporaryAllocation(of: regmatch_t.self, capacity: count) { matches -> [Range<Int>?]? in
+            let status = String(text).withCString { regexec(regex, $0, count, matches.baseAddress, 0) }
+            guard status == 0 else { return nil }
+            return (0..<count).map { index in
+                let match = matches[index]
+                return match.rm_so < 0 ? nil : Int(match.rm_so)..<Int(match.rm_eo)
+            }
+        }
+    }
+
+    static func == (a: CompiledRegex, b: CompiledRegex) -> Bool { a.pattern == b.pattern }
+    func hash(into hasher: inout Hasher) { hasher.combine(pattern) }
+}

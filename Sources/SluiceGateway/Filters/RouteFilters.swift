@@ -1,0 +1,61 @@
+import NIOHTTP1
+import SluiceConfig
+import SluiceFilters
+
+/// A route's API-gateway filters, compiled (`RouteFiltersConfig` with the runtime objects its filters need). Nil on
+/// a route without any, so such a route pays nothing.
+final class RouteFilters: Sendable {
+    let rewrite: PathRewrite?
+    let requestHeaders: [HeaderRule]
+    let responseHeaders: [HeaderRule]
+    let directAnswer: DirectAnswer?
+    let cors: CORSPolicy?
+    let access: AccessRules?
+    let auth: Authenticator?
+    let mirror: RequestMirror?
+    /// Headers the gateway sets from the caller's identity: a client's own values are removed first.
+    let identityHeaders: [String]
+    let metrics: FilterMetrics?
+
+    init(_ config: RouteFiltersConfig, auth: Authenticator?, mirror: RequestMirror?, metrics: FilterMetrics?) {
+        self.metrics = metrics
+        rewrite = config.rewrite.isEmpty ? nil : config.rewrite
+        requestHeaders = config.requestHeaders
+        responseHeaders = config.responseHeaders
+        directAnswer = config.directAnswer
+        cors = config.cors
+        access = config.access
+        self.auth = auth
+        self.mirror = mirror
+        identityHeaders = config.auth?.identityHeaders ?? []
+    }
+
+    /// Applies header rules to `headers`, rendering values with `value`.
+    static func apply(_ rules: [HeaderRule], to headers: inout HTTPHeaders, _ value: (FilterVariable) -> String?) {
+        for rule in rules {
+            switch rule.operation {
+            case .remove:
+                headers.remove(name: rule.name)
+            case .set:
+                headers.replaceOrAdd(name: rule.name, value: rule.value?.render(value) ?? "")
+            case .add:
+                headers.add(name: rule.name, value: rule.value?.render(value) ?? "")
+            }
+        }
+    }
+
+    /// CORS headers on an answer to a routed request: the upstream's own `Access-Control-*` give way to the
+    /// policy's, and `Vary: Origin` is added (the answer depends on it whether or not the origin was allowed).
+    func applyCORS(to headers: inout HTTPHeaders, origin: String?) {
+        guard let cors else { return }
+        for name in ["access-control-allow-origin", "access-control-allow-credentials", "access-control-expose-headers",
+                     "access-control-allow-methods", "access-control-allow-headers", "access-control-max-age"]
+        where headers.contains(name: name) {
+            headers.remove(name: name)
+        }
+        for (name, value) in cors.responseHeaders(origin: origin) { headers.add(name: name, value: value) }
+        if !headers[canonicalForm: "vary"].contains(where: { $0.lowercased() == "origin" || $0 == "*" }) {
+            headers.add(name: "vary", value: CORSPolicy.vary)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import NIOCore
+import NIOHTTP1
+import SluiceFilters
+import SluiceRouter
+
+// MARK: Phases: filters (access, CORS preflight, rewrite; auth; direct answers; response headers)
+
+extension ProxyHandler {
+    /// After routing: access control, a CORS preflight, the path rewrite. Returns the target to forward, or nil
+    /// when the gateway answered (403, the preflight, a rewrite's redirect).
+    func filterRouted(_ filters: RouteFilters, head: HTTPRequestHead, uri: String, context: ChannelHandlerContext) -> String? {
+        if let access = filters.access, !access.permits(resolvedClientAddress(head: head, context: context)) {
+            shared.stats.accessDenied.wrappingIncrement(ordering: .relaxed)
+            filters.metrics?.denied.increment()
+            answer(.forbidden, "access denied\n")
+            return nil
+        }
+        if let cors = filters.cors {
+            let origin = head.headers.first(name: "origin")
+            let requestMethod = head.headers.first(name: "access-control-request-method")
+            if CORSPolicy.isPreflight(method: head.method.rawValue, origin: origin, requestMethod: requestMethod),
+                let origin, let requestMethod
+            {
+                let vary = ("vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
+                guard let fields = cors.preflight(
+                    origin: origin, requestMethod: requestMethod,
+                    requestHeaders: head.headers.first(name: "access-control-request-headers"))
+                else {
+                    answer(.forbidden, "CORS preflight refused\n", extra: [vary])
+                    return nil
+                }
+                var extra = fields.map { ($0.name, $0.value) }
+                if !extra.contains(where: { $0.0.lowercased() == "vary" }) { extra.append(vary) }
+                answer(.noContent, contentType: "text/plain; charset=utf-8", body: [], extra: extra, filtered: false)
+                return nil
+            }
+        }
+        guard let rewrite = filters.rewrite else { return uri }
+        let question = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
+        let path = question.map { uri[..<$0] } ?? uri[...]
+        let query = question.map { uri[$0...] } ?? ""
+        let params = self.params
+        switch rewrite.apply(to: path, params: { params?[$0] }) {
+        case .path(let rewritten):
+            return query.isEmpty ? rewritten : rewritten + query
+        case .redirect(let status, let location):
+            let target = location.hasPrefix("/") && !query.isEmpty ? location + query : location
+            answer(
+                HTTPResponseStatus(statusCode: status), "redirecting to \(target)\n",
+                extra: [("location", Authenticator.headerSafe(target))])
+            return nil
+        }
+    }
+
+    /// Authentication (between routing and the gates), then the rest of the request's setup.
+    func runAuth(_ auth: Authenticator, context: ChannelHandlerContext) {
+        guard let clientHead else { return }
+        let uri = clientHead.uri
+        let query = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[uri.utf8.index(after: $0)...] } ?? ""
+        let decision = auth.authenticate(
+            clientHead, query: query, clientIP: resolvedClientAddress(head: clientHead, context: context),
+            scheme: secure ? "https" : "http", on: context.eventLoop)
+        switch decision {
+        case .now(let verdict):
+            authenticated(verdict)
+        case .later(let future):
+            let expected = sequence
+            future.assumeIsolated().whenComplete { [self] result in
+                guard expected == sequence, machine.phase == .gating else { return }
+                switch result {
+                case .success(let verdict): authenticated(verdict)
+                case .failure: answer(.serviceUnavailable, "authentication unavailable\n")
+                }
+            }
+        }
+    }
+
+    private func authenticated(_ verdict: Authenticator.Verdict) {
+        switch verdict {
+        case .pass(let pass):
+            identity = pass.identity
+            for (name, value) in pass.headers { upstreamHead?.headers.replaceOrAdd(name: name, value: value) }
+            requestReady()
+        case .refuse(let status, let extra, let body):
+            gates.marks.insert(.authRefused)
+            answer(status, body, extra: extra)
+        }
+    }
+
+    /// The request is authenticated (or needs no authentication): its header rules, then the gates.
+    func requestReady() {
+        if let rules = route?.filters?.requestHeaders, !rules.isEmpty, upstreamHead != nil {
+            RouteFilters.apply(rules, to: &upstreamHead!.headers, variable)
+        }
+        if route?.traffic == nil && upstream?.traffic == nil && state?.protection == nil {
+            proceed()
+        } else {
+            gates = RequestGates()
+            runGates()
+        }
+    }
+
+    /// A route with `return`: the gateway's own answer, once the gates let the request through.
+    func answerDirect(_ direct: DirectAnswer) {
+        var extra: [(String, String)] = []
+        if let location = direct.location { extra.append(("location", location.render(variable))) }
+        let body = direct.status == 204 || direct.status == 304 ? [] : Array(direct.renderedBody(variable).utf8)
+        answer(HTTPResponseStatus(statusCode: direct.status), contentType: direct.contentType, body: body, extra: extra)
+    }
+
+    /// Response header rules and CORS on an answer to a routed request (the upstream's, or the gateway's own).
+    func filterResponse(_ headers: inout HTTPHeaders) {
+        guard let filters = route?.filters else { return }
+        if !filters.responseHeaders.isEmpty { RouteFilters.apply(filters.responseHeaders, to: &headers, variable) }
+        if filters.cors != nil { filters.applyCORS(to: &headers, origin: clientHead?.headers.first(name: "origin")) }
+    }
+
+    /// Sends a copy of the request to the route's mirror, when drawn (first try only, the request whole).
+    func mirrorRequest(_ mirror: RequestMirror, context: ChannelHandlerContext) {
+        guard let upstreamHead, let clientHead, mirror.draws(using: &random) else { return }
+        mirror.send(
+            head: upstreamHead, parts: buffered, whole: ProxyHeaders.framing(of: clientHead) == .none,
+            on: context.eventLoop, allocator: context.channel.allocator)
+    }
+
+    /// The value of a filter variable for the current request.
+    func variable(_ name: FilterVariable) -> String? {
+        switch name {
+        case .clientIP:
+            guard let clientHead, let context else { return nil }
+            return resolvedClientAddress(head: clientHead, context: context)
+        case .remoteAddress: return context.flatMap { clientAddress($0) }
+        case .requestID: return requestID
+        case .route: return route?.name
+        case .upstream: return upstream?.name
+        case .upstreamServer: return tried.last?.target.description
+        case .zone: return tryZone
+        case .host: return clientHead?.headers.first(name: "host")
+        case .scheme: return secure ? "https" : "http"
+        case .method: return clientHead?.method.rawValue
+        case .uri:
+            guard let routedURI else { return nil }
+            return String(routedURI.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
+        case .requestURI: return clientHead?.uri
+        case .args:
+            guard let routedURI, let question = routedURI.firstIndex(of: "?") else { return nil }
+            return String(routedURI[routedURI.index(after: question)...])
+        case .identity: return identity
+        case .status: return responseStatus > 0 ? String(responseStatus) : nil
+        case .capture: return nil
+        case .param(let parameter): return params?[parameter].map(String.init)
+        case .header(let field): return clientHead?.headers.first(name: field)
+        }
+    }
+}
