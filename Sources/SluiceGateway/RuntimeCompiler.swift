@@ -165,6 +165,7 @@ struct RuntimeCompiler {
         group: (any EventLoopGroup)? = nil
     ) throws -> RouteTable {
         var builders: [String: RouterBuilder<ProxyRoute>] = [:]
+        var preflightRoutes: [(host: String, route: ProxyRoute)] = []
         // A route that answers itself (`return`) has no upstream: it gets one without servers, never asked.
         let none = routes.contains { $0.filters.directAnswer != nil }
             ? group.map { UpstreamPool(name: "-", servers: [], group: $0) } : nil
@@ -187,6 +188,8 @@ struct RuntimeCompiler {
             route.allowsTrace = config.methods.contains("TRACE")
             route.traffic = traffic[config.name]
             route.filters = filters[config.name]
+            let preflights = config.filters.cors != nil && !config.methods.isEmpty && !config.methods.contains("OPTIONS")
+            if preflights { route.corsOnlyOptions = config.methods }
             route.metrics = registry.map {
                 RouteMetrics(name: config.name, hasRateLimits: !config.rateLimits.isEmpty, registry: $0)
             }
@@ -198,6 +201,7 @@ struct RuntimeCompiler {
                 route.canary = (canary.header, canary.value, target)
             }
             let hosts = config.hosts.isEmpty ? [""] : config.hosts
+            if preflights { preflightRoutes += hosts.map { ($0, route) } }
             let methods: [String?] = config.methods.isEmpty ? [nil] : config.methods
             for host in hosts {
                 for method in methods {
@@ -211,6 +215,10 @@ struct RuntimeCompiler {
                     }
                 }
             }
+        }
+        // Preflights reach a CORS route whatever its methods, unless another route serves OPTIONS there.
+        for (host, route) in preflightRoutes {
+            try? builders[host, default: RouterBuilder()].add("OPTIONS", route.pattern, route)
         }
         let options = RouterOptions(redirectTrailingSlash: false, redirectFixedPath: false)
         var exact: [String: Router<ProxyRoute>] = [:]

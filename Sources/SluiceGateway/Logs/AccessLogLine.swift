@@ -23,6 +23,8 @@ struct AccessLogEntry {
     var upstream: String?
     var zone: String?
     var requestID: String?
+    /// Who `auth` said the caller is (combined's `$remote_user`).
+    var identity: String?
     /// The W3C trace id passed upstream in `traceparent`.
     var traceID: Substring?
     var gates = GateMarks()
@@ -46,7 +48,13 @@ enum AccessLogLine {
     ///     gates=- retries=0
     static func appendCombined(_ entry: AccessLogEntry, to line: inout [UInt8]) {
         line.append(contentsOf: (entry.client ?? "-").utf8)
-        line.append(contentsOf: " - - [".utf8)
+        line.append(contentsOf: " - ".utf8)
+        if let identity = entry.identity, !identity.isEmpty {
+            AccessLog.appendEscaped(identity.contains(" ") ? identity.replacing(" ", with: "_") : identity, to: &line)
+        } else {
+            line.append(UInt8(ascii: "-"))
+        }
+        line.append(contentsOf: " [".utf8)
         line.append(contentsOf: HTTPDate.nowForLog().utf8)
         line.append(contentsOf: "] \"".utf8)
         AccessLog.appendEscaped(entry.method, to: &line)
@@ -110,6 +118,7 @@ enum AccessLogLine {
         string("upstream_server", entry.upstream, to: &line)
         string("zone", entry.zone, to: &line)
         string("request_id", entry.requestID, to: &line)
+        string("identity", entry.identity, to: &line)
         string("trace_id", entry.traceID.map(String.init), to: &line)
         string("referer", entry.referer, to: &line)
         string("user_agent", entry.userAgent, to: &line)

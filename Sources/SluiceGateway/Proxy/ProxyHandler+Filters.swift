@@ -35,6 +35,11 @@ extension ProxyHandler {
                 return nil
             }
         }
+        if head.method == .OPTIONS, let methods = route?.corsOnlyOptions {
+            // Found for OPTIONS only so that preflights get here: anything else is not served.
+            answer(.methodNotAllowed, "method not allowed\n", extra: [("allow", methods.joined(separator: ", "))])
+            return nil
+        }
         guard let rewrite = filters.rewrite else { return uri }
         let question = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = question.map { uri[..<$0] } ?? uri[...]

@@ -212,6 +212,7 @@ extension ProxyHandler {
             entry.upstream = tried.last?.target.description
             entry.zone = tried.last?.zone
             entry.requestID = requestID
+            entry.identity = identity
             entry.traceID = traceparent.map(TraceContext.traceID(of:))
             entry.gates = gates.marks
             entry.retries = max(0, tried.count - 1)

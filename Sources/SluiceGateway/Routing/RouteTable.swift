@@ -41,6 +41,9 @@ struct ProxyRoute: Sendable {
     var metrics: RouteMetrics?
     /// Rewrites, header rules, direct answers, CORS, access control, auth, mirroring; nil without any.
     var filters: RouteFilters?
+    /// With `cors` on a route whose `methods` leave out OPTIONS, the route is also found for OPTIONS so that its
+    /// preflights reach the gateway: these are the methods it really serves (other OPTIONS get 405 with them).
+    var corsOnlyOptions: [String]?
 
     init(
         name: String, pattern: String, upstream: UpstreamPool, timeout: TimeAmount, idleTimeout: TimeAmount, retries: Int,
