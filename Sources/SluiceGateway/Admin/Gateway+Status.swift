@@ -111,6 +111,8 @@ extension Gateway {
                             + (limit.config.shadow ? " shadow" : ""))
                 })),
             ]
+            let filters = Self.filterNames(route.filters)
+            if !filters.isEmpty { fields.append(("filters", JSONWriter.array(filters.map(JSONWriter.quoted)))) }
             if let breaker = traffic?.breaker { fields.append(("circuit_breaker", Self.breakerJSON(breaker, now: now))) }
             if let adaptive = traffic?.adaptive { fields.append(("adaptive_concurrency", Self.adaptiveJSON(adaptive))) }
             return JSONWriter.object(fields)
@@ -186,7 +188,33 @@ extension Gateway {
             ("retiring_servers", String(retiringCount)),
             ("rate_limit_tables", JSONWriter.array(limiters)),
             ("tunnels_open", String(stats.tunnelsOpen.load(ordering: .relaxed))),
+            ("dns", JSONWriter.object([
+                ("lookups", String(discovery?.counts.lookups ?? 0)), ("failures", String(discovery?.counts.failures ?? 0)),
+            ])),
         ])
+    }
+
+    /// The filters a route has on, by key (`rewrite`, `auth=jwt`, `cors`…), for `/status`.
+    static func filterNames(_ filters: RouteFiltersConfig) -> [String] {
+        var names: [String] = []
+        if filters.rewrite.stripPrefix != nil { names.append("strip_prefix") }
+        if filters.rewrite.rewrite != nil { names.append("rewrite") }
+        if filters.rewrite.addPrefix != nil { names.append("add_prefix") }
+        if !filters.requestHeaders.isEmpty { names.append("request_header") }
+        if !filters.responseHeaders.isEmpty { names.append("response_header") }
+        if let answer = filters.directAnswer { names.append("return=\(answer.status)") }
+        if filters.cors != nil { names.append("cors") }
+        if filters.access != nil { names.append("allow/deny") }
+        if let auth = filters.auth {
+            switch auth.kind {
+            case .jwt: names.append("auth=jwt")
+            case .apiKey: names.append("auth=api_key")
+            case .basic: names.append("auth=basic")
+            case .forward: names.append("auth=forward")
+            }
+        }
+        if let mirror = filters.mirror { names.append("mirror=\(mirror.upstream)") }
+        return names
     }
 }
 
