@@ -245,7 +245,7 @@ let package = Package(
             name: "SluiceGatewayTests",
             dependencies: [
                 "SluiceGateway", "SluiceServer", "SluiceRouter", "SluiceDemoApp", "SluiceTestSupport", "SluiceConfig",
-                "SluiceTraffic", "CAllocationCounter", "SluiceTLS", "SluiceFilters", "SluiceAuth", "SluiceWeb",
+                "SluiceTraffic", "CAllocationCounter", "SluiceTLS", "SluiceFilters", "SluiceAuth", "SluiceWeb", "SluiceDNS",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),

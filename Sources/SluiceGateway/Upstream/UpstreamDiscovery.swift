@@ -126,6 +126,11 @@ final class UpstreamDiscovery: Sendable {
         for name in names.keys { schedule(name, after: nil) }
     }
 
+    /// Sets the answer of `name` (tests).
+    func record(_ endpoints: [Endpoint], for name: Name) {
+        state.withLockedValue { $0.answers[name] = endpoints }
+    }
+
     /// Stops every refresh.
     func stop() {
         state.withLockedValue { state in
