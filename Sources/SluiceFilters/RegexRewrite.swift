@@ -92,21 +92,23 @@ public struct RegexRewrite: Hashable, Sendable {
 
     /// The rewritten path, or nil when the expression does not match.
     public func apply(_ path: Substring, params: (String) -> Substring?) -> String? {
-        guard let regex else { return render(captures: [], in: path, params: params) }
-        guard let captures = regex.match(path) else { return nil }
-        return render(captures: captures, in: path, params: params)
+        guard let regex else { return render(captures: nil, in: path, params: params) }
+        return regex.match(path) { captures in render(captures: captures, in: path, params: params) }
     }
 
-    private func render(captures: [Range<Int>?], in path: Substring, params: (String) -> Substring?) -> String {
+    private func render(
+        captures: UnsafeMutableBufferPointer<regmatch_t>?, in path: Substring, params: (String) -> Substring?
+    ) -> String {
         var result = ""
-        let utf8 = Array(path.utf8)
+        let utf8 = path.utf8
         for part in replacement {
             switch part {
             case .text(let text): result += text
             case .capture(let index):
-                if index < captures.count, let range = captures[index] {
-                    result += String(decoding: utf8[range], as: UTF8.self)
-                }
+                guard let captures, index < captures.count, captures[index].rm_so >= 0 else { continue }
+                let start = utf8.index(utf8.startIndex, offsetBy: Int(captures[index].rm_so))
+                let end = utf8.index(utf8.startIndex, offsetBy: Int(captures[index].rm_eo))
+                result += path[start..<end]
             case .param(let name): result += params(name).map(String.init) ?? ""
             }
         }
@@ -145,16 +147,24 @@ final class CompiledRegex: @unchecked Sendable, Hashable {
         regex.deallocate()
     }
 
-    /// The byte ranges of the whole match and each group (nil for a group that took no part), or nil.
-    func match(_ text: Substring) -> [Range<Int>?]? {
+    /// Matches `text`; on a match, `body` gets the byte offsets of the whole match and each group (`rm_so` -1 for a
+    /// group that took no part). glibc's `REG_STARTEND` matches the bytes in place: no copy, no terminating NUL.
+    func match<T>(_ text: Substring, _ body: (UnsafeMutableBufferPointer<regmatch_t>) -> T) -> T? {
         let count = groups + 1
-        return withUnsafeTemporaryAllocation(of: regmatch_t.self, capacity: count) { matches -> [Range<Int>?]? in
-            let status = String(text).withCString { regexec(regex, $0, count, matches.baseAddress, 0) }
-            guard status == 0 else { return nil }
-            return (0..<count).map { index in
-                let match = matches[index]
-                return match.rm_so < 0 ? nil : Int(match.rm_so)..<Int(match.rm_eo)
+        return withUnsafeTemporaryAllocation(of: regmatch_t.self, capacity: count) { matches -> T? in
+            let run = { (bytes: UnsafeBufferPointer<UInt8>) -> Int32 in
+                matches[0].rm_so = 0
+                matches[0].rm_eo = regoff_t(bytes.count)
+                return bytes.withMemoryRebound(to: CChar.self) { chars in
+                    // A non-nil base even for an empty path (REG_STARTEND reads nothing then).
+                    withUnsafePointer(to: CChar(0)) { empty in
+                        regexec(self.regex, chars.baseAddress ?? empty, count, matches.baseAddress, REG_STARTEND)
+                    }
+                }
             }
+            let status = text.utf8.withContiguousStorageIfAvailable(run) ?? Array(text.utf8).withUnsafeBufferPointer(run)
+            guard status == 0 else { return nil }
+            return body(matches)
         }
     }
 

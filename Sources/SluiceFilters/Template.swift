@@ -133,7 +133,14 @@ public struct Template: Hashable, Sendable {
 
     /// The value for one request: each variable's value (nil renders as nothing), without control characters.
     public func render(_ value: (FilterVariable) -> String?) -> String {
-        if pieces.count == 1, case .text(let text) = pieces[0] { return text }
+        if pieces.count == 1 {
+            switch pieces[0] {
+            case .text(let text): return text
+            case .variable(let variable):
+                guard let text = value(variable) else { return "" }
+                if !text.utf8.contains(where: FilterText.isControl) { return text }
+            }
+        }
         var result = ""
         for piece in pieces {
             switch piece {

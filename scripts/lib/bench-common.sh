@@ -172,7 +172,8 @@ port_open() {
 ping_ok() {
     local port=$1 path=${2:-/ping}
     if command -v curl >/dev/null; then
-        [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$HOST:$port$path" 2>/dev/null) == 200 ]]
+        # CURL_HEADER: extra request headers the caller set (scripts/bench: the API key of sluice-filters).
+        [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' ${CURL_HEADER[@]+"${CURL_HEADER[@]}"} "http://$HOST:$port$path" 2>/dev/null) == 200 ]]
     else
         # shellcheck disable=SC2016  # $1/$2/$3 expand in the inner bash
         timeout 2 bash -c '

@@ -73,7 +73,6 @@ final class Authenticator: Sendable {
     func authenticate(
         _ head: HTTPRequestHead, query: Substring, clientIP: String, scheme: String, on eventLoop: any EventLoop
     ) -> Decision {
-        let now = Self.unixNow()
         switch method {
         case .apiKey(let store, let sources):
             guard let store else { return .now(unavailable()) }
@@ -85,6 +84,7 @@ final class Authenticator: Sendable {
             }
             return .now(pass(identity: consumer, extra: []))
         case .jwt(let verifier, let jwt):
+            let now = Self.unixNow()
             guard let verifier else { return .now(unavailable()) }
             guard let token = Self.bearer(jwt.sources, head: head, query: query) else {
                 return .now(challenge("Bearer realm=\"sluice\"", "bearer token missing\n"))
@@ -116,6 +116,7 @@ final class Authenticator: Sendable {
                 }
             })
         case .basic(let file, let realm):
+            let now = Self.unixNow()
             guard let file else { return .now(unavailable()) }
             let challengeText = "Basic realm=\"\(realm)\", charset=\"UTF-8\""
             guard let authorization = head.headers.first(name: "authorization"),
@@ -146,7 +147,8 @@ final class Authenticator: Sendable {
                 return pass(identity: credentials.user, extra: [])
             }.recover { [self] _ in unavailable() })
         case .forward(let forward, let server):
-            return forwardAuth(forward, server: server, head: head, clientIP: clientIP, scheme: scheme, now: now, on: eventLoop)
+            return forwardAuth(
+                forward, server: server, head: head, clientIP: clientIP, scheme: scheme, now: Self.unixNow(), on: eventLoop)
         }
     }
 
@@ -210,6 +212,12 @@ final class Authenticator: Sendable {
         metrics?.record(.unavailable)
         if forward.failOpen { return pass(identity: "", extra: []) }
         return .refuse(.serviceUnavailable, [("retry-after", "1")], "authentication service unavailable\n")
+    }
+
+    /// A pass decided without asking again (the connection's repeated API key).
+    func recordPass() {
+        passed.wrappingIncrement(ordering: .relaxed)
+        metrics?.record(.passed)
     }
 
     private func pass(identity: String, extra: [(String, String)]) -> Verdict {

@@ -44,17 +44,41 @@ final class RouteFilters: Sendable {
         }
     }
 
+    /// Whether `bytes` start with the lowercase ASCII `prefix`, ignoring case (no allocation).
+    static func startsCaseless(_ bytes: String.UTF8View, with prefix: StaticString) -> Bool {
+        guard bytes.count >= prefix.utf8CodeUnitCount else { return false }
+        return prefix.withUTF8Buffer { expected in
+            var index = bytes.startIndex
+            for byte in expected {
+                let got = bytes[index]
+                guard got == byte || (got >= 65 && got <= 90 && got + 32 == byte) else { return false }
+                index = bytes.index(after: index)
+            }
+            return true
+        }
+    }
+
     /// CORS headers on an answer to a routed request: the upstream's own `Access-Control-*` give way to the
     /// policy's, and `Vary: Origin` is added (the answer depends on it whether or not the origin was allowed).
     func applyCORS(to headers: inout HTTPHeaders, origin: String?) {
         guard let cors else { return }
-        for name in ["access-control-allow-origin", "access-control-allow-credentials", "access-control-expose-headers",
-                     "access-control-allow-methods", "access-control-allow-headers", "access-control-max-age"]
-        where headers.contains(name: name) {
-            headers.remove(name: name)
+        // One pass to see whether the upstream set any Access-Control-* or Vary (usually it set neither).
+        var upstreamCORS = false
+        var varies = false
+        for (name, _) in headers {
+            let bytes = name.utf8
+            if bytes.count > 15, Self.startsCaseless(bytes, with: "access-control-") { upstreamCORS = true }
+            if bytes.count == 4, Self.startsCaseless(bytes, with: "vary") { varies = true }
+        }
+        if upstreamCORS {
+            for name in ["access-control-allow-origin", "access-control-allow-credentials",
+                         "access-control-expose-headers", "access-control-allow-methods", "access-control-allow-headers",
+                         "access-control-max-age"] {
+                headers.remove(name: name)
+            }
         }
         for (name, value) in cors.responseHeaders(origin: origin) { headers.add(name: name, value: value) }
-        if !headers[canonicalForm: "vary"].contains(where: { $0.lowercased() == "origin" || $0 == "*" }) {
+        if !varies || !headers[canonicalForm: "vary"].contains(where: { $0.lowercased() == "origin" || $0 == "*" }) {
             headers.add(name: "vary", value: CORSPolicy.vary)
         }
     }

@@ -9,7 +9,7 @@ extension ProxyHandler {
     /// After routing: access control, a CORS preflight, the path rewrite. Returns the target to forward, or nil
     /// when the gateway answered (403, the preflight, a rewrite's redirect).
     func filterRouted(_ filters: RouteFilters, head: HTTPRequestHead, uri: String, context: ChannelHandlerContext) -> String? {
-        if let access = filters.access, !access.permits(resolvedClientAddress(head: head, context: context)) {
+        if filters.access != nil, !permitted(filters, address: resolvedClientAddress(head: head, context: context)) {
             shared.stats.accessDenied.wrappingIncrement(ordering: .relaxed)
             filters.metrics?.denied.increment()
             answer(.forbidden, "access denied\n")
@@ -57,9 +57,27 @@ extension ProxyHandler {
         }
     }
 
+    /// `allow`/`deny` for `address`, remembered for the connection's next requests.
+    private func permitted(_ filters: RouteFilters, address: String) -> Bool {
+        guard let access = filters.access else { return true }
+        let id = ObjectIdentifier(filters)
+        if let last = lastAccess, last.rules == id, last.address == address { return last.permitted }
+        let permitted = access.permits(address)
+        lastAccess = (id, address, permitted)
+        return permitted
+    }
+
     /// Authentication (between routing and the gates), then the rest of the request's setup.
     func runAuth(_ auth: Authenticator, context: ChannelHandlerContext) {
         guard let clientHead else { return }
+        if case .apiKey(_, let sources) = auth.method, let last = lastKey, last.auth == ObjectIdentifier(auth),
+            let key = Authenticator.credential(sources, head: clientHead, query: Self.query(of: clientHead.uri)),
+            key == last.key
+        {
+            // The key this connection sent before (compared with the one it sent, not with the store's secrets).
+            auth.recordPass()
+            return authenticated(.pass(last.pass))
+        }
         let uri = clientHead.uri
         let query = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[uri.utf8.index(after: $0)...] } ?? ""
         let decision = auth.authenticate(
@@ -67,6 +85,11 @@ extension ProxyHandler {
             scheme: secure ? "https" : "http", on: context.eventLoop)
         switch decision {
         case .now(let verdict):
+            if case .pass(let pass) = verdict, case .apiKey(_, let sources) = auth.method,
+                let key = Authenticator.credential(sources, head: clientHead, query: query)
+            {
+                lastKey = (ObjectIdentifier(auth), key, pass)
+            }
             authenticated(verdict)
         case .later(let future):
             let expected = sequence
@@ -126,6 +149,10 @@ extension ProxyHandler {
         mirror.send(
             head: upstreamHead, parts: buffered, whole: ProxyHeaders.framing(of: clientHead) == .none,
             on: context.eventLoop, allocator: context.channel.allocator)
+    }
+
+    static func query(of uri: String) -> Substring {
+        uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[uri.utf8.index(after: $0)...] } ?? ""
     }
 
     /// The value of a filter variable for the current request.

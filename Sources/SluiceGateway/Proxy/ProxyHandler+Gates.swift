@@ -73,9 +73,19 @@ extension ProxyHandler {
     /// The client's address once `trusted_proxies` were applied, resolved once per request.
     func resolvedClientAddress(head: HTTPRequestHead, context: ChannelHandlerContext) -> String {
         if let resolvedClientIP { return resolvedClientIP }
-        let peer = clientAddress(context) ?? ""
-        let resolved = (state ?? shared.state).trustedProxies.clientAddress(
-            peer: peer, forwardedFor: head.headers["x-forwarded-for"])
+        let proxies = (state ?? shared.state).trustedProxies
+        let resolved: String
+        if proxies.ranges.isEmpty || !head.headers.contains(name: "x-forwarded-for") {
+            // Only the peer counts: the same for every request of the connection, worked out once.
+            if let peer = canonicalPeer {
+                resolved = peer
+            } else {
+                resolved = proxies.clientAddress(peer: clientAddress(context) ?? "", forwardedFor: [])
+                canonicalPeer = resolved
+            }
+        } else {
+            resolved = proxies.clientAddress(peer: clientAddress(context) ?? "", forwardedFor: head.headers["x-forwarded-for"])
+        }
         resolvedClientIP = resolved
         return resolved
     }

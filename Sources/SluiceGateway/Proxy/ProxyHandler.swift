@@ -74,6 +74,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The route's path parameters and the target as routed (normalised, before rewrites), for the filters.
     var params: Parameters?
     var routedURI: String?
+    /// Per connection: the peer's address in canonical form, the last `allow`/`deny` decision, the last API key and
+    /// what it passed as (a keep-alive client repeats them; each is worked out once).
+    var canonicalPeer: String?
+    var lastAccess: (rules: ObjectIdentifier, address: String, permitted: Bool)?
+    var lastKey: (auth: ObjectIdentifier, key: Substring, pass: Authenticator.Pass)?
 
     // Backpressure on the client: reads are held while buffering or while the upstream cannot take more.
     var clientReadsPaused = false
