@@ -15,7 +15,7 @@ extension ProxyHandler {
             answer(.forbidden, "access denied\n")
             return nil
         }
-        if let cors = filters.cors {
+        if let cors = filters.cors, head.method == .OPTIONS {
             let origin = head.headers.first(name: "origin")
             let requestMethod = head.headers.first(name: "access-control-request-method")
             if CORSPolicy.isPreflight(method: head.method.rawValue, origin: origin, requestMethod: requestMethod),
@@ -108,6 +108,12 @@ extension ProxyHandler {
         case .pass(let pass):
             identity = pass.identity
             for (name, value) in pass.headers { upstreamHead?.headers.replaceOrAdd(name: name, value: value) }
+            // The identity headers are the gateway's to set: a client's own values of those it did not set go.
+            if let names = route?.filters?.identityHeaders {
+                for name in names where !pass.headers.contains(where: { $0.0 == name }) {
+                    upstreamHead?.headers.remove(name: name)
+                }
+            }
             requestReady()
         case .refuse(let status, let extra, let body):
             gates.marks.insert(.authRefused)

@@ -243,10 +243,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
             scheme: secure ? "https" : "http",
             requestID: requestID, hostRewrite: route.hostRewrite, traceparent: traceparent, hops: &hops)
-        if let filters = route.filters {
-            // The identity headers are the gateway's to set: a client's own are never believed.
-            for name in filters.identityHeaders { upstreamHead!.headers.remove(name: name) }
-        }
         // RFC 8441: an HTTP/2 extended CONNECT for a WebSocket, marked by the stream's adapter.
         extendedConnect = head.method == .GET
             && head.headers.first(name: ExtendedConnect.marker)?.lowercased() == "websocket"
