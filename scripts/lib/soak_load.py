@@ -1,0 +1,246 @@
+"""soak_load.py: the load sources of scripts/soak and the parsing of wrk's and h2load's reports (see soak.py)."""
+
+import argparse
+import csv
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from soak_common import *  # noqa: F401,F403  (settings and helpers)
+
+
+# --- load -----------------------------------------------------------------------------------
+class Tally:
+    """Thread-safe counts of outcomes (HTTP statuses or error kinds) and latencies of one load source."""
+
+    def __init__(self, name):
+        self.name = name
+        self.lock = threading.Lock()
+        self.counts = Counter()
+        self.latencies = []
+
+    def add(self, outcome, latency=None):
+        with self.lock:
+            self.counts[outcome] += 1
+            if latency is not None and len(self.latencies) < 200_000:
+                self.latencies.append(latency)
+
+    def total(self):
+        return sum(self.counts.values())
+
+    def describe(self):
+        parts = [f"{k} {v}" for k, v in sorted(self.counts.items(), key=lambda kv: str(kv[0]))]
+        return ", ".join(parts) if parts else "none"
+
+    def p50_ms(self):
+        return statistics.median(self.latencies) * 1000 if self.latencies else None
+
+
+def paced(stop, deadline, interval, fn):
+    """Call fn() every `interval` s until the deadline; a thread more than 1 s late restarts its schedule."""
+    nxt = time.monotonic()
+    while not stop.is_set():
+        now = time.monotonic()
+        if now >= deadline:
+            return
+        if nxt > now:
+            stop.wait(min(nxt - now, deadline - now))
+            continue
+        fn()
+        nxt += interval
+        if time.monotonic() - nxt > 1.0:
+            nxt = time.monotonic()
+
+
+def newconn_worker(index, port, stop, deadline, tally, aborts):
+    """A fresh connection per request, Connection: close; one request in 25 is a client that gives up early."""
+    n = [index]
+
+    def one():
+        n[0] += NEWCONN_THREADS
+        i = n[0]
+        if i % 25 == 0:
+            # The client goes away before the (300 ms late) answer: the gateway must cancel and free everything.
+            try:
+                with socket.create_connection((HOST, port), timeout=2) as s:
+                    s.sendall(b"GET /ping?delay=300ms HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n")
+                    time.sleep(0.05)
+                aborts.add("sent-then-closed")
+            except OSError as e:
+                aborts.add(type(e).__name__)
+            return
+        kind = i % 4
+        if kind == 0:
+            path, extra = "/ping", ""
+        elif kind == 1:
+            path, extra = f"/api/v1/users/{i % 1000}", f"X-Key: c{i % COLD_KEYS}\r\n"
+        elif kind == 2:
+            path, extra = f"/api/v1/search?q={i}", ""
+        else:
+            path, extra = "/bytes/4k", ""
+        t0 = time.monotonic()
+        try:
+            with socket.create_connection((HOST, port), timeout=5) as s:
+                s.settimeout(5)
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: soak\r\n{extra}Connection: close\r\n\r\n".encode())
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            parts = data.split(b" ", 2)
+            if len(parts) >= 2 and parts[1].isdigit():
+                tally.add(int(parts[1]), time.monotonic() - t0)
+            else:
+                tally.add("no-answer")
+        except OSError as e:
+            tally.add(type(e).__name__)
+
+    paced(stop, deadline, NEWCONN_THREADS / NEWCONN_RATE, one)
+
+
+def keepalive_worker(index, port, host, path_fn, stop, deadline, tally, interval=None):
+    """One keep-alive connection (reopened after an error) sending GET path_fn(i) with Host: host."""
+    conn = [None]
+    n = [index * 1_000_000]
+
+    def one():
+        n[0] += 1
+        if conn[0] is None:
+            conn[0] = http.client.HTTPConnection(HOST, port, timeout=10)
+        t0 = time.monotonic()
+        try:
+            conn[0].request("GET", path_fn(n[0]), headers={"Host": host})
+            r = conn[0].getresponse()
+            r.read()
+            tally.add(r.status, time.monotonic() - t0)
+            if r.will_close:
+                conn[0].close()
+                conn[0] = None
+        except (OSError, http.client.HTTPException) as e:
+            tally.add(type(e).__name__)
+            conn[0].close()
+            conn[0] = None
+
+    try:
+        if interval:
+            paced(stop, deadline, interval, one)
+        else:
+            while not stop.is_set() and time.monotonic() < deadline:
+                one()
+    finally:
+        if conn[0] is not None:
+            conn[0].close()
+
+
+WRK_LUA = r"""-- generated by scripts/soak: rotate paths and X-Key values; count the answers by status.
+-- Users route (rate_limit 200/s burst=50 key=header:X-Key): 3 in 20 requests carry the hot key "hot" (rate
+-- limited: 429), 6 in 20 one of %(cold)d cold keys (never limited); the rest rotate over the other demo paths.
+local n, cold = 0, 0
+local body = string.rep("x", 1024)
+counts = {}
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function request()
+  n = n + 1
+  local i = n %% 20
+  if i < 3 then
+    return wrk.format("GET", "/api/v1/users/" .. (n %% 1000), {["X-Key"] = "hot"})
+  elseif i < 9 then
+    cold = cold + 1
+    return wrk.format("GET", "/api/v1/users/" .. (n %% 1000), {["X-Key"] = "k" .. (cold %% %(cold)d)})
+  elseif i < 13 then
+    return wrk.format("GET", "/ping")
+  elseif i == 13 then
+    return wrk.format("GET", "/api/v1/search?q=" .. n)
+  elseif i == 14 then
+    return wrk.format("GET", "/api/v1/feed")
+  elseif i == 15 then
+    return wrk.format("GET", "/headers", {["X-Soak"] = "r" .. n})
+  elseif i == 16 then
+    return wrk.format("GET", "/bytes/16k")
+  elseif i == 17 then
+    return wrk.format("POST", "/echo", {["Content-Type"] = "application/octet-stream"}, body)
+  elseif i == 18 then
+    return wrk.format("GET", "/ping?delay=2ms")
+  else
+    return wrk.format("GET", "/ping?n=" .. n)
+  end
+end
+
+function response(status, headers, body)
+  counts[status] = (counts[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local f = io.open("%(out)s", "w")
+  for _, t in ipairs(threads) do
+    local c = t:get("counts")
+    for status, k in pairs(c) do
+      f:write(status, " ", k, "\n")
+    end
+  end
+  f:close()
+end
+"""
+
+
+def parse_wrk(report_path, counts_path):
+    res = {"requests": None, "socket_errors": {}, "statuses": Counter(), "text": ""}
+    try:
+        with open(report_path) as f:
+            text = f.read()
+    except OSError:
+        return res
+    res["text"] = text
+    for line in text.splitlines():
+        w = line.split()
+        if len(w) >= 3 and w[1] == "requests" and w[2] == "in":
+            res["requests"] = int(w[0])
+        if line.strip().startswith("Socket errors:"):
+            for part in line.split(":", 1)[1].split(","):
+                k, v = part.split()
+                res["socket_errors"][k] = int(v)
+    try:
+        with open(counts_path) as f:
+            for line in f:
+                status, k = line.split()
+                res["statuses"][int(status)] += int(k)
+    except (OSError, ValueError):
+        pass
+    return res
+
+
+def parse_h2load(path):
+    res = {"total": None, "succeeded": 0, "failed": 0, "errored": 0, "timeout": 0, "codes": {}, "text": ""}
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return res
+    res["text"] = text
+    for line in text.splitlines():
+        if line.startswith("requests:"):
+            for part in line.split(":", 1)[1].split(","):
+                v, k = part.split()
+                if k in ("total", "succeeded", "failed", "errored", "timeout"):
+                    res[k] = int(v)
+        elif line.startswith("status codes:"):
+            for part in line.split(":", 1)[1].split(","):
+                v, k = part.split()
+                res["codes"][k] = int(v)
+    return res
