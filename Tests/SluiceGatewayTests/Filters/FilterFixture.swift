@@ -19,7 +19,7 @@ struct FilterFixture {
 
     static func with(
         _ routes: String, files: [String: String] = [:], server: String = "", upstreams: String = "",
-        answerHeaders: [(String, String)] = [], _ body: (FilterFixture) async throws -> Void
+        answerHeaders: [(String, String)] = [], h2c: Bool = false, _ body: (FilterFixture) async throws -> Void
     ) async throws {
         let upstream = try await RecordingUpstream.start(answerHeaders: answerHeaders)
         let folder = try makeTemporaryDirectory("sluice-filters")
@@ -31,7 +31,7 @@ struct FilterFixture {
         }
         let text = """
             [server]
-            listen = 127.0.0.1:0
+            listen = 127.0.0.1:0\(h2c ? " h2c" : "")
             access_log = off
             \(fill(server))
 

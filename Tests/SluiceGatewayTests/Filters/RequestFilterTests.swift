@@ -190,6 +190,37 @@ import Testing
         }
     }
 
+    /// The same phases on HTTP/2 streams (h2c with prior knowledge, curl as the client).
+    @Test func filtersOnHTTP2Streams() async throws {
+        try await FilterFixture.with("""
+            [route api]
+            match = /api/*rest
+            upstream = rec
+            strip_prefix = /api
+            auth = api_key
+            api_keys = {dir}/keys
+            cors = origins=https://app.example methods=GET
+            response_header = set X-Route $route
+            """, files: ["keys": AuthGatewayTests.apiKeys], h2c: true) { gateway in
+            let url = "http://127.0.0.1:\(gateway.port)/api/things"
+            let refused = try await gateway.curl(["--http2-prior-knowledge", url])
+            #expect(refused.hasPrefix("HTTP/2 401"))
+            let passed = try await gateway.curl([
+                "--http2-prior-knowledge", "-H", "X-API-Key: \(AuthGatewayTests.aliceKey)", "-H", "Origin: https://app.example", url,
+            ]).lowercased()
+            #expect(passed.hasPrefix("http/2 200"))
+            #expect(passed.contains("x-route: api"))
+            #expect(passed.contains("access-control-allow-origin: https://app.example"))
+            #expect(gateway.last?.uri == "/things")
+            #expect(gateway.last?.header("x-auth-identity") == "alice")
+            let preflight = try await gateway.curl([
+                "--http2-prior-knowledge", "-X", "OPTIONS", "-H", "Origin: https://app.example",
+                "-H", "Access-Control-Request-Method: GET", url,
+            ])
+            #expect(preflight.hasPrefix("HTTP/2 204"))
+        }
+    }
+
     @Test func allowAndDenyByClientAddress() async throws {
         try await FilterFixture.with("""
             [route open]
