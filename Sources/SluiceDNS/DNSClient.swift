@@ -148,17 +148,19 @@ public final class DNSClient: Sendable {
     public func resolveService(_ name: String) -> EventLoopFuture<DNSAnswer> {
         let loop = group.next()
         return query(name, type: .srv).hop(to: loop).flatMap { answer in
-            let lookups = answer.services.map { service -> EventLoopFuture<DNSService> in
-                guard service.addresses.isEmpty else { return loop.makeSucceededFuture(service) }
+            let lookups = answer.services.map { service -> EventLoopFuture<(DNSService, UInt32?)> in
+                guard service.addresses.isEmpty else { return loop.makeSucceededFuture((service, nil)) }
                 return self.resolveHost(service.target).map { host in
                     var resolved = service
                     resolved.addresses = host.addresses
-                    return resolved
-                }.recover { _ in service }
+                    return (resolved, host.ttl)
+                }.recover { _ in (service, nil) }
             }
-            return EventLoopFuture.whenAllSucceed(lookups, on: loop).map { services in
+            return EventLoopFuture.whenAllSucceed(lookups, on: loop).map { results in
                 var resolved = answer
-                resolved.services = services
+                resolved.services = results.map(\.0)
+                // The answer lasts as long as its shortest record, the targets' looked-up addresses included.
+                for ttl in results.compactMap(\.1) { resolved.ttl = min(resolved.ttl ?? ttl, ttl) }
                 return resolved
             }
         }
@@ -191,6 +193,10 @@ private final class UDPExchange: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         guard envelope.remoteAddress == server else { return }
+        // Not an answer to this query (too short for a header, or another id): dropped, so that a forged datagram
+        // cannot end the attempt without guessing the id.
+        let data = envelope.data
+        guard data.readableBytes >= 12, data.getInteger(at: data.readerIndex, as: UInt16.self) == id else { return }
         do {
             promise.succeed(try DNSMessage.parse(Array(envelope.data.readableBytesView), id: id, name: name, type: type))
         } catch .mismatched {
@@ -230,7 +236,9 @@ private final class TCPExchange: ChannelInboundHandler {
             let message = buffer.getBytes(at: buffer.readerIndex + 2, length: Int(length))
         else { return }
         do {
-            promise.succeed(try DNSMessage.parse(message, id: id, name: name, type: type))
+            let answer = try DNSMessage.parse(message, id: id, name: name, type: type)
+            guard !answer.truncated else { throw DNSError.malformed("a truncated answer over TCP") }
+            promise.succeed(answer)
         } catch {
             promise.fail(error)
         }

@@ -152,14 +152,21 @@ public enum DNSMessage {
             for record in records where record.type == DNSRecordType.cname.rawValue && owners.contains(record.owner) {
                 var data = Reader(bytes: bytes, offset: record.data.lowerBound)
                 let target = try data.name()
+                guard data.offset <= record.data.upperBound else { throw .malformed("a CNAME overruns its length") }
                 if owners.insert(target).inserted { changed = true }
             }
         }
         func note(_ ttl: UInt32) { answer.ttl = min(answer.ttl ?? ttl, ttl) }
+        // An alias lives no longer than its CNAME record says.
+        for record in records where record.type == DNSRecordType.cname.rawValue && owners.contains(record.owner) {
+            note(record.ttl)
+        }
         for record in records where owners.contains(record.owner) && record.type == type.rawValue {
             switch type {
             case .a, .aaaa:
-                guard let address = address(bytes[record.data]) else { throw .malformed("address of \(record.data.count) bytes") }
+                guard record.data.count == (type == .a ? 4 : 16), let address = address(bytes[record.data]) else {
+                    throw .malformed("an address of \(record.data.count) bytes in a \(type == .a ? "A" : "AAAA") record")
+                }
                 answer.addresses.append(address)
                 note(record.ttl)
             case .srv:
@@ -171,7 +178,7 @@ public enum DNSMessage {
                 guard data.offset <= record.data.upperBound else { throw .malformed("SRV record overruns its length") }
                 var service = DNSService(priority: priority, weight: weight, port: port, target: target)
                 for added in extra where added.owner == target && (added.type == 1 || added.type == 28) {
-                    if let address = address(bytes[added.data]) {
+                    if added.data.count == (added.type == 1 ? 4 : 16), let address = address(bytes[added.data]) {
                         service.addresses.append(address)
                         note(added.ttl)
                     }
@@ -249,7 +256,7 @@ struct Reader {
         var position = offset
         var jumped = false
         var jumps = 0
-        var length = 0
+        var length = 1  // the final zero byte counts against the 255
         while true {
             guard position < bytes.count else { throw .malformed("a name runs past the end") }
             let byte = bytes[position]

@@ -5,7 +5,8 @@ public enum ResolvConf {
     /// The addresses of `nameserver` lines (IPv4 or IPv6; comments with `#` or `;`).
     public static func nameservers(_ text: String) -> [String] {
         var servers: [String] = []
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        // `isNewline`: "\r\n" is one Character in Swift, so a CRLF file splits too.
+        for line in text.split(whereSeparator: \.isNewline) {
             let content = line.split(maxSplits: 1, omittingEmptySubsequences: false, whereSeparator: { $0 == "#" || $0 == ";" })
                 .first ?? ""
             let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" })
@@ -25,7 +26,7 @@ public enum HostsFile {
     public static func addresses(for name: String, in text: String) -> [String] {
         let wanted = name.lowercased()
         var found: [String] = []
-        for line in text.split(separator: "\n") {
+        for line in text.split(whereSeparator: \.isNewline) {
             let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard words.count >= 2 else { continue }
