@@ -240,7 +240,7 @@ extension ConfigValidator {
             } else if item.hasPrefix("query:"), item.count > 6 {
                 sources.append(.query(String(item.dropFirst(6))))
             } else if cookies, item.hasPrefix("cookie:"), item.count > 7 {
-                sources.append(.header("cookie:" + item.dropFirst(7)))
+                sources.append(.cookie(String(item.dropFirst(7))))
             } else {
                 throw ValueError(expected: expected, got: item)
             }

@@ -1,3 +1,5 @@
+import SluiceTraffic
+
 extension ConfigValidator {
     /// `[upstream NAME]`.
     mutating func readUpstream(_ section: INISection) -> UpstreamConfig {
@@ -157,6 +159,6 @@ extension ConfigValidator {
 extension ConfigValidator {
     /// Whether `host` is an IPv4 or IPv6 address rather than a name.
     static func isIPLiteral(_ host: String) -> Bool {
-        host.contains(":") || (host.split(separator: ".").count == 4 && host.utf8.allSatisfy { $0 == 46 || ($0 >= 48 && $0 <= 57) })
+        !host.contains("/") && CIDR(host) != nil
     }
 }

@@ -7,10 +7,13 @@ import Darwin
 #endif
 
 /// The few file operations the loader needs, on the C library directly: the module stays free of Foundation.
-enum FileSystem {
+/// Public for what the gateway reads beside the configuration (auth key files, resolv.conf).
+public enum FileSystem {
     /// Why a file could not be read, in the C library's words (`No such file or directory`).
-    struct Failure: Error {
+    public struct Failure: Error, CustomStringConvertible {
         let message: String
+
+        public var description: String { message }
 
         init(_ message: String) {
             self.message = message
@@ -32,7 +35,7 @@ enum FileSystem {
 
     /// The whole file as text. Invalid UTF-8 is replaced (U+FFFD) rather than refused: the parser then reports the
     /// line it lands on, which says more than "not UTF-8".
-    static func readText(_ path: String) throws(Failure) -> String {
+    public static func readText(_ path: String) throws(Failure) -> String {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(errno: errno) }
         defer { close(descriptor) }

@@ -16,10 +16,6 @@ public struct RateLimitConfig: Sendable, Hashable {
         /// One bucket per authenticated caller (the route's `auth` identity); requests without one share a bucket.
         case identity
 
-        /// The name under which `identity` is asked of a request's field reader: never a real header (`:` is not
-        /// a token character).
-        public static let identityField = ":identity"
-
         public var description: String {
             switch self {
             case .identity: "identity"

@@ -76,11 +76,13 @@ public struct AuthConfig: Sendable, Equatable {
 public enum CredentialSource: Sendable, Hashable, CustomStringConvertible {
     case header(String)
     case query(String)
+    case cookie(String)
 
     public var description: String {
         switch self {
         case .header(let name): "header:\(name)"
         case .query(let name): "query:\(name)"
+        case .cookie(let name): "cookie:\(name)"
         }
     }
 }

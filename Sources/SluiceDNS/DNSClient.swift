@@ -76,11 +76,7 @@ public final class DNSClient: Sendable {
                 case .failure(let error):
                     promise.fail(error)
                 case .success(let channel):
-                    let timer = channel.eventLoop.scheduleTask(in: timeout) { promise.fail(DNSError.timeout) }
-                    promise.futureResult.whenComplete { _ in
-                        timer.cancel()
-                        channel.close(promise: nil)
-                    }
+                    Self.bound(channel, to: promise, timeout: timeout)
                     var buffer = channel.allocator.buffer(capacity: query.count)
                     buffer.writeBytes(query)
                     channel.writeAndFlush(AddressedEnvelope(remoteAddress: server, data: buffer), promise: nil)
@@ -108,11 +104,7 @@ public final class DNSClient: Sendable {
                 case .failure(let error):
                     promise.fail(error)
                 case .success(let channel):
-                    let timer = channel.eventLoop.scheduleTask(in: timeout) { promise.fail(DNSError.timeout) }
-                    promise.futureResult.whenComplete { _ in
-                        timer.cancel()
-                        channel.close(promise: nil)
-                    }
+                    Self.bound(channel, to: promise, timeout: timeout)
                     var buffer = channel.allocator.buffer(capacity: query.count + 2)
                     buffer.writeInteger(UInt16(query.count))
                     buffer.writeBytes(query)
@@ -120,6 +112,15 @@ public final class DNSClient: Sendable {
                 }
             }
         return promise.futureResult
+    }
+
+    /// One attempt's socket lives as long as its answer: failed with `.timeout` after `timeout`, closed once done.
+    private static func bound(_ channel: any Channel, to promise: EventLoopPromise<DNSAnswer>, timeout: TimeAmount) {
+        let timer = channel.eventLoop.scheduleTask(in: timeout) { promise.fail(DNSError.timeout) }
+        promise.futureResult.whenComplete { _ in
+            timer.cancel()
+            channel.close(promise: nil)
+        }
     }
 
     /// A and AAAA records together (IPv4 first), the smallest TTL. An IP address answers itself. Fails only when

@@ -138,7 +138,7 @@ public struct Template: Hashable, Sendable {
             case .text(let text): return text
             case .variable(let variable):
                 guard let text = value(variable) else { return "" }
-                if !text.utf8.contains(where: FilterText.isControl) { return text }
+                return Self.headerSafe(text)
             }
         }
         var result = ""
@@ -147,14 +147,16 @@ public struct Template: Hashable, Sendable {
             case .text(let text): result += text
             case .variable(let variable):
                 guard let text = value(variable) else { continue }
-                if text.utf8.contains(where: FilterText.isControl) {
-                    result += String(decoding: text.utf8.filter { !FilterText.isControl($0) }, as: UTF8.self)
-                } else {
-                    result += text
-                }
+                result += Self.headerSafe(text)
             }
         }
         return result
+    }
+
+    /// `text` without control characters (TAB kept): what may go into a header value.
+    public static func headerSafe(_ text: String) -> String {
+        guard text.utf8.contains(where: FilterText.isControl) else { return text }
+        return String(decoding: text.utf8.filter { !FilterText.isControl($0) }, as: UTF8.self)
     }
 
     public static func == (a: Template, b: Template) -> Bool { a.text == b.text }

@@ -232,10 +232,7 @@ public final class Gateway: Sendable {
         }
         let resolves = config.upstreams.contains(where: \.resolves)
         guard needsAuth || resolves else { return }
-        let auth = try await AuthMaterials.load(config)
-        mutable.withLockedValue { $0.auth = auth }
-        await discovery?.watch(config)
-        try await recompile(config, auth: auth, listeners: false)
+        try await applySerially(config, listeners: false)
     }
 
     /// DNS answers changed: the running configuration compiled again with the new addresses.
@@ -251,11 +248,12 @@ public final class Gateway: Sendable {
         try await applying.run { try await self.applySerially(config) }
     }
 
-    private func applySerially(_ config: GatewayConfig) async throws {
+    /// Key files, then DNS answers, then the compile (with `listeners`, a reload's listener changes too).
+    private func applySerially(_ config: GatewayConfig, listeners: Bool = true) async throws {
         // Key files first: a bad one fails the reload before anything is compiled.
         let auth = try await AuthMaterials.load(config)
         await discovery?.watch(config)
-        try await recompile(config, auth: auth)
+        try await recompile(config, auth: auth, listeners: listeners)
     }
 
     /// Compiles `config` and swaps it in; with `listeners`, also binds, drains and moves listeners and the admin API

@@ -2,59 +2,11 @@ import Foundation
 import NIOCore
 import NIOPosix
 import SluiceDNS
+import SluiceTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// `Tests/dns/fake_dns.py` on an ephemeral port, answering from a JSON zone file the test rewrites.
-final class ZoneServer: @unchecked Sendable {
-    let port: Int
-    let zoneFile: String
-    private let process = Process()
-
-    init(zone: [String: Any]) async throws {
-        let directory = NSTemporaryDirectory() + "sluice-dns-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        zoneFile = directory + "/zone.json"
-        try JSONSerialization.data(withJSONObject: zone).write(to: URL(fileURLWithPath: zoneFile))
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("dns/fake_dns.py").path
-        let output = directory + "/out"
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--zone", zoneFile, "--port", "0"]
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var port: Int?
-        for _ in 0..<400 where port == nil {
-            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening ") }) {
-                port = Int(line.dropFirst("listening ".count).trimmingCharacters(in: .whitespaces))
-            }
-            if port == nil { try await Task.sleep(for: .milliseconds(25)) }
-        }
-        guard let port else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            throw DNSError.timeout
-        }
-        self.port = port
-    }
-
-    func update(_ zone: [String: Any]) throws {
-        let temporary = zoneFile + ".new"
-        try JSONSerialization.data(withJSONObject: zone).write(to: URL(fileURLWithPath: temporary))
-        try FileManager.default.setAttributes(
-            [.modificationDate: Date().addingTimeInterval(Double.random(in: 1...1000))], ofItemAtPath: temporary)
-        _ = rename(temporary, zoneFile)
-    }
-
-    func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
+extension FakeDNSServer {
     func client(timeout: TimeAmount = .seconds(2), attempts: Int = 2) throws -> DNSClient {
         DNSClient(
             nameservers: [try SocketAddress(ipAddress: "127.0.0.1", port: port)],
@@ -74,7 +26,7 @@ final class ZoneServer: @unchecked Sendable {
     ] }
 
     @Test func recordsFailuresAndChanges() async throws {
-        let server = try await ZoneServer(zone: Self.zone)
+        let server = try await FakeDNSServer(zone: Self.zone)
         defer { server.stop() }
         let client = try server.client()
         let both = try await client.resolveHost("users.test").get()
@@ -100,7 +52,7 @@ final class ZoneServer: @unchecked Sendable {
     }
 
     @Test func truncatedAnswersAreAskedAgainOverTCP() async throws {
-        let server = try await ZoneServer(zone: Self.zone)
+        let server = try await FakeDNSServer(zone: Self.zone)
         defer { server.stop() }
         let answer = try await server.client().query("big.test", type: .a).get()
         #expect(answer.addresses == ["10.2.0.1"])

@@ -23,23 +23,12 @@ struct AllocationCeilingTests {
         let gateway = try await TestGateway(
             backends: [backends[0].server.port!], group: group, metrics: metrics ? GatewayMetrics() : nil)
         let socket = try TestSocket(port: gateway.port)
-        for _ in 0..<200 {  // warm: pools, buffers, caches
-            try await socket.send(request)
-            _ = try await socket.readResponse()
-        }
-        let loop = group.next()
-        try await loop.submit { sluice_allocations_count_this_thread(1) }.get()
-        let before = sluice_allocations_counted()
-        for _ in 0..<count {
-            try await socket.send(request)
-            #expect(try await socket.readResponse().status == 200)
-        }
-        let after = sluice_allocations_counted()
-        try await loop.submit { sluice_allocations_count_this_thread(0) }.get()
+        let perRequest = try await SluiceGatewayTests.allocationsPerRequest(
+            sending: request, on: socket, loop: group.next(), count: count)
         await gateway.stop()
         for (_, server) in backends { await server.shutdown() }
         try await group.shutdownGracefully()
-        return Double(after - before) / Double(count)
+        return perRequest
     }
 
     @Test func theCounterSeesAllocations() {

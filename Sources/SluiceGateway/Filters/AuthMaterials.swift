@@ -34,7 +34,7 @@ public struct AuthMaterials: Sendable {
                 let key = JWTKey(file: jwt.keysFile, settings: Self.settings(jwt))
                 guard materials.jwt[key] == nil else { continue }
                 do {
-                    let text = try FileText.read(jwt.keysFile)
+                    let text = try FileSystem.readText(jwt.keysFile)
                     materials.jwt[key] = try await JWTVerifier.load(keys: text, settings: key.settings)
                 } catch let error as AuthFileError {
                     fail("jwt_keys", jwt.keysFile, error.description)
@@ -44,7 +44,7 @@ public struct AuthMaterials: Sendable {
             case .apiKey(let file, _):
                 guard materials.apiKeys[file] == nil else { continue }
                 do {
-                    materials.apiKeys[file] = try APIKeyStore(contents: try FileText.read(file))
+                    materials.apiKeys[file] = try APIKeyStore(contents: try FileSystem.readText(file))
                 } catch let error as AuthFileError {
                     fail("api_keys", file, error.description)
                 } catch {
@@ -53,7 +53,7 @@ public struct AuthMaterials: Sendable {
             case .basic(let file, _):
                 guard materials.htpasswd[file] == nil else { continue }
                 do {
-                    materials.htpasswd[file] = try Htpasswd(contents: try FileText.read(file))
+                    materials.htpasswd[file] = try Htpasswd(contents: try FileSystem.readText(file))
                 } catch let error as AuthFileError {
                     fail("htpasswd", file, error.description)
                 } catch {
@@ -79,30 +79,3 @@ public struct AuthMaterials: Sendable {
 
     func verifier(_ jwt: JWTAuthConfig) -> JWTVerifier? { self.jwt[JWTKey(file: jwt.keysFile, settings: Self.settings(jwt))] }
 }
-
-/// Reads a whole text file (auth files are small; read at load, never on an event loop).
-enum FileText {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    static func read(_ path: String) throws -> String {
-        guard let file = fopen(path, "r") else {
-            throw Failure(description: "cannot read: \(String(cString: strerror(errno)))")
-        }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count > 0 { bytes += chunk[..<count] }
-            if count < chunk.count { break }
-            if bytes.count > 16 << 20 { throw Failure(description: "larger than 16 MiB") }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import SluiceAuth
 import SluiceConfig
+import SluiceFilters
 
 /// A route's `auth`, compiled: decides whether a request may pass and who it is from. API keys are checked on the
 /// event loop (one SHA-256); JWTs are verified by jwt-kit off the loop, htpasswd hashes (bcrypt costs
@@ -74,17 +75,10 @@ final class Authenticator: Sendable {
         _ head: HTTPRequestHead, query: Substring, clientIP: String, scheme: String, on eventLoop: any EventLoop
     ) -> Decision {
         switch method {
-        case .apiKey(let store, let sources):
-            guard let store else { return .now(unavailable()) }
-            guard let key = Self.credential(sources, head: head, query: query) else {
-                return .now(challenge("ApiKey realm=\"sluice\"", "API key missing\n"))
-            }
-            guard let consumer = store.consumer(forKey: key) else {
-                return .now(challenge("ApiKey realm=\"sluice\"", "API key not valid\n"))
-            }
-            return .now(pass(identity: consumer, extra: []))
+        case .apiKey(_, let sources):
+            return .now(checkAPIKey(Self.credential(sources, head: head, query: query)))
         case .jwt(let verifier, let jwt):
-            let now = Self.unixNow()
+            let now = Gateway.unixTime()
             guard let verifier else { return .now(unavailable()) }
             guard let token = Self.bearer(jwt.sources, head: head, query: query) else {
                 return .now(challenge("Bearer realm=\"sluice\"", "bearer token missing\n"))
@@ -116,7 +110,7 @@ final class Authenticator: Sendable {
                 }
             })
         case .basic(let file, let realm):
-            let now = Self.unixNow()
+            let now = Gateway.unixTime()
             guard let file else { return .now(unavailable()) }
             let challengeText = "Basic realm=\"\(realm)\", charset=\"UTF-8\""
             guard let authorization = head.headers.first(name: "authorization"),
@@ -148,8 +142,18 @@ final class Authenticator: Sendable {
             }.recover { [self] _ in unavailable() })
         case .forward(let forward, let server):
             return forwardAuth(
-                forward, server: server, head: head, clientIP: clientIP, scheme: scheme, now: Self.unixNow(), on: eventLoop)
+                forward, server: server, head: head, clientIP: clientIP, scheme: scheme, now: Gateway.unixTime(), on: eventLoop)
         }
+    }
+
+    /// `auth = api_key` for the key the request carried (nil: none).
+    func checkAPIKey(_ key: Substring?) -> Verdict {
+        guard case .apiKey(let store, _) = method, let store else { return unavailable() }
+        guard let key else { return challenge("ApiKey realm=\"sluice\"", "API key missing\n") }
+        guard let consumer = store.consumer(forKey: key) else {
+            return challenge("ApiKey realm=\"sluice\"", "API key not valid\n")
+        }
+        return pass(identity: consumer, extra: [])
     }
 
     private func forwardAuth(
@@ -248,11 +252,9 @@ final class Authenticator: Sendable {
         for source in sources {
             switch source {
             case .header(let name):
-                if name.hasPrefix("cookie:") {
-                    if let value = cookie(String(name.dropFirst(7)), in: head.headers) { return value }
-                } else if let value = head.headers.first(name: name), !value.isEmpty {
-                    return Substring(value)
-                }
+                if let value = head.headers.first(name: name), !value.isEmpty { return Substring(value) }
+            case .cookie(let name):
+                if let value = ProxyHeaders.cookie(name, in: head.headers) { return value }
             case .query(let name):
                 if let value = queryValue(name, in: query), !value.isEmpty { return value }
             }
@@ -277,16 +279,6 @@ final class Authenticator: Sendable {
         return nil
     }
 
-    static func cookie(_ name: String, in headers: HTTPHeaders) -> Substring? {
-        for header in headers[canonicalForm: "cookie"] {
-            for pair in header.split(separator: ";") {
-                let trimmed = pair.drop { $0 == " " }
-                if trimmed.hasPrefix(name + "=") { return trimmed.dropFirst(name.count + 1) }
-            }
-        }
-        return nil
-    }
-
     /// The raw value of query parameter `name` (`a=1&key=v`), not decoded.
     static func queryValue(_ name: String, in query: Substring) -> Substring? {
         for pair in query.split(separator: "&") {
@@ -296,22 +288,9 @@ final class Authenticator: Sendable {
     }
 
     /// A value safe for a header: control characters removed.
-    static func headerSafe(_ text: String) -> String {
-        guard text.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) else { return text }
-        return String(decoding: text.utf8.filter { !(($0 < 0x20 && $0 != 0x09) || $0 == 0x7F) }, as: UTF8.self)
-    }
-
-    static func unixNow() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
+    static func headerSafe(_ text: String) -> String { Template.headerSafe(text) }
 
     func close() {
         if case .forward(_, let server) = method { server.close() }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -39,7 +39,7 @@ extension RuntimeCompiler {
         settings.connectTimeout = .seconds(1)
         settings.maxFails = 0
         let key = ServerKey(
-            address: HostPortText.format(host: host, port: port), zone: nil, weight: 1, settings: settings,
+            address: ListenAddress(host: host, port: port).description, zone: nil, weight: 1, settings: settings,
             healthCheck: nil)
         if let server = servers[key] ?? previous[key] {
             servers[key] = server
@@ -51,12 +51,5 @@ extension RuntimeCompiler {
         record(made)
         servers[key] = made
         return made
-    }
-}
-
-/// `host:port`, `[v6]:port`.
-enum HostPortText {
-    static func format(host: String, port: Int) -> String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }

@@ -70,26 +70,24 @@ extension ProxyHandler {
     /// Authentication (between routing and the gates), then the rest of the request's setup.
     func runAuth(_ auth: Authenticator, context: ChannelHandlerContext) {
         guard let clientHead else { return }
-        if case .apiKey(_, let sources) = auth.method, let last = lastKey, last.auth == ObjectIdentifier(auth),
-            let key = Authenticator.credential(sources, head: clientHead, query: Self.query(of: clientHead.uri)),
-            key == last.key
-        {
-            // The key this connection sent before (compared with the one it sent, not with the store's secrets).
-            auth.recordPass()
-            return authenticated(.pass(last.pass))
+        let query = Self.query(of: clientHead.uri)
+        if case .apiKey(_, let sources) = auth.method {
+            // Read once; a key the connection sent before passes as it did (compared with the key it sent, not with
+            // the store's secrets).
+            let key = Authenticator.credential(sources, head: clientHead, query: query)
+            if let key, let last = lastKey, last.auth == ObjectIdentifier(auth), key == last.key {
+                auth.recordPass()
+                return authenticated(.pass(last.pass))
+            }
+            let verdict = auth.checkAPIKey(key)
+            if case .pass(let pass) = verdict, let key { lastKey = (ObjectIdentifier(auth), key, pass) }
+            return authenticated(verdict)
         }
-        let uri = clientHead.uri
-        let query = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[uri.utf8.index(after: $0)...] } ?? ""
         let decision = auth.authenticate(
             clientHead, query: query, clientIP: resolvedClientAddress(head: clientHead, context: context),
             scheme: secure ? "https" : "http", on: context.eventLoop)
         switch decision {
         case .now(let verdict):
-            if case .pass(let pass) = verdict, case .apiKey(_, let sources) = auth.method,
-                let key = Authenticator.credential(sources, head: clientHead, query: query)
-            {
-                lastKey = (ObjectIdentifier(auth), key, pass)
-            }
             authenticated(verdict)
         case .later(let future):
             let expected = sequence

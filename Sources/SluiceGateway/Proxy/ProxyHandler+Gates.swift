@@ -20,8 +20,9 @@ extension ProxyHandler {
         let identity = self.identity
         let verdict = gates.run(
             now: TrafficClock.now(), policies,
-            header: { $0 == RateLimitConfig.Key.identityField ? identity : headers.first(name: $0) },
-            clientIP: { resolvedClientAddress(head: clientHead, context: context) }, random: &random)
+            header: { headers.first(name: $0) },
+            clientIP: { resolvedClientAddress(head: clientHead, context: context) }, identity: { identity },
+            random: &random)
         let expected = sequence
         switch verdict {
         case .pass:
@@ -130,13 +131,7 @@ extension ProxyHandler {
         case .header(let name):
             return head.headers.first(name: name).map { KeyHash.hash($0) }
         case .cookie(let name):
-            for header in head.headers[canonicalForm: "cookie"] {
-                for pair in header.split(separator: ";") {
-                    let trimmed = pair.drop { $0 == " " }
-                    if trimmed.hasPrefix(name + "=") { return KeyHash.hash(trimmed.dropFirst(name.count + 1)) }
-                }
-            }
-            return nil
+            return ProxyHeaders.cookie(name, in: head.headers).map { KeyHash.hash($0) }
         }
     }
 }

@@ -170,6 +170,19 @@ enum ProxyHeaders {
         return HTTPResponseHead(version: version, status: head.status, headers: headers)
     }
 
+    /// The value of cookie `name` in the request's `Cookie` fields, or nil.
+    static func cookie(_ name: String, in headers: HTTPHeaders) -> Substring? {
+        for header in headers[canonicalForm: "cookie"] {
+            for pair in header.split(separator: ";") {
+                let trimmed = pair.drop { $0 == " " }
+                if trimmed.hasPrefix(name + "="), let equals = trimmed.firstIndex(of: "=") {
+                    return trimmed[trimmed.index(after: equals)...]
+                }
+            }
+        }
+        return nil
+    }
+
     /// How the client's request body is framed, read from its head (`RequestGuard` left one canonical field).
     static func framing(of head: HTTPRequestHead) -> BodyFraming {
         if head.headers.contains(name: "transfer-encoding") { return .chunked }

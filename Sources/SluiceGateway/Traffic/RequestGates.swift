@@ -69,10 +69,10 @@ struct RequestGates {
     var ticket = TrafficTicket()
 
     /// Runs the gates from `step` on. `header` reads a request field, `clientIP` the client's address as
-    /// `trusted_proxies` resolve it.
+    /// `trusted_proxies` resolve it, `identity` who the route's `auth` said the caller is.
     mutating func run(
         now: Duration, _ policies: Policies, header: (String) -> String?, clientIP: () -> String,
-        random: inout SplitMix64Generator
+        identity: () -> String? = { nil }, random: inout SplitMix64Generator
     ) -> Verdict {
         let traffic = policies.route
         let stats = policies.stats
@@ -114,10 +114,10 @@ struct RequestGates {
                 case .route(let bucket):
                     if let refusal = apply(bucket.acquire(now: now), limit, policies) { return .refuse(refusal) }
                 case .keyed(let table):
-                    let key = Self.key(limit.config.key, header: header, clientIP: clientIP)
+                    let key = Self.key(limit.config.key, header: header, clientIP: clientIP, identity: identity)
                     if let refusal = apply(table.acquire(key: key, now: now), limit, policies) { return .refuse(refusal) }
                 case .global(let limiter, let name):
-                    let key = Self.key(limit.config.key, header: header, clientIP: clientIP)
+                    let key = Self.key(limit.config.key, header: header, clientIP: clientIP, identity: identity)
                     guard let decision = limiter.acquireLocally(limit: name, key: key, now: now) else {
                         return .askGlobal(limiter, name: name, key: key, limit: limit)
                     }
@@ -295,7 +295,10 @@ struct RequestGates {
 
     /// The bucket key of a keyed limit: the client's address or a header's value ("" when absent), capped so a
     /// client cannot make the limiter keep arbitrarily long keys.
-    static func key(_ key: RateLimitConfig.Key, header: (String) -> String?, clientIP: () -> String) -> String {
+    static func key(
+        _ key: RateLimitConfig.Key, header: (String) -> String?, clientIP: () -> String,
+        identity: () -> String? = { nil }
+    ) -> String {
         switch key {
         case .route:
             return ""
@@ -305,7 +308,7 @@ struct RequestGates {
         case .clientIP:
             return clientIP()
         case .identity:
-            return header(RateLimitConfig.Key.identityField) ?? ""
+            return identity() ?? ""
         }
     }
 }

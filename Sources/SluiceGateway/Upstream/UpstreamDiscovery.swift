@@ -51,7 +51,7 @@ final class UpstreamDiscovery: Sendable {
     /// The nameservers: `resolver` lines, else /etc/resolv.conf's, else 127.0.0.1:53.
     static func nameservers(_ config: ServerConfig) -> [SocketAddress] {
         var addresses = config.resolvers.compactMap { try? SocketAddress(ipAddress: $0.host, port: $0.port) }
-        if addresses.isEmpty, let text = try? FileText.read(ResolvConf.defaultPath) {
+        if addresses.isEmpty, let text = try? FileSystem.readText(ResolvConf.defaultPath) {
             addresses = ResolvConf.nameservers(text).compactMap { try? SocketAddress(ipAddress: $0, port: 53) }
         }
         if addresses.isEmpty, let local = try? SocketAddress(ipAddress: "127.0.0.1", port: 53) { addresses = [local] }

@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func cookiesAndBearerTokens() {
-        let cookie: [CredentialSource] = [.header("cookie:session")]
+        let cookie: [CredentialSource] = [.cookie("session")]
         #expect(Authenticator.credential(cookie, head: head([("Cookie", "a=1; session=tok")]), query: "") == "tok")
         let bearer: [CredentialSource] = [.header("authorization")]
         #expect(Authenticator.bearer(bearer, head: head([("Authorization", "Bearer abc.def.ghi")]), query: "") == "abc.def.ghi")

@@ -42,25 +42,13 @@ struct FilterAllocationTests {
         try await gateway.start()
         let socket = try TestSocket(port: gateway.listeningAddresses.first!.port!)
         let request = "GET /ping HTTP/1.1\r\nHost: x\r\nX-API-Key: bench-key-0123456789abcdef\r\n\r\n"
-        for _ in 0..<200 {
-            try await socket.send(request)
-            _ = try await socket.readResponse()
-        }
-        let loop = group.next()
-        try await loop.submit { sluice_allocations_count_this_thread(1) }.get()
-        let before = sluice_allocations_counted()
-        for _ in 0..<count {
-            try await socket.send(request)
-            #expect(try await socket.readResponse().status == 200)
-        }
-        let after = sluice_allocations_counted()
-        try await loop.submit { sluice_allocations_count_this_thread(0) }.get()
+        let perRequest = try await allocationsPerRequest(sending: request, on: socket, loop: group.next(), count: count)
         await gateway.shutdown()
         await gateway.closeUpstreams()
         for (_, server) in backends { await server.shutdown() }
         try await group.shutdownGracefully()
         try? FileManager.default.removeItem(atPath: folder)
-        return Double(after - before) / Double(count)
+        return perRequest
     }
 
     @Test func filtersStayUnderTheirAllocationCeiling() async throws {

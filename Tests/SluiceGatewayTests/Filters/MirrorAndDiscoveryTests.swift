@@ -72,54 +72,6 @@ extension RouteMatch where Value == ProxyRoute {
     }
 }
 
-/// `Tests/dns/fake_dns.py` on an ephemeral port, answering from a JSON zone file the test rewrites.
-final class FakeDNS: @unchecked Sendable {
-    let port: Int
-    let zoneFile: String
-    private let process = Process()
-
-    init(zone: [String: Any], directory: String) async throws {
-        zoneFile = directory + "/zone.json"
-        try JSONSerialization.data(withJSONObject: zone).write(to: URL(fileURLWithPath: zoneFile))
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("dns/fake_dns.py").path
-        let output = directory + "/dns.out"
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--zone", zoneFile, "--port", "0"]
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var port: Int?
-        for _ in 0..<400 where port == nil {
-            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening ") }) {
-                port = Int(line.dropFirst("listening ".count).trimmingCharacters(in: .whitespaces))
-            }
-            if port == nil { try await Task.sleep(for: .milliseconds(25)) }
-        }
-        guard let port else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            throw CocoaError(.fileReadUnknown)
-        }
-        self.port = port
-    }
-
-    /// Replaces the zone (the server reads the file again when it changed).
-    func update(_ zone: [String: Any]) throws {
-        let temporary = zoneFile + ".new"
-        try JSONSerialization.data(withJSONObject: zone).write(to: URL(fileURLWithPath: temporary))
-        // A later mtime even within the same second: the server compares mtimes.
-        try FileManager.default.setAttributes(
-            [.modificationDate: Date().addingTimeInterval(Double.random(in: 1...1000))], ofItemAtPath: temporary)
-        _ = rename(temporary, zoneFile)
-    }
-
-    func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-}
-
 @Suite(.serialized) struct DiscoveryTests {
     static func srv(_ ports: [Int]) -> [String: Any] {
         [
@@ -133,7 +85,7 @@ final class FakeDNS: @unchecked Sendable {
         let second = try await RecordingUpstream.start()
         let folder = try makeTemporaryDirectory("sluice-dns")
         let upstream = try await RecordingUpstream.start()
-        let dns = try await FakeDNS(zone: Self.srv([upstream.port]), directory: folder)
+        let dns = try await FakeDNSServer(zone: Self.srv([upstream.port]), directory: folder)
         defer { dns.stop() }
         try await FilterFixture.with("""
             [route dyn]
@@ -184,7 +136,3 @@ final class FakeDNS: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: folder)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
