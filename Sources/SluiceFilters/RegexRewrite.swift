@@ -126,6 +126,8 @@ final class CompiledRegex: @unchecked Sendable, Hashable {
     let pattern: String
     /// Parenthesised groups.
     let groups: Int
+    /// `^/literal/(.*)$` and the like, matched without the regex engine (glibc's `regexec` allocates per call).
+    let shortcut: PrefixPattern?
 
     init(_ pattern: String) throws(FilterSyntaxError) {
         self.pattern = pattern
@@ -140,6 +142,7 @@ final class CompiledRegex: @unchecked Sendable, Hashable {
             throw FilterSyntaxError(expected: "a POSIX extended regular expression (\(message))", got: pattern)
         }
         groups = Int(regex.pointee.re_nsub)
+        shortcut = PrefixPattern(pattern)
     }
 
     deinit {
@@ -149,9 +152,23 @@ final class CompiledRegex: @unchecked Sendable, Hashable {
 
     /// Matches `text`; on a match, `body` gets the byte offsets of the whole match and each group (`rm_so` -1 for a
     /// group that took no part). glibc's `REG_STARTEND` matches the bytes in place: no copy, no terminating NUL.
-    func match<T>(_ text: Substring, _ body: (UnsafeMutableBufferPointer<regmatch_t>) -> T) -> T? {
+    func match<T>(
+        _ text: Substring, useShortcut: Bool = true, _ body: (UnsafeMutableBufferPointer<regmatch_t>) -> T
+    ) -> T? {
         let count = groups + 1
         return withUnsafeTemporaryAllocation(of: regmatch_t.self, capacity: count) { matches -> T? in
+            if useShortcut, let shortcut {
+                switch shortcut.match(text.utf8) {
+                case .matched(let end, let group):
+                    matches[0] = regmatch_t(rm_so: 0, rm_eo: regoff_t(end))
+                    if let group, count > 1 { matches[1] = regmatch_t(rm_so: regoff_t(group.lowerBound), rm_eo: regoff_t(group.upperBound)) }
+                    return body(matches)
+                case .unmatched:
+                    return nil
+                case .undecided:
+                    break
+                }
+            }
             let run = { (bytes: UnsafeBufferPointer<UInt8>) -> Int32 in
                 matches[0].rm_so = 0
                 matches[0].rm_eo = regoff_t(bytes.count)

@@ -37,6 +37,17 @@ public enum FilterVariable: Hashable, Sendable {
     /// `$http_NAME`: a request header (`_` for `-`).
     case header(String)
 
+    /// A value the gateway made or checked itself (an address, its request id, a name from the configuration, a
+    /// status): it has no control characters, so rendering need not look.
+    var isClean: Bool {
+        switch self {
+        case .clientIP, .remoteAddress, .requestID, .route, .upstream, .upstreamServer, .zone, .scheme, .method, .status:
+            true
+        case .host, .uri, .requestURI, .args, .identity, .capture, .param, .header:
+            false
+        }
+    }
+
     static let names: [(String, FilterVariable)] = [
         ("client_ip", .clientIP), ("remote_addr", .remoteAddress), ("request_id", .requestID), ("route", .route),
         ("upstream_server", .upstreamServer), ("upstream", .upstream), ("zone", .zone), ("host", .host),
@@ -138,7 +149,7 @@ public struct Template: Hashable, Sendable {
             case .text(let text): return text
             case .variable(let variable):
                 guard let text = value(variable) else { return "" }
-                return Self.headerSafe(text)
+                return variable.isClean ? text : Self.headerSafe(text)
             }
         }
         var result = ""
@@ -147,7 +158,7 @@ public struct Template: Hashable, Sendable {
             case .text(let text): result += text
             case .variable(let variable):
                 guard let text = value(variable) else { continue }
-                result += Self.headerSafe(text)
+                result += variable.isClean ? text : Self.headerSafe(text)
             }
         }
         return result

@@ -16,6 +16,14 @@ final class RouteFilters: Sendable {
     /// Headers the gateway sets from the caller's identity: a client's own values are removed first.
     let identityHeaders: [String]
     let metrics: FilterMetrics?
+    /// Whether `access`, `cors`, `rewrite` are set: asked per request without copying the values (an optional
+    /// struct compared with nil is copied, every array and string in it retained and released).
+    let hasAccess: Bool
+    let hasCORS: Bool
+    let hasRewrite: Bool
+    /// Header fields the filters may add to a request upstream and to an answer: room reserved up front.
+    let requestCapacity: Int
+    let responseCapacity: Int
 
     init(_ config: RouteFiltersConfig, auth: Authenticator?, mirror: RequestMirror?, metrics: FilterMetrics?) {
         self.metrics = metrics
@@ -28,6 +36,21 @@ final class RouteFilters: Sendable {
         self.auth = auth
         self.mirror = mirror
         identityHeaders = config.auth?.identityHeaders ?? []
+        hasAccess = config.access != nil
+        hasCORS = config.cors != nil
+        hasRewrite = !config.rewrite.isEmpty
+        requestCapacity = config.requestHeaders.count + identityHeaders.count
+        responseCapacity = config.responseHeaders.count + (config.cors == nil ? 0 : 4)
+    }
+
+    /// The route's path rewrite applied to `path` (`hasRewrite`).
+    func rewrite(_ path: Substring, params: (String) -> Substring?) -> PathRewrite.Outcome {
+        rewrite?.apply(to: path, params: params) ?? .path(String(path))
+    }
+
+    /// Whether `allow`/`deny` let `address` in.
+    func permits(_ address: String) -> Bool {
+        access?.permits(address) ?? true
     }
 
     /// Applies header rules to `headers`, rendering values with `value`.
@@ -61,7 +84,6 @@ final class RouteFilters: Sendable {
     /// CORS headers on an answer to a routed request: the upstream's own `Access-Control-*` give way to the
     /// policy's, and `Vary: Origin` is added (the answer depends on it whether or not the origin was allowed).
     func applyCORS(to headers: inout HTTPHeaders, origin: String?) {
-        guard let cors else { return }
         // One pass to see whether the upstream set any Access-Control-* or Vary (usually it set neither).
         var upstreamCORS = false
         var varies = false
@@ -77,7 +99,9 @@ final class RouteFilters: Sendable {
                 headers.remove(name: name)
             }
         }
-        for (name, value) in cors.responseHeaders(origin: origin) { headers.add(name: name, value: value) }
+        if origin != nil, let fields = cors?.responseHeaders(origin: origin) {
+            for (name, value) in fields { headers.add(name: name, value: value) }
+        }
         if !varies || !headers[canonicalForm: "vary"].contains(where: { $0.lowercased() == "origin" || $0 == "*" }) {
             headers.add(name: "vary", value: CORSPolicy.vary)
         }

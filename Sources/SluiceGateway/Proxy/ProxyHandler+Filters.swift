@@ -9,13 +9,13 @@ extension ProxyHandler {
     /// After routing: access control, a CORS preflight, the path rewrite. Returns the target to forward, or nil
     /// when the gateway answered (403, the preflight, a rewrite's redirect).
     func filterRouted(_ filters: RouteFilters, head: HTTPRequestHead, uri: String, context: ChannelHandlerContext) -> String? {
-        if filters.access != nil, !permitted(filters, address: resolvedClientAddress(head: head, context: context)) {
+        if filters.hasAccess, !permitted(filters, address: resolvedClientAddress(head: head, context: context)) {
             shared.stats.accessDenied.wrappingIncrement(ordering: .relaxed)
             filters.metrics?.denied.increment()
             answer(.forbidden, "access denied\n")
             return nil
         }
-        if let cors = filters.cors, head.method == .OPTIONS {
+        if head.method == .OPTIONS, let cors = filters.cors {
             let origin = head.headers.first(name: "origin")
             let requestMethod = head.headers.first(name: "access-control-request-method")
             if CORSPolicy.isPreflight(method: head.method.rawValue, origin: origin, requestMethod: requestMethod),
@@ -40,12 +40,12 @@ extension ProxyHandler {
             answer(.methodNotAllowed, "method not allowed\n", extra: [("allow", methods.joined(separator: ", "))])
             return nil
         }
-        guard let rewrite = filters.rewrite else { return uri }
+        guard filters.hasRewrite else { return uri }
         let question = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = question.map { uri[..<$0] } ?? uri[...]
         let query = question.map { uri[$0...] } ?? ""
         let params = self.params
-        switch rewrite.apply(to: path, params: { params?[$0] }) {
+        switch filters.rewrite(path, params: { params?[$0] }) {
         case .path(let rewritten):
             return query.isEmpty ? rewritten : rewritten + query
         case .redirect(let status, let location):
@@ -59,10 +59,9 @@ extension ProxyHandler {
 
     /// `allow`/`deny` for `address`, remembered for the connection's next requests.
     private func permitted(_ filters: RouteFilters, address: String) -> Bool {
-        guard let access = filters.access else { return true }
         let id = ObjectIdentifier(filters)
         if let last = lastAccess, last.rules == id, last.address == address { return last.permitted }
-        let permitted = access.permits(address)
+        let permitted = filters.permits(address)
         lastAccess = (id, address, permitted)
         return permitted
     }
@@ -121,8 +120,8 @@ extension ProxyHandler {
 
     /// The request is authenticated (or needs no authentication): its header rules, then the gates.
     func requestReady() {
-        if let rules = route?.filters?.requestHeaders, !rules.isEmpty, upstreamHead != nil {
-            RouteFilters.apply(rules, to: &upstreamHead!.headers, variable)
+        if let filters = route?.filters, !filters.requestHeaders.isEmpty, upstreamHead != nil {
+            RouteFilters.apply(filters.requestHeaders, to: &upstreamHead!.headers, variable)
         }
         if route?.traffic == nil && upstream?.traffic == nil && state?.protection == nil {
             proceed()
@@ -141,10 +140,9 @@ extension ProxyHandler {
     }
 
     /// Response header rules and CORS on an answer to a routed request (the upstream's, or the gateway's own).
-    func filterResponse(_ headers: inout HTTPHeaders) {
-        guard let filters = route?.filters else { return }
+    func filterResponse(_ filters: RouteFilters, _ headers: inout HTTPHeaders) {
         if !filters.responseHeaders.isEmpty { RouteFilters.apply(filters.responseHeaders, to: &headers, variable) }
-        if filters.cors != nil { filters.applyCORS(to: &headers, origin: clientHead?.headers.first(name: "origin")) }
+        if filters.hasCORS { filters.applyCORS(to: &headers, origin: clientHead?.headers.first(name: "origin")) }
     }
 
     /// Sends a copy of the request to the route's mirror, when drawn (first try only, the request whole).

@@ -160,9 +160,9 @@ extension ProxyHandler {
         headers.add(name: "server", value: "sluice")
         for (name, value) in extra { headers.add(name: name, value: value) }
         if plan.close { headers.add(name: "connection", value: "close") }
-        if filtered && route?.filters != nil {
+        if filtered, let filters = route?.filters {
             responseStatus = status.code
-            filterResponse(&headers)
+            filterResponse(filters, &headers)
         }
         let version = clientHead?.version ?? .http1_1
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)

@@ -33,7 +33,9 @@ extension ProxyHandler {
             case .forward(let closeClient, let idle):
                 record(.answered(status: code), at: tried.last)
                 responseStatus = head.status.code
-                var response = ProxyHeaders.clientResponse(head, version: clientHead?.version ?? .http1_1)
+                let filters = route?.filters
+                var response = ProxyHeaders.clientResponse(
+                    head, version: clientHead?.version ?? .http1_1, extraCapacity: filters?.responseCapacity ?? 0)
                 if closeClient { response.headers.replaceOrAdd(name: "connection", value: "close") }
                 if compressorContext != nil, let compression = route?.compression, let method = clientHead?.method {
                     ResponseCompression.mark(&response, method: method, config: compression)
@@ -45,7 +47,7 @@ extension ProxyHandler {
                     // Its `content-length: 0` would frame the HTTP/1.1 answer without room for the trailers.
                     response.headers.remove(name: "content-length")
                 }
-                if route?.filters != nil { filterResponse(&response.headers) }
+                if let filters { filterResponse(filters, &response.headers) }
                 if secure, let hsts = route?.hsts, !response.headers.contains(name: "strict-transport-security") {
                     response.headers.add(name: "strict-transport-security", value: hsts)
                 }

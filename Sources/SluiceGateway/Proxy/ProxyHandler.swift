@@ -242,7 +242,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             head, uri: uri, framing: framing, clientAddress: peer,
             trustedPeer: !state.trustedProxies.ranges.isEmpty && peer.map { state.trustedProxies.isTrusted($0) } == true,
             scheme: secure ? "https" : "http",
-            requestID: requestID, hostRewrite: route.hostRewrite, traceparent: traceparent, hops: &hops)
+            requestID: requestID, hostRewrite: route.hostRewrite, traceparent: traceparent, hops: &hops,
+            extraCapacity: route.filters?.requestCapacity ?? 0)
         // RFC 8441: an HTTP/2 extended CONNECT for a WebSocket, marked by the stream's adapter.
         extendedConnect = head.method == .GET
             && head.headers.first(name: ExtendedConnect.marker)?.lowercased() == "websocket"

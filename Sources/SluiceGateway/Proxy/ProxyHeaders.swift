@@ -26,11 +26,12 @@ enum ProxyHeaders {
 
     static func upstreamRequest(
         _ head: HTTPRequestHead, uri: String, framing: BodyFraming, clientAddress: String?, trustedPeer: Bool,
-        scheme: String, requestID: String, hostRewrite: String?, traceparent: String? = nil, hops: inout HopFacts
+        scheme: String, requestID: String, hostRewrite: String?, traceparent: String? = nil, hops: inout HopFacts,
+        extraCapacity: Int = 0
     ) -> HTTPRequestHead {
         let named = connectionTokens(head.headers)
         var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 8)
+        headers.reserveCapacity(head.headers.count + 8 + extraCapacity)
         var forwardedFor: String?
         var forwarded: String?
         var via: String?
@@ -151,10 +152,11 @@ enum ProxyHeaders {
     }
 
     /// The response head to send the client: hop-by-hop fields removed, `Via` added.
-    static func clientResponse(_ head: HTTPResponseHead, version: HTTPVersion) -> HTTPResponseHead {
+    /// `extraCapacity`: room for the fields the route's filters will add (no regrowth of the array).
+    static func clientResponse(_ head: HTTPResponseHead, version: HTTPVersion, extraCapacity: Int = 0) -> HTTPResponseHead {
         let named = connectionTokens(head.headers)
         var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 2)
+        headers.reserveCapacity(head.headers.count + 2 + extraCapacity)
         var via: String?
         for (name, value) in head.headers {
             if isHopByHop(name) || (!named.isEmpty && named.contains(name.lowercased())) { continue }
