@@ -56,7 +56,7 @@ public struct PathRewrite: Hashable, Sendable {
         }
         var result = owned ?? String(current)
         if let addPrefix, addPrefix != "/" { result = addPrefix + result }
-        if !result.hasPrefix("/") { result = "/" + result }
+        if result.utf8.first != UInt8(ascii: "/") { result = "/" + result }
         return .path(result)
     }
 }

@@ -99,20 +99,40 @@ public struct RegexRewrite: Hashable, Sendable {
     private func render(
         captures: UnsafeMutableBufferPointer<regmatch_t>?, in path: Substring, params: (String) -> Substring?
     ) -> String {
-        var result = ""
+        if replacement.count == 1, case .text(let text) = replacement[0] { return text }
         let utf8 = path.utf8
+        func capture(_ index: Int) -> Substring.UTF8View.SubSequence? {
+            guard let captures, index < captures.count, captures[index].rm_so >= 0 else { return nil }
+            let start = utf8.index(utf8.startIndex, offsetBy: Int(captures[index].rm_so))
+            let end = utf8.index(utf8.startIndex, offsetBy: Int(captures[index].rm_eo))
+            return utf8[start..<end]
+        }
+        // The length first, then the bytes into one exactly sized string.
+        var length = 0
         for part in replacement {
             switch part {
-            case .text(let text): result += text
-            case .capture(let index):
-                guard let captures, index < captures.count, captures[index].rm_so >= 0 else { continue }
-                let start = utf8.index(utf8.startIndex, offsetBy: Int(captures[index].rm_so))
-                let end = utf8.index(utf8.startIndex, offsetBy: Int(captures[index].rm_eo))
-                result += path[start..<end]
-            case .param(let name): result += params(name).map(String.init) ?? ""
+            case .text(let text): length += text.utf8.count
+            case .capture(let index): length += capture(index)?.count ?? 0
+            case .param(let name): length += params(name)?.utf8.count ?? 0
             }
         }
-        return result
+        return String(unsafeUninitializedCapacity: length) { buffer in
+            var at = 0
+            func copy(_ bytes: some Collection<UInt8>) {
+                for byte in bytes where at < buffer.count {
+                    buffer[at] = byte
+                    at += 1
+                }
+            }
+            for part in replacement {
+                switch part {
+                case .text(let text): copy(text.utf8)
+                case .capture(let index): if let bytes = capture(index) { copy(bytes) }
+                case .param(let name): if let value = params(name) { copy(value.utf8) }
+                }
+            }
+            return at
+        }
     }
 
     public static func == (a: RegexRewrite, b: RegexRewrite) -> Bool { a.text == b.text }

@@ -104,12 +104,16 @@ extension ProxyHandler {
         switch verdict {
         case .pass(let pass):
             identity = pass.identity
-            for (name, value) in pass.headers { upstreamHead?.headers.replaceOrAdd(name: name, value: value) }
-            // The identity headers are the gateway's to set: a client's own values of those it did not set go.
-            if let names = route?.filters?.identityHeaders {
-                for name in names where !pass.headers.contains(where: { $0.0 == name }) {
-                    upstreamHead?.headers.remove(name: name)
+            if var head = upstreamHead {
+                upstreamHead = nil  // the head's fields are changed in place, not copied
+                for (name, value) in pass.headers { head.headers.replaceOrAdd(name: name, value: value) }
+                // The identity headers are the gateway's to set: a client's own values of those it did not set go.
+                if let names = route?.filters?.identityHeaders {
+                    for name in names where !pass.headers.contains(where: { $0.0 == name }) {
+                        head.headers.remove(name: name)
+                    }
                 }
+                upstreamHead = head
             }
             requestReady()
         case .refuse(let status, let extra, let body):
@@ -120,8 +124,11 @@ extension ProxyHandler {
 
     /// The request is authenticated (or needs no authentication): its header rules, then the gates.
     func requestReady() {
-        if let filters = route?.filters, !filters.requestHeaders.isEmpty, upstreamHead != nil {
-            RouteFilters.apply(filters.requestHeaders, to: &upstreamHead!.headers, variable)
+        if let filters = route?.filters, !filters.requestHeaders.isEmpty, var head = upstreamHead {
+            // Out of the handler while the rules run: changed in place, and `variable` reads the handler freely.
+            upstreamHead = nil
+            RouteFilters.apply(filters.requestHeaders, to: &head.headers, variable)
+            upstreamHead = head
         }
         if route?.traffic == nil && upstream?.traffic == nil && state?.protection == nil {
             proceed()
