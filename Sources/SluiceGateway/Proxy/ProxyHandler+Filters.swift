@@ -43,7 +43,7 @@ extension ProxyHandler {
         guard filters.hasRewrite else { return uri }
         let question = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = question.map { uri[..<$0] } ?? uri[...]
-        let query = question.map { uri[$0...] } ?? ""
+        let query = uri[(question ?? uri.endIndex)...]
         let params = self.params
         switch filters.rewrite(path, params: { params?[$0] }) {
         case .path(let rewritten):
@@ -161,7 +161,7 @@ extension ProxyHandler {
     }
 
     static func query(of uri: String) -> Substring {
-        uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[uri.utf8.index(after: $0)...] } ?? ""
+        uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[uri.utf8.index(after: $0)...] } ?? uri[uri.endIndex...]
     }
 
     /// The value of a filter variable for the current request.
