@@ -30,8 +30,9 @@ public struct DirectAnswer: Hashable, Sendable {
         var remaining = rest
         if [301, 302, 303, 307, 308].contains(status) {
             let (url, after) = FilterText.firstWord(remaining)
-            guard !url.isEmpty, url.hasPrefix("/") || url.contains("://"), !url.contains("=") || url.contains("://")
-            else {
+            // A path (`/login?next=/x`) or an absolute URL; never the `type=`/`body=` options in its place.
+            let isOption = url.hasPrefix("type=") || url.hasPrefix("body=")
+            guard !url.isEmpty, !isOption, url.hasPrefix("/") || url.contains("://") else {
                 throw FilterSyntaxError(expected: "\(status) followed by a URL, like \(status) https://example.com$request_uri", got: text)
             }
             location = try Template(parsing: url)

@@ -11,6 +11,9 @@ import Testing
             #expect(answer.renderedBody { $0 == .requestURI ? "/a" : nil } == "redirecting to https://example.com/a\n")
         }
         #expect(try DirectAnswer.parse("302 /login").location?.text == "/login")
+        // A path with a query is a redirect target too (nginx: `return 302 /login?next=$request_uri`).
+        #expect(try DirectAnswer.parse("302 /login?next=/x").location?.text == "/login?next=/x")
+        #expect(try DirectAnswer.parse("302 /login?next=$request_uri").location?.render { _ in "/a" } == "/login?next=/a")
         #expect(try DirectAnswer.parse("301 /x body=moved").renderedBody { _ in nil } == "moved\n")
     }
 
@@ -29,7 +32,7 @@ import Testing
 
     @Test(arguments: [
         ("", "status"), ("abc", "status"), ("100", "status"), ("600", "status"), ("2000", "status"),
-        ("301", "URL"), ("302 example.com", "URL"), ("200 length=3", "type="), ("204 body=x", "no body"),
+        ("301", "URL"), ("302 example.com", "URL"), ("302 body=https://x", "URL"), ("302 type=a/b", "URL"), ("200 length=3", "type="), ("204 body=x", "no body"),
         ("304 body=x", "no body"), ("200 type=json", "type="), ("200 body=$nosuch", "known variable"),
         ("200 body=$1", "$0..$9"),
     ])
