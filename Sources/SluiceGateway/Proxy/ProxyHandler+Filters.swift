@@ -44,8 +44,8 @@ extension ProxyHandler {
         let question = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = question.map { uri[..<$0] } ?? uri[...]
         let query = uri[(question ?? uri.endIndex)...]
-        let params = self.params
-        switch filters.rewrite(path, params: { params?[$0] }) {
+        // The parameters are read only by a rewrite that names one (not copied for every request).
+        switch filters.rewrite(path, params: { [self] in params?[$0] }) {
         case .path(let rewritten):
             return query.isEmpty ? rewritten : rewritten + query
         case .redirect(let status, let location):
