@@ -92,19 +92,36 @@ public struct RegexRewrite: Hashable, Sendable {
 
     /// The rewritten path, or nil when the expression does not match.
     public func apply(_ path: Substring, params: (String) -> Substring?) -> String? {
-        guard let regex else { return render(captures: nil, in: path, params: params) }
-        return regex.match(path) { captures in render(captures: captures, in: path, params: params) }
+        guard let regex else { return render(in: path, params: params) { _ in nil } }
+        if let shortcut = regex.shortcut {
+            // `^/literal(.*)$` and the like: byte offsets without `regexec` or a match array.
+            switch shortcut.match(path.utf8) {
+            case .matched(let end, let group):
+                return render(in: path, params: params) { index in index == 0 ? 0..<end : index == 1 ? group : nil }
+            case .unmatched:
+                return nil
+            case .undecided:
+                break
+            }
+        }
+        return regex.match(path, useShortcut: false) { captures in
+            render(in: path, params: params) { index in
+                guard index < captures.count, captures[index].rm_so >= 0 else { return nil }
+                return Int(captures[index].rm_so)..<Int(captures[index].rm_eo)
+            }
+        }
     }
 
+    /// The replacement for `path`, with `captures` giving each group's byte offsets in it (nil: took no part).
     private func render(
-        captures: UnsafeMutableBufferPointer<regmatch_t>?, in path: Substring, params: (String) -> Substring?
+        in path: Substring, params: (String) -> Substring?, captures: (Int) -> Range<Int>?
     ) -> String {
         if replacement.count == 1, case .text(let text) = replacement[0] { return text }
         let utf8 = path.utf8
         func capture(_ index: Int) -> Substring.UTF8View.SubSequence? {
-            guard let captures, index < captures.count, captures[index].rm_so >= 0 else { return nil }
-            let start = utf8.index(utf8.startIndex, offsetBy: Int(captures[index].rm_so))
-            let end = utf8.index(utf8.startIndex, offsetBy: Int(captures[index].rm_eo))
+            guard let range = captures(index) else { return nil }
+            let start = utf8.index(utf8.startIndex, offsetBy: range.lowerBound)
+            let end = utf8.index(utf8.startIndex, offsetBy: range.upperBound)
             return utf8[start..<end]
         }
         // The length first, then the bytes into one exactly sized string.

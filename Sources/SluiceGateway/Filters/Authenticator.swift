@@ -38,6 +38,9 @@ final class Authenticator: Sendable {
     }
 
     let method: Method
+    /// `api_key`'s credential sources, and whether one is the query: read per request without copying `method`.
+    let apiKeySources: [CredentialSource]?
+    let readsQuery: Bool
     let config: AuthConfig
     let metrics: FilterMetrics?
     private let caches: LoopLocal<CacheBox>
@@ -62,6 +65,13 @@ final class Authenticator: Sendable {
 
     init(method: Method, config: AuthConfig, group: any EventLoopGroup, metrics: FilterMetrics? = nil) {
         self.method = method
+        if case .apiKey(_, let sources) = method {
+            apiKeySources = sources
+            readsQuery = sources.contains { if case .query = $0 { true } else { false } }
+        } else {
+            apiKeySources = nil
+            readsQuery = true
+        }
         self.config = config
         self.metrics = metrics
         let capacity = config.cacheSize

@@ -24,6 +24,8 @@ final class RouteFilters: Sendable {
     /// Header fields the filters may add to a request upstream and to an answer: room reserved up front.
     let requestCapacity: Int
     let responseCapacity: Int
+    /// A response rule names `Vary` or an `Access-Control-*` field.
+    let responseRulesTouchCORS: Bool
 
     init(_ config: RouteFiltersConfig, auth: Authenticator?, mirror: RequestMirror?, metrics: FilterMetrics?) {
         self.metrics = metrics
@@ -41,6 +43,7 @@ final class RouteFilters: Sendable {
         hasRewrite = !config.rewrite.isEmpty
         requestCapacity = config.requestHeaders.count + identityHeaders.count
         responseCapacity = config.responseHeaders.count + (config.cors == nil ? 0 : 4)
+        responseRulesTouchCORS = config.responseHeaders.contains { $0.name == "vary" || $0.name.hasPrefix("access-control-") }
     }
 
     /// The route's path rewrite applied to `path` (`hasRewrite`).
@@ -83,14 +86,17 @@ final class RouteFilters: Sendable {
 
     /// CORS headers on an answer to a routed request: the upstream's own `Access-Control-*` give way to the
     /// policy's, and `Vary: Origin` is added (the answer depends on it whether or not the origin was allowed).
-    func applyCORS(to headers: inout HTTPHeaders, origin: String?) {
-        // One pass to see whether the upstream set any Access-Control-* or Vary (usually it set neither).
-        var upstreamCORS = false
-        var varies = false
-        for (name, _) in headers {
-            let bytes = name.utf8
-            if bytes.count > 15, Self.startsCaseless(bytes, with: "access-control-") { upstreamCORS = true }
-            if bytes.count == 4, Self.startsCaseless(bytes, with: "vary") { varies = true }
+    /// `seen`: whether the answer has `Access-Control-*` or `Vary` fields, when the caller knows (else one pass finds out).
+    func applyCORS(to headers: inout HTTPHeaders, origin: String?, seen: ProxyHeaders.ResponseFacts? = nil) {
+        // Whether the upstream set any Access-Control-* or Vary (usually it set neither).
+        var upstreamCORS = seen?.accessControl ?? false
+        var varies = seen?.vary ?? false
+        if seen == nil {
+            for (name, _) in headers {
+                let bytes = name.utf8
+                if bytes.count > 15, Self.startsCaseless(bytes, with: "access-control-") { upstreamCORS = true }
+                if bytes.count == 4, Self.startsCaseless(bytes, with: "vary") { varies = true }
+            }
         }
         if upstreamCORS {
             for name in ["access-control-allow-origin", "access-control-allow-credentials",

@@ -67,10 +67,9 @@ extension ProxyHandler {
     }
 
     /// Authentication (between routing and the gates), then the rest of the request's setup.
-    func runAuth(_ auth: Authenticator, context: ChannelHandlerContext) {
-        guard let clientHead else { return }
-        let query = Self.query(of: clientHead.uri)
-        if case .apiKey(_, let sources) = auth.method {
+    func runAuth(_ auth: Authenticator, head clientHead: HTTPRequestHead, context: ChannelHandlerContext) {
+        let query = auth.readsQuery ? Self.query(of: clientHead.uri) : Substring()
+        if let sources = auth.apiKeySources {
             // Read once; a key the connection sent before passes as it did (compared with the key it sent, not with
             // the store's secrets).
             let key = Authenticator.credential(sources, head: clientHead, query: query)
@@ -104,18 +103,18 @@ extension ProxyHandler {
         switch verdict {
         case .pass(let pass):
             identity = pass.identity
-            if var head = upstreamHead {
-                upstreamHead = nil  // the head's fields are changed in place, not copied
-                for (name, value) in pass.headers { head.headers.replaceOrAdd(name: name, value: value) }
-                // The identity headers are the gateway's to set: a client's own values of those it did not set go.
-                if let names = route?.filters?.identityHeaders {
-                    for name in names where !pass.headers.contains(where: { $0.0 == name }) {
-                        head.headers.remove(name: name)
-                    }
-                }
-                upstreamHead = head
+            guard let filters = route?.filters, var head = upstreamHead else { return requestReady() }
+            // Out of the handler while it changes: in place, not copied, and `variable` reads the handler freely.
+            upstreamHead = nil
+            for (name, value) in pass.headers { head.headers.replaceOrAdd(name: name, value: value) }
+            // The identity headers are the gateway's to set: a client's own values of those it did not set go.
+            for name in filters.identityHeaders where !pass.headers.contains(where: { $0.0 == name }) {
+                head.headers.remove(name: name)
             }
-            requestReady()
+            // Then the request header rules, which may use `$identity`.
+            if !filters.requestHeaders.isEmpty { RouteFilters.apply(filters.requestHeaders, to: &head.headers, variable) }
+            upstreamHead = head
+            gateOrProceed()
         case .refuse(let status, let extra, let body):
             gates.marks.insert(.authRefused)
             answer(status, body, extra: extra)
@@ -130,6 +129,11 @@ extension ProxyHandler {
             RouteFilters.apply(filters.requestHeaders, to: &head.headers, variable)
             upstreamHead = head
         }
+        gateOrProceed()
+    }
+
+    /// The gates, or straight on when nothing gates the request.
+    private func gateOrProceed() {
         if route?.traffic == nil && upstream?.traffic == nil && state?.protection == nil {
             proceed()
         } else {
@@ -147,9 +151,14 @@ extension ProxyHandler {
     }
 
     /// Response header rules and CORS on an answer to a routed request (the upstream's, or the gateway's own).
-    func filterResponse(_ filters: RouteFilters, _ headers: inout HTTPHeaders) {
+    /// `facts`: what the copy of the upstream's fields saw (nil: CORS looks itself).
+    func filterResponse(_ filters: RouteFilters, _ headers: inout HTTPHeaders, facts: ProxyHeaders.ResponseFacts? = nil) {
         if !filters.responseHeaders.isEmpty { RouteFilters.apply(filters.responseHeaders, to: &headers, variable) }
-        if filters.hasCORS { filters.applyCORS(to: &headers, origin: clientHead?.headers.first(name: "origin")) }
+        if filters.hasCORS {
+            // Response rules that name Vary or an Access-Control-* field change what the copy saw.
+            let seen = filters.responseRulesTouchCORS ? nil : facts
+            filters.applyCORS(to: &headers, origin: clientHead?.headers.first(name: "origin"), seen: seen)
+        }
     }
 
     /// Sends a copy of the request to the route's mirror, when drawn (first try only, the request whole).

@@ -34,11 +34,14 @@ extension ProxyHandler {
                 record(.answered(status: code), at: tried.last)
                 responseStatus = head.status.code
                 let filters = route?.filters
+                var facts = ProxyHeaders.ResponseFacts()
                 var response = ProxyHeaders.clientResponse(
-                    head, version: clientHead?.version ?? .http1_1, extraCapacity: filters?.responseCapacity ?? 0)
+                    head, version: clientHead?.version ?? .http1_1, extraCapacity: filters?.responseCapacity ?? 0,
+                    facts: &facts)
                 if closeClient { response.headers.replaceOrAdd(name: "connection", value: "close") }
                 if compressorContext != nil, let compression = route?.compression, let method = clientHead?.method {
                     ResponseCompression.mark(&response, method: method, config: compression)
+                    facts.vary = true  // it may have added one
                 }
                 if grpcCall, response.headers.contains(name: "grpc-status") {
                     // A gRPC "trailers-only" answer (one HEADERS frame upstream): its status goes to the trailers,
@@ -47,7 +50,7 @@ extension ProxyHandler {
                     // Its `content-length: 0` would frame the HTTP/1.1 answer without room for the trailers.
                     response.headers.remove(name: "content-length")
                 }
-                if let filters { filterResponse(filters, &response.headers) }
+                if let filters { filterResponse(filters, &response.headers, facts: facts) }
                 if secure, let hsts = route?.hsts, !response.headers.contains(name: "strict-transport-security") {
                     response.headers.add(name: "strict-transport-security", value: hsts)
                 }

@@ -275,7 +275,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 idleTimeout: route.idleTimeout.nanoseconds, upgrade: upgrade))
         outcome = nil
         if let auth = route.filters?.auth {
-            runAuth(auth, context: context)
+            runAuth(auth, head: head, context: context)
         } else if route.filters == nil && route.traffic == nil && upstream.traffic == nil && state.protection == nil {
             proceed()
         } else {

@@ -152,8 +152,22 @@ enum ProxyHeaders {
     }
 
     /// The response head to send the client: hop-by-hop fields removed, `Via` added.
-    /// `extraCapacity`: room for the fields the route's filters will add (no regrowth of the array).
+    /// What the copy of an upstream answer's fields saw, for CORS (which then need not look again).
+    struct ResponseFacts {
+        /// An `Access-Control-*` field.
+        var accessControl = false
+        var vary = false
+    }
+
     static func clientResponse(_ head: HTTPResponseHead, version: HTTPVersion, extraCapacity: Int = 0) -> HTTPResponseHead {
+        var facts = ResponseFacts()
+        return clientResponse(head, version: version, extraCapacity: extraCapacity, facts: &facts)
+    }
+
+    /// `extraCapacity`: room for the fields the route's filters will add (no regrowth of the array).
+    static func clientResponse(
+        _ head: HTTPResponseHead, version: HTTPVersion, extraCapacity: Int, facts: inout ResponseFacts
+    ) -> HTTPResponseHead {
         let named = connectionTokens(head.headers)
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 2 + extraCapacity)
@@ -164,7 +178,13 @@ enum ProxyHeaders {
                 via = via.map { "\($0), \(value)" } ?? value
                 continue
             }
-            if name.utf8.count == 17 && name.caseInsensitiveEquals(ResponseCompression.mark) { continue }
+            let length = name.utf8.count
+            if length == 17 && name.caseInsensitiveEquals(ResponseCompression.mark) { continue }
+            if length == 4, RouteFilters.startsCaseless(name.utf8, with: "vary") {
+                facts.vary = true
+            } else if length > 15, RouteFilters.startsCaseless(name.utf8, with: "access-control-") {
+                facts.accessControl = true
+            }
             headers.add(name: name, value: value)
         }
         let hop = head.version == .http1_1 ? "1.1 sluice" : "\(head.version.major).\(head.version.minor) sluice"

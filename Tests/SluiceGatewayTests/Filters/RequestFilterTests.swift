@@ -190,6 +190,36 @@ import Testing
         }
     }
 
+    /// The upstream's own Vary and Access-Control-* fields, as the copy of its answer notes them: one `Vary: Origin`,
+    /// never two; its CORS fields gone; a response rule that replaces Vary is seen too.
+    @Test func corsWithTheUpstreamsVaryAndCORSFields() async throws {
+        try await FilterFixture.with("""
+            [route plain]
+            match = /plain/*rest
+            upstream = rec
+            cors = origins=https://app.example
+
+            [route ruled]
+            match = /ruled/*rest
+            upstream = rec
+            cors = origins=https://app.example
+            response_header = set Vary Accept
+            """, answerHeaders: [("vary", "Origin"), ("access-control-max-age", "5"), ("Vary", "Accept")]) { gateway in
+            for path in ["/plain/x", "/ruled/x"] {
+                let answer = try await gateway.request(path, headers: [("Origin", "https://app.example")])
+                #expect(answer.status == 200)
+                let varies = answer.headers.filter { $0.0 == "vary" }.map { $0.1.lowercased() }
+                #expect(varies.filter { $0 == "origin" }.count == 1, "\(path): \(varies)")
+                #expect(varies.contains("accept"), "\(path): \(varies)")
+                #expect(answer.header("access-control-max-age") == nil, "\(path)")
+                #expect(answer.header("access-control-allow-origin") == "https://app.example", "\(path)")
+            }
+            let noOrigin = try await gateway.request("/plain/x")
+            #expect(noOrigin.headers.filter { $0.0 == "vary" && $0.1.lowercased() == "origin" }.count == 1)
+            #expect(noOrigin.header("access-control-max-age") == nil)
+        }
+    }
+
     /// The same phases on HTTP/2 streams (h2c with prior knowledge, curl as the client).
     @Test func filtersOnHTTP2Streams() async throws {
         try await FilterFixture.with("""
