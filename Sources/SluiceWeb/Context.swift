@@ -2,11 +2,14 @@ public import Logging
 public import NIOCore
 public import NIOHTTP1
 public import SluiceRouter
-import NIOConcurrencyHelpers
 
-/// One request and the answer being built for it (Gin's `*gin.Context`). Lives on the event loop of its connection:
-/// never hand it to another thread; use `respondLater()` to answer from elsewhere.
-public final class Context {
+/// One request and the answer being built for it (Gin's `*gin.Context`).
+///
+/// A context belongs to the event loop of its connection. Synchronous handlers run on that loop; async handlers run
+/// on a task executor bound to it, so they too touch the context only from the loop's thread. Do not hand a context
+/// to another thread or to a detached task: answer from elsewhere with `respondLater()`. (It is `Sendable` so that
+/// async handlers can take it; that promise rests on this rule.)
+public final class Context: @unchecked Sendable {
     // MARK: Request
 
     public let method: HTTPMethod
@@ -15,11 +18,12 @@ public final class Context {
     public let version: HTTPVersion
     /// The request headers.
     public let headers: HTTPHeaders
-    /// The request body, if one was sent.
+    /// The request body, if one was sent (buffered up to the server's `maxBodySize`).
     public let body: ByteBuffer?
-    /// The client's address as seen on the socket.
-    public var remoteAddress: SocketAddress? { channel.remoteAddress }
-    let channel: any Channel
+    /// The client's address as seen on the socket (nil in the in-process test client unless it sets one).
+    public var remoteAddress: SocketAddress? { channel?.remoteAddress ?? givenRemoteAddress }
+    let channel: (any Channel)?
+    let givenRemoteAddress: SocketAddress?
     public let eventLoop: any EventLoop
     /// Parameters captured by the route's pattern, raw; `param(_:)` decodes them.
     public let parameters: Parameters
@@ -32,29 +36,43 @@ public final class Context {
     let requestKeepAlive: Bool
     /// When the request was fully received.
     public let startTime: NIODeadline
+    /// When the answer is due, if a `Timeout` middleware set one. Outbound calls made for this request take it as
+    /// theirs; `Task.isCancelled` turns true in async handlers when it passes.
+    public internal(set) var deadline: NIODeadline?
 
     // MARK: Response
 
     public var responseStatus: HTTPResponseStatus = .ok
     public var responseHeaders: HTTPHeaders
     public internal(set) var responseBody: ByteBuffer?
+    /// A file (or part of one) to send as the body; see `file(_:)`.
+    var responseFile: FileBody?
+    var hasContentType = false
 
     // MARK: Chain
 
-    private let handlers: [Handler]
-    private var index = -1
-    private static let abortIndex = Int.max / 2
-    private var values: [String: any Sendable] = [:]
+    let steps: [HandlerStep]
+    var index = -1
+    /// Where a synchronous `next()` stopped on reaching an async handler; the connection continues from there in a
+    /// task on the loop.
+    var resumeIndex: Int?
+    var values: [String: any Sendable] = [:]
     var finishHooks: [(Context) -> Void] = []
     /// Set by `respondLater()`: the connection waits for `PendingResponse.finish`.
     var pending = false
+    /// The task running the async part of the chain, if there is one: cancelled when the client goes away or a
+    /// `Timeout` fires.
+    var task: Task<Void, Never>?
+    /// Set once the answer (or a streamed answer's head) went to the connection: later answers are ignored.
+    var answered = false
     let allocator: ByteBufferAllocator
-    weak var connection: EngineChannelHandler?
+    /// Where the answer goes: the connection's channel handler, or the in-process test client.
+    weak var connection: (any ResponseSink)?
 
     init(
-        head: HTTPRequestHead, body: ByteBuffer?, channel: any Channel, eventLoop: any EventLoop,
-        allocator: ByteBufferAllocator, parameters: Parameters, route: HandlerChain?, handlers: [Handler],
-        logger: Logger
+        head: HTTPRequestHead, body: ByteBuffer?, channel: (any Channel)?, remoteAddress: SocketAddress? = nil,
+        eventLoop: any EventLoop, allocator: ByteBufferAllocator, parameters: Parameters, route: HandlerChain?,
+        steps: [HandlerStep], logger: Logger
     ) {
         self.method = head.method
         self.uri = head.uri
@@ -62,6 +80,7 @@ public final class Context {
         self.headers = head.headers
         self.body = body
         self.channel = channel
+        self.givenRemoteAddress = remoteAddress
         var responseHeaders = HTTPHeaders()
         responseHeaders.reserveCapacity(6)  // the usual answer's headers, without regrowing
         self.responseHeaders = responseHeaders
@@ -69,7 +88,7 @@ public final class Context {
         self.allocator = allocator
         self.parameters = parameters
         self.fullPath = route?.pattern
-        self.handlers = handlers
+        self.steps = steps
         self.logger = logger
         self.requestKeepAlive = head.isKeepAlive
         self.startTime = .now()
@@ -99,116 +118,25 @@ public final class Context {
     /// The client's address as seen on the socket.
     public var clientIP: String? { remoteAddress?.ipAddress }
 
-    // MARK: Chain control
-
-    /// Runs the rest of the chain (Gin's `Next`). Code after it runs once the handlers after this one returned.
-    public func next() throws {
-        index += 1
-        while index < handlers.count {
-            try handlers[index](self)
-            index += 1
-        }
-    }
-
-    /// Stops the chain: handlers after the current one do not run (Gin's `Abort`).
-    public func abort() { index = Self.abortIndex }
-
-    /// Stops the chain and answers `status` with an empty body.
-    public func abort(with status: HTTPResponseStatus) {
-        self.status(status)
-        abort()
-    }
-
-    public var isAborted: Bool { index >= Self.abortIndex }
-
     /// Stores a value for later handlers of this request (Gin's `Set`).
     public func set(_ key: String, _ value: any Sendable) { values[key] = value }
 
     /// A value stored by an earlier handler (Gin's `Get`).
     public func get(_ key: String) -> (any Sendable)? { values[key] }
 
-    /// Runs `hook` once the answer has been handed to the connection: for access logs and timings.
+    /// Runs `hook` once the answer has been handed to the connection: for access logs, timings and releasing
+    /// permits. It runs for every request, async and streamed ones included.
     public func onFinish(_ hook: @escaping (Context) -> Void) { finishHooks.append(hook) }
-
-    // MARK: Answering
-
-    /// Sets the status, with an empty body.
-    public func status(_ status: HTTPResponseStatus) {
-        responseStatus = status
-        responseBody = nil
-    }
-
-    /// Sets a response header, replacing any value it had.
-    public func setHeader(_ name: String, _ value: String) { responseHeaders.replaceOrAdd(name: name, value: value) }
-
-    /// Answers `status` with `value` encoded as JSON.
-    public func json(_ status: HTTPResponseStatus, _ value: some Encodable) throws {
-        var buffer = allocator.buffer(capacity: 256)
-        try JSONStreamEncoder.shared.encode(value, into: &buffer)
-        data(status, contentType: "application/json; charset=utf-8", buffer)
-    }
-
-    /// Answers `status` with `text` as `text/plain`.
-    public func text(_ status: HTTPResponseStatus, _ text: String) {
-        data(status, contentType: "text/plain; charset=utf-8", allocator.buffer(string: text))
-    }
-
-    /// Answers `status` with `bytes` of the given content type.
-    public func data(_ status: HTTPResponseStatus, contentType: String, _ bytes: ByteBuffer) {
-        responseStatus = status
-        if hasContentType {
-            responseHeaders.replaceOrAdd(name: "content-type", value: contentType)
-        } else {
-            responseHeaders.add(name: "content-type", value: contentType)
-            hasContentType = true
-        }
-        responseBody = bytes
-    }
-
-    private var hasContentType = false
-
-    /// Keeps the connection waiting after the handlers return: the answer goes out when `finish` is called on the
-    /// returned value, from any thread. Handlers use it for timers and for work done elsewhere.
-    public func respondLater() -> PendingResponse {
-        pending = true
-        return PendingResponse(context: NIOLoopBound(self, eventLoop: eventLoop))
-    }
 }
 
-/// An answer that a handler will give later; see `Context.respondLater()`. Finish it exactly once.
-public struct PendingResponse: Sendable {
-    let context: NIOLoopBound<Context>
-
-    /// Hops to the request's event loop, lets `body` set the answer, then sends it.
-    public func finish(_ body: @escaping @Sendable (Context) -> Void) {
-        context.eventLoop.execute {
-            let context = self.context.value
-            body(context)
-            context.pending = false
-            context.connection?.send(context)
-        }
-    }
-
-    /// Finishes after `delay`, on the event loop, without blocking it.
-    public func finish(after delay: TimeAmount, _ body: @escaping @Sendable (Context) -> Void) {
-        context.eventLoop.scheduleTask(in: delay) { finish(body) }
-    }
-}
-
-/// Reading `application/x-www-form-urlencoded` query strings.
-enum QueryString {
-    static func value(of name: String, in query: Substring) -> String? {
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let equals = pair.firstIndex(of: "=")
-            let key = equals.map { pair[..<$0] } ?? pair[...]
-            guard decode(key) == name else { continue }
-            return equals.map { decode(pair[pair.index(after: $0)...]) } ?? ""
-        }
-        return nil
-    }
-
-    static func decode(_ text: Substring) -> String {
-        let spaced = text.contains("+") ? Substring(text.replacing("+", with: " ")) : text
-        return PercentDecoding.decode(spaced) ?? String(spaced)
-    }
+/// Where a context's answer goes: the connection's channel handler, or the in-process test client.
+protocol ResponseSink: AnyObject {
+    /// Writes the whole answer `c` holds. On the loop.
+    func send(_ c: Context)
+    /// Writes the head of a streamed answer (chunked, or close-delimited for HTTP/1.0).
+    func startStream(_ c: Context)
+    /// Writes one part of a streamed body; returns when it has been handed to the socket.
+    func writeStream(_ c: Context, _ part: ByteBuffer) async throws
+    /// Ends a streamed answer.
+    func endStream(_ c: Context)
 }

@@ -20,8 +20,8 @@ public final class Engine: RouterGroup {
     /// Answer 405 with `Allow` when the path exists for other methods (otherwise such requests get 404).
     public var handleMethodNotAllowed = true
     public var logger: Logger
-    private var noRouteHandlers: [Handler] = []
-    private var noMethodHandlers: [Handler] = []
+    private var noRouteHandlers: [HandlerStep] = []
+    private var noMethodHandlers: [HandlerStep] = []
 
     public init(logger: Logger = Logger(label: "sluice.web"), routerOptions: RouterOptions = RouterOptions()) {
         self.logger = logger
@@ -37,11 +37,11 @@ public final class Engine: RouterGroup {
     }
 
     /// Handlers for requests that match no route; they run after the engine's middleware. Default: 404.
-    public func noRoute(_ handlers: Handler...) { noRouteHandlers = handlers }
+    public func noRoute(_ handlers: Handler...) { noRouteHandlers = handlers.map(HandlerStep.sync) }
 
     /// Handlers for paths that exist only for other methods; they run after the engine's middleware. Default: 405
     /// with `Allow`.
-    public func noMethod(_ handlers: Handler...) { noMethodHandlers = handlers }
+    public func noMethod(_ handlers: Handler...) { noMethodHandlers = handlers.map(HandlerStep.sync) }
 
     /// Freezes the routes into an immutable responder that serves requests from any event loop.
     public func makeResponder() -> Responder {
@@ -72,9 +72,9 @@ public final class Engine: RouterGroup {
 /// The frozen form of an `Engine`: the compiled route table and the chains for misses. `Sendable`.
 public struct Responder: Sendable {
     let router: Router<HandlerChain>
-    let middleware: [Handler]
-    let noRoute: [Handler]
-    let noMethod: [Handler]
+    let middleware: [HandlerStep]
+    let noRoute: [HandlerStep]
+    let noMethod: [HandlerStep]
     let handleMethodNotAllowed: Bool
     let logger: Logger
 
@@ -83,16 +83,16 @@ public struct Responder: Sendable {
     public func makeHandler() -> any ChannelHandler { EngineChannelHandler(responder: self) }
 
     /// Looks the request up and returns its chain, parameters and matched route.
-    func resolve(method: HTTPMethod, path: Substring) -> (handlers: [Handler], parameters: Parameters, route: HandlerChain?) {
+    func resolve(method: HTTPMethod, path: Substring) -> (steps: [HandlerStep], parameters: Parameters, route: HandlerChain?) {
         switch router.lookup(method.rawValue, path) {
         case .found(let chain, let parameters):
-            return (chain.handlers, parameters, chain)
+            return (chain.steps, parameters, chain)
         case .redirect(let location):
             let status: HTTPResponseStatus = method == .GET || method == .HEAD ? .movedPermanently : .permanentRedirect
             return (middleware + [Self.redirect(status, location)], Parameters(), nil)
         case .methodNotAllowed(let allowed):
             if method == .HEAD, case .found(let chain, let parameters) = router.lookup("GET", path) {
-                return (chain.handlers, parameters, chain)
+                return (chain.steps, parameters, chain)
             }
             guard handleMethodNotAllowed else { return (middleware + notFound, Parameters(), nil) }
             let allow = Self.allow(allowed)
@@ -102,21 +102,44 @@ public struct Responder: Sendable {
         }
     }
 
-    private var notFound: [Handler] { noRoute.isEmpty ? [Self.notFound] : noRoute }
+    /// Runs `c`'s chain. Returns true when the answer is ready to send now; otherwise the answer goes to `sink` later
+    /// (an async handler's task, `respondLater`, a stream).
+    func run(_ c: Context, sink: any ResponseSink, executor: () -> EventLoopTaskExecutor) -> Bool {
+        do {
+            try c.next()
+        } catch {
+            c.answer(error)
+        }
+        if c.resumeIndex != nil, !c.isAborted {
+            c.connection = sink
+            c.task = Task(executorPreference: executor()) {
+                await c.runSuspendedChain()
+                if !c.pending { c.sendIfUnanswered() }
+            }
+            return false
+        }
+        if c.pending {
+            c.connection = sink
+            return false
+        }
+        return true
+    }
 
-    private static let notFound: Handler = { c in c.text(.notFound, "404 page not found\n") }
-    private static let methodNotAllowed: Handler = { c in c.text(.methodNotAllowed, "405 method not allowed\n") }
+    private var notFound: [HandlerStep] { noRoute.isEmpty ? [Self.notFound] : noRoute }
 
-    private static func allow(_ methods: [String]) -> Handler {
+    private static let notFound = HandlerStep.sync { c in c.text(.notFound, "404 page not found\n") }
+    private static let methodNotAllowed = HandlerStep.sync { c in c.text(.methodNotAllowed, "405 method not allowed\n") }
+
+    private static func allow(_ methods: [String]) -> HandlerStep {
         let value = methods.joined(separator: ", ")
-        return { c in
+        return .sync { c in
             c.setHeader("allow", value)
             try c.next()
         }
     }
 
-    private static func redirect(_ status: HTTPResponseStatus, _ location: String) -> Handler {
-        { c in
+    private static func redirect(_ status: HTTPResponseStatus, _ location: String) -> HandlerStep {
+        .sync { c in
             var target = location
             if !c.queryString.isEmpty { target += "?" + c.queryString }
             c.setHeader("location", target)

@@ -5,7 +5,7 @@ import SluiceServer
 
 /// Collects a request, runs its chain on the event loop and writes the answer. One per connection; requests on a
 /// connection are served one at a time (NIO's pipelining handler holds the next one back).
-final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler, ResponseSink {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -13,6 +13,9 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var channelContext: ChannelHandlerContext?
+    /// The request being served, while its answer is due (async, pending or streaming).
+    private var current: Context?
+    private var executor: EventLoopTaskExecutor?
 
     init(responder: Responder) {
         self.responder = responder
@@ -20,7 +23,29 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
 
     func handlerAdded(context: ChannelHandlerContext) { channelContext = context }
 
-    func handlerRemoved(context: ChannelHandlerContext) { channelContext = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        channelContext = nil
+        cancelCurrent()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The client went away: async handlers see `Task.isCancelled`; nothing more will be written.
+        cancelCurrent()
+        context.fireChannelInactive()
+    }
+
+    /// The client shut its sending side while its request is being served: as nginx does (`proxy_ignore_client_abort
+    /// off`), the request's task is cancelled, since a client that closed cannot be told apart from one that only
+    /// shut its half. The answer, if the handler still gives one, is written; the server layer then closes.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed { current?.task?.cancel() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func cancelCurrent() {
+        current?.task?.cancel()
+        current = nil
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -60,41 +85,80 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         let c = Context(
             head: head, body: body, channel: context.channel, eventLoop: context.eventLoop,
             allocator: context.channel.allocator, parameters: resolved.parameters, route: resolved.route,
-            handlers: resolved.handlers, logger: responder.logger)
-        do {
-            try c.next()
-        } catch {
-            // Nobody recovered it: log it and answer 500 (unless an answer was already promised for later).
-            responder.logger.error("handler error", metadata: ["path": "\(path)", "error": "\(error)"])
-            c.pending = false
-            c.text(.internalServerError, "500 internal server error\n")
-        }
-        if c.pending {
-            c.connection = self
-        } else {
+            steps: resolved.steps, logger: responder.logger)
+        if responder.run(c, sink: self, executor: taskExecutor(context.eventLoop)) {
             send(c)
+        } else {
+            current = c
         }
     }
 
+    private func taskExecutor(_ loop: any EventLoop) -> () -> EventLoopTaskExecutor {
+        {
+            if let executor = self.executor { return executor }
+            let made = EventLoopTaskExecutor(loop)
+            self.executor = made
+            return made
+        }
+    }
+
+    // MARK: ResponseSink
+
     /// Writes the answer `c` holds. Runs on the event loop.
     func send(_ c: Context) {
+        guard !c.answered else { return }
+        c.answered = true
+        if current === c { current = nil }
         guard let context = channelContext else { return }
         let keepAlive = c.isKeepAlive
-        let bodyLength = c.responseBody?.readableBytes ?? 0
+        let bodyLength = c.responseFile.map { $0.region.readableBytes } ?? c.responseBody?.readableBytes ?? 0
         let bodyAllowed = c.responseStatus.mayHaveResponseBody
         // Added in place: `c.responseHeaders` is the only reference, so no copy is made.
-        if bodyAllowed { c.responseHeaders.add(name: "content-length", value: String(bodyLength)) }
-        c.responseHeaders.add(name: "date", value: HTTPDate.now())
-        if !keepAlive {
-            c.responseHeaders.replaceOrAdd(name: "connection", value: "close")
-        } else if c.version.major == 1 && c.version.minor == 0 {
-            c.responseHeaders.replaceOrAdd(name: "connection", value: "keep-alive")
+        if bodyAllowed {
+            c.responseHeaders.add(name: "content-length", value: String(bodyLength))
         }
+        c.responseHeaders.add(name: "date", value: HTTPDate.now())
+        c.setConnectionHeader(keepAlive: keepAlive)
         let head = HTTPResponseHead(version: c.version, status: c.responseStatus, headers: c.responseHeaders)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if bodyAllowed, c.method != .HEAD, let body = c.responseBody, body.readableBytes > 0 {
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        if bodyAllowed, c.method != .HEAD {
+            if let file = c.responseFile {
+                let handle = file.handle
+                context.write(wrapOutboundOut(.body(.fileRegion(file.region)))).whenComplete { _ in
+                    try? handle.close()
+                }
+            } else if let body = c.responseBody, body.readableBytes > 0 {
+                context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            }
+        } else if let file = c.responseFile {
+            try? file.handle.close()
         }
+        finish(c, keepAlive: keepAlive, context: context)
+    }
+
+    func startStream(_ c: Context) {
+        c.answered = true
+        guard let context = channelContext else { return }
+        c.responseHeaders.remove(name: "content-length")
+        c.responseHeaders.add(name: "date", value: HTTPDate.now())
+        // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
+        c.setConnectionHeader(keepAlive: c.isKeepAlive && c.version.minor >= 1)
+        let head = HTTPResponseHead(version: c.version, status: c.responseStatus, headers: c.responseHeaders)
+        context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    func writeStream(_ c: Context, _ part: ByteBuffer) async throws {
+        guard let context = channelContext, context.channel.isActive else { throw CancellationError() }
+        try await context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(part)))).get()
+    }
+
+    func endStream(_ c: Context) {
+        if current === c { current = nil }
+        guard let context = channelContext else { return }
+        finish(c, keepAlive: c.isKeepAlive && c.version.minor >= 1, context: context)
+    }
+
+    private func finish(_ c: Context, keepAlive: Bool, context: ChannelHandlerContext) {
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {
@@ -116,6 +180,14 @@ extension Context {
         guard requestKeepAlive else { return false }
         guard responseHeaders.contains(name: "connection") else { return true }
         return !responseHeaders[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+    }
+
+    func setConnectionHeader(keepAlive: Bool) {
+        if !keepAlive {
+            responseHeaders.replaceOrAdd(name: "connection", value: "close")
+        } else if version.major == 1 && version.minor == 0 {
+            responseHeaders.replaceOrAdd(name: "connection", value: "keep-alive")
+        }
     }
 }
 

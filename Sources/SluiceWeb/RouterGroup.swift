@@ -2,12 +2,15 @@ public import SluiceRouter
 
 /// A set of routes under a common path prefix with their own middleware (Gin's `RouterGroup`). Middleware added
 /// with `use` applies to routes registered on the group afterwards, and to the groups made from it afterwards.
+///
+/// Every registration takes synchronous handlers (`{ c in … }`, the fast path), one async handler
+/// (`{ c async throws in … }`), or any mix written as steps: `get("/x", .sync(auth), .async { c in … })`.
 public class RouterGroup {
     let table: RouteTable
     let prefix: String
-    private(set) var middleware: [Handler]
+    private(set) var middleware: [HandlerStep]
 
-    init(table: RouteTable, prefix: String, middleware: [Handler]) {
+    init(table: RouteTable, prefix: String, middleware: [HandlerStep]) {
         self.table = table
         self.prefix = prefix
         self.middleware = middleware
@@ -15,35 +18,84 @@ public class RouterGroup {
 
     /// Adds middleware for the routes registered after this call.
     public func use(_ handlers: Handler...) {
-        middleware.append(contentsOf: handlers)
+        middleware.append(contentsOf: handlers.map(HandlerStep.sync))
+    }
+
+    /// Adds async middleware (it calls `try await c.next()`) for the routes registered after this call.
+    public func use(_ handler: @escaping AsyncHandler) {
+        middleware.append(.async(handler))
+    }
+
+    /// Adds middleware steps, sync or async, for the routes registered after this call.
+    public func use(_ steps: HandlerStep...) {
+        middleware.append(contentsOf: steps)
     }
 
     /// A group under `prefix` (relative to this group's), starting with this group's middleware plus `handlers`.
     public func group(_ prefix: String, _ handlers: Handler...) -> RouterGroup {
-        RouterGroup(table: table, prefix: Self.join(self.prefix, prefix), middleware: middleware + handlers)
+        RouterGroup(
+            table: table, prefix: Self.join(self.prefix, prefix),
+            middleware: middleware + handlers.map(HandlerStep.sync))
     }
 
     /// Registers a route for `method` (nil: any method). Throws a `RouterError` naming both routes if it conflicts
     /// with one already registered.
-    public func handle(_ method: String?, _ path: String, _ handlers: [Handler]) throws(RouterError) {
-        precondition(!handlers.isEmpty, "a route needs at least one handler")
+    public func handle(_ method: String?, _ path: String, _ steps: [HandlerStep]) throws(RouterError) {
+        precondition(!steps.isEmpty, "a route needs at least one handler")
         let pattern = Self.join(prefix, path)
-        try table.builder.add(method, pattern, HandlerChain(handlers: middleware + handlers, pattern: pattern))
+        try table.builder.add(method, pattern, HandlerChain(steps: middleware + steps, pattern: pattern))
+    }
+
+    /// Registers synchronous handlers for `method`.
+    public func handle(_ method: String?, _ path: String, _ handlers: [Handler]) throws(RouterError) {
+        try handle(method, path, handlers.map(HandlerStep.sync))
     }
 
     public func get(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle("GET", path, handlers) }
+    public func get(_ path: String, _ handler: @escaping AsyncHandler) throws(RouterError) {
+        try handle("GET", path, [.async(handler)])
+    }
+    public func get(_ path: String, _ steps: HandlerStep...) throws(RouterError) { try handle("GET", path, steps) }
+
     public func post(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle("POST", path, handlers) }
+    public func post(_ path: String, _ handler: @escaping AsyncHandler) throws(RouterError) {
+        try handle("POST", path, [.async(handler)])
+    }
+    public func post(_ path: String, _ steps: HandlerStep...) throws(RouterError) { try handle("POST", path, steps) }
+
     public func put(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle("PUT", path, handlers) }
+    public func put(_ path: String, _ handler: @escaping AsyncHandler) throws(RouterError) {
+        try handle("PUT", path, [.async(handler)])
+    }
+    public func put(_ path: String, _ steps: HandlerStep...) throws(RouterError) { try handle("PUT", path, steps) }
+
     public func delete(_ path: String, _ handlers: Handler...) throws(RouterError) {
         try handle("DELETE", path, handlers)
     }
+    public func delete(_ path: String, _ handler: @escaping AsyncHandler) throws(RouterError) {
+        try handle("DELETE", path, [.async(handler)])
+    }
+    public func delete(_ path: String, _ steps: HandlerStep...) throws(RouterError) {
+        try handle("DELETE", path, steps)
+    }
+
     public func patch(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle("PATCH", path, handlers) }
+    public func patch(_ path: String, _ handler: @escaping AsyncHandler) throws(RouterError) {
+        try handle("PATCH", path, [.async(handler)])
+    }
+    public func patch(_ path: String, _ steps: HandlerStep...) throws(RouterError) {
+        try handle("PATCH", path, steps)
+    }
+
     public func head(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle("HEAD", path, handlers) }
     public func options(_ path: String, _ handlers: Handler...) throws(RouterError) {
         try handle("OPTIONS", path, handlers)
     }
     /// A route for every method; a route for a specific method on the same path wins over it.
     public func any(_ path: String, _ handlers: Handler...) throws(RouterError) { try handle(nil, path, handlers) }
+    public func any(_ path: String, _ handler: @escaping AsyncHandler) throws(RouterError) {
+        try handle(nil, path, [.async(handler)])
+    }
 
     static func join(_ prefix: String, _ path: String) -> String {
         if path.isEmpty { return prefix.isEmpty ? "/" : prefix }

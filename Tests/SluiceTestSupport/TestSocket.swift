@@ -52,6 +52,12 @@ public final class TestSocket: @unchecked Sendable {
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// Closes the connection now (a client that goes away).
+    public func closeNow() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
     public func send(_ text: String) async throws { try await send(Array(text.utf8)) }
 
     public func send(_ bytes: [UInt8]) async throws { try await offload { try self.sendNow(bytes) } }

@@ -128,7 +128,7 @@ import Testing
             // Remembered: the same token again passes from the cache.
             #expect(try await gateway.request("/j/x", headers: [("Authorization", "Bearer \(good)")]).status == 200)
 
-            func refused(_ token: String) async throws -> TestResponse {
+            func refused(_ token: String) async throws -> SluiceTestSupport.TestResponse {
                 try await gateway.request("/j/x", headers: [("Authorization", "Bearer \(token)")])
             }
             let expired = try await refused(try await token(expires: Date().addingTimeInterval(-60)))
