@@ -69,7 +69,10 @@ let package = Package(
         .target(
             name: "SluiceWeb",
             dependencies: [
-                "SluiceRouter", "SluiceServer",
+                "SluiceRouter", "SluiceServer", "SluiceTraffic", "SluiceFilters", "CZlib",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -97,6 +100,8 @@ let package = Package(
         .target(name: "SluiceFilters", dependencies: ["SluiceTraffic"], swiftSettings: strict),
         // glibc's libxcrypt `crypt_r`, for htpasswd files.
         .target(name: "CCrypt", linkerSettings: [.linkedLibrary("crypt")]),
+        // One-shot gzip of a buffered answer for SluiceWeb's `Gzip` middleware (zlib1g-dev).
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         // Authentication: API keys, htpasswd (basic), JWT verification with jwt-kit, a bounded cache of verdicts.
         .target(
             name: "SluiceAuth",
@@ -200,8 +205,10 @@ let package = Package(
         .testTarget(
             name: "SluiceWebTests",
             dependencies: [
-                "SluiceWeb", "SluiceServer", "SluiceTestSupport",
+                "SluiceWeb", "SluiceServer", "SluiceTestSupport", "SluiceTraffic", "SluiceFilters",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

@@ -48,6 +48,8 @@ public final class Context: @unchecked Sendable {
     /// A file (or part of one) to send as the body; see `file(_:)`.
     var responseFile: FileBody?
     var hasContentType = false
+    /// Set by the `Gzip` middleware.
+    var gzip: GzipPolicy?
 
     // MARK: Chain
 

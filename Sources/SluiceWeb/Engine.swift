@@ -20,6 +20,10 @@ public final class Engine: RouterGroup {
     /// Answer 405 with `Allow` when the path exists for other methods (otherwise such requests get 404).
     public var handleMethodNotAllowed = true
     public var logger: Logger
+    /// The instance's name and zone, reported by `health()`.
+    public var instance = InstanceInfo()
+    /// Fails the readiness endpoint once draining starts.
+    public let readiness = Readiness()
     private var noRouteHandlers: [HandlerStep] = []
     private var noMethodHandlers: [HandlerStep] = []
 
@@ -60,12 +64,7 @@ public final class Engine: RouterGroup {
         _ configuration: ServerConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> HTTPServer {
-        let responder = makeResponder()
-        let server = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
-            try channel.pipeline.syncOperations.addHandler(EngineChannelHandler(responder: responder))
-        }
-        try await server.start()
-        return server
+        try await makeResponder().start(configuration, group: group)
     }
 }
 
@@ -77,6 +76,15 @@ public struct Responder: Sendable {
     let noMethod: [HandlerStep]
     let handleMethodNotAllowed: Bool
     let logger: Logger
+
+    /// Starts an HTTP server for these routes.
+    public func start(_ configuration: ServerConfiguration, group: any EventLoopGroup) async throws -> HTTPServer {
+        let server = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
+            try channel.pipeline.syncOperations.addHandler(EngineChannelHandler(responder: self))
+        }
+        try await server.start()
+        return server
+    }
 
     /// The channel handler that serves this responder's routes on one connection, for servers that build their own
     /// pipeline (add it after `HTTPServer.configureHTTP`'s handlers).

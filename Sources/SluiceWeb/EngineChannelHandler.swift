@@ -109,6 +109,7 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         guard !c.answered else { return }
         c.answered = true
         if current === c { current = nil }
+        if c.gzip != nil { c.compressIfAsked() }
         guard let context = channelContext else { return }
         let keepAlive = c.isKeepAlive
         let bodyLength = c.responseFile.map { $0.region.readableBytes } ?? c.responseBody?.readableBytes ?? 0
