@@ -55,6 +55,37 @@ public enum HTTPDate {
 
     private static func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
+    /// `seconds` since the epoch as an IMF-fixdate (`Last-Modified`).
+    public static func format(epochSeconds seconds: Int) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return format(parts)
+    }
+
+    /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as seconds since the epoch, or nil for anything else (the
+    /// obsolete forms included: a validator that does not parse is ignored, which is always safe).
+    public static func parse(_ text: String) -> Int? {
+        let fields = text.split(separator: " ")
+        guard fields.count == 6, fields[0].count == 4, fields[0].hasSuffix(","), fields[5] == "GMT",
+            fields[1].count == 2, let day = Int32(fields[1]), let month = months.firstIndex(of: String(fields[2])),
+            fields[3].count == 4, let year = Int32(fields[3])
+        else { return nil }
+        let clock = fields[4].split(separator: ":")
+        guard clock.count == 3, clock.allSatisfy({ $0.count == 2 }), let hour = Int32(clock[0]),
+            let minute = Int32(clock[1]), let second = Int32(clock[2]), (1...31).contains(day), hour < 24, minute < 60,
+            second < 61
+        else { return nil }
+        var parts = tm()
+        parts.tm_year = year - 1900
+        parts.tm_mon = Int32(month)
+        parts.tm_mday = day
+        parts.tm_hour = hour
+        parts.tm_min = minute
+        parts.tm_sec = second
+        return Int(timegm(&parts))
+    }
+
     static func format(_ parts: tm) -> String {
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(1900 + parts.tm_year) "

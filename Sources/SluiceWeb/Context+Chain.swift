@@ -78,13 +78,21 @@ extension Context {
     /// logged 500 (the client learns nothing of it).
     func answer(_ error: any Error, logger: Logger? = nil) {
         pending = false
+        if answered {
+            // The answer (or a stream's head) already went out: nothing more can be said to the client.
+            if !(error is CancellationError) {
+                (logger ?? self.logger).warning(
+                    "handler error after the answer", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+            return
+        }
         if let error = error as? any HTTPResponseError {
             errorAnswer(error.status, error.message)
             return
         }
         if error is CancellationError {
             // The client went away or a `Timeout` fired (and answered): nobody to tell, nothing to log as a failure.
-            if !answered { text(.serviceUnavailable, "503 request cancelled\n") }
+            text(.serviceUnavailable, "503 request cancelled\n")
             return
         }
         (logger ?? self.logger).error(

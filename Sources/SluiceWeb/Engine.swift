@@ -80,7 +80,8 @@ public struct Responder: Sendable {
     /// Starts an HTTP server for these routes.
     public func start(_ configuration: ServerConfiguration, group: any EventLoopGroup) async throws -> HTTPServer {
         let server = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
-            try channel.pipeline.syncOperations.addHandler(EngineChannelHandler(responder: self))
+            let plain = if case .plain = configuration.transport { true } else { false }
+            try channel.pipeline.syncOperations.addHandler(EngineChannelHandler(responder: self, fileRegions: plain))
         }
         try await server.start()
         return server

@@ -17,8 +17,13 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     private var current: Context?
     private var executor: EventLoopTaskExecutor?
 
-    init(responder: Responder) {
+    /// Whether files go out as `FileRegion`s (`sendfile`): only on plain HTTP/1.1 connections; TLS and HTTP/2
+    /// streams get the file read into memory first.
+    private let fileRegions: Bool
+
+    init(responder: Responder, fileRegions: Bool = true) {
         self.responder = responder
+        self.fileRegions = fileRegions
     }
 
     func handlerAdded(context: ChannelHandlerContext) { channelContext = context }
@@ -123,7 +128,21 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         let head = HTTPResponseHead(version: c.version, status: c.responseStatus, headers: c.responseHeaders)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if bodyAllowed, c.method != .HEAD {
-            if let file = c.responseFile {
+            if let file = c.responseFile, !fileRegions {
+                // No sendfile through TLS or HTTP/2 framing: read the file off the loop, then write it.
+                let handle = file.handle
+                StaticFile.io.read(fileRegion: file.region, allocator: context.channel.allocator, eventLoop: context.eventLoop)
+                    .assumeIsolated().whenComplete { result in
+                        try? handle.close()
+                        guard case .success(let bytes) = result else {
+                            context.close(promise: nil)
+                            return
+                        }
+                        context.write(self.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+                        self.finish(c, keepAlive: keepAlive, context: context)
+                    }
+                return
+            } else if let file = c.responseFile {
                 let handle = file.handle
                 context.write(wrapOutboundOut(.body(.fileRegion(file.region)))).whenComplete { _ in
                     try? handle.close()
