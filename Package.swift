@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "SluiceConfig", targets: ["SluiceConfig"]),
         .executable(name: "sluiced", targets: ["sluiced"]),
         .executable(name: "sluice-demo", targets: ["sluice-demo"]),
+        .executable(name: "sluice-todo", targets: ["sluice-todo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -33,8 +34,32 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
+        // The example of issue 14: a todo API on SluiceWeb and SQLite (GRDB), its library and its command.
+        .target(
+            name: "SluiceTodo",
+            dependencies: ["SluiceWeb", "SluiceTraffic", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Examples/sluice-todo/SluiceTodo",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sluice-todo",
+            dependencies: [
+                "SluiceTodo", "SluiceWeb", "SluiceServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/sluice-todo/sluice-todo",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceTodoTests",
+            dependencies: ["SluiceTodo", "SluiceWeb", "SluiceTestSupport", .product(name: "NIOHTTP1", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         // The radix-tree router: pure Swift, no NIO. Shared by the gateway and SluiceWeb.
         .target(name: "SluiceRouter", swiftSettings: strict),
         // NIO plumbing shared by every server: listeners, HTTP/1.1 pipeline, limits, timeouts, drain.
