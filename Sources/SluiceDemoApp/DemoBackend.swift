@@ -101,6 +101,8 @@ public final class DemoBackend: Sendable {
 
         let api = engine.group("/", Self.faults(configuration, instance, inflight: inflight))
         try api.get("/ping") { c in try c.json(.ok, Pong(message: "pong")) }
+        // The same answer from an async handler (SluiceWeb's async path, for `scripts/bench-backend`).
+        try api.get("/ping-async") { c async throws in try c.json(.ok, Pong(message: "pong")) }
         try api.get("/api/v1/users/:id") { c in
             let id = c.param("id") ?? ""
             try c.json(.ok, User(id: id, name: "user-\(id)", instance: instance.name, zone: instance.zone))
