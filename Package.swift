@@ -189,6 +189,7 @@ let package = Package(
             name: "SluiceDemoApp",
             dependencies: [
                 "SluiceWeb", "SluiceServer", "SluiceTraffic",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

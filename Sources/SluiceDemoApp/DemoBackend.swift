@@ -4,9 +4,16 @@ import Atomics
 import NIOConcurrencyHelpers
 import SluiceTraffic
 import NIOHTTP1
+import Prometheus
 public import NIOPosix
 public import SluiceServer
 public import SluiceWeb
+
+/// The body of the JSON-binding benchmark row.
+struct BenchUser: Codable {
+    let name: String
+    let age: Int
+}
 
 /// The demo backend: a SluiceWeb app with a few realistic routes and knobs to make it slow, failing or unhealthy.
 /// The quick start, the tests and the benchmarks run it, as a process (`sluice-demo`) or in-process.
@@ -51,6 +58,8 @@ public final class DemoBackend: Sendable {
     public let configuration: Configuration
     private let logger: Logger
     private let healthy = NIOLockedValueBox(true)
+    /// Where the `Metrics` middleware of the benchmark route counts (a real Prometheus registry, not a no-op).
+    let metricsRegistry = PrometheusCollectorRegistry()
     /// API requests being answered, for the load-dependent latency.
     private let inflight = ManagedAtomic(0)
 
@@ -123,6 +132,15 @@ public final class DemoBackend: Sendable {
             }
             try c.json(.ok, seen)
         }
+        // The rows of `scripts/bench-backend` beside Gin's: JSON binding, and RateLimit + Metrics.
+        try api.post("/bench/user") { c in
+            let user = try c.bind(BenchUser.self)
+            try c.json(.ok, user)
+        }
+        try api.get(
+            "/bench/limited", RateLimit(RateLimitPolicy(count: 1_000_000, per: .seconds(1)), key: .global),
+            Metrics(prefix: "demo", factory: PrometheusMetricsFactory(registry: metricsRegistry))
+        ) { c in try c.json(.ok, Pong(message: "pong")) }
         try api.post("/echo") { c in
             let type = c.header("content-type") ?? "application/octet-stream"
             c.data(.ok, contentType: type, c.body ?? ByteBuffer())

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -37,6 +39,21 @@ func main() {
 	r.GET("/ping", func(c *gin.Context) {
 		c.JSON(200, gin.H{"message": "pong"})
 	})
+	// The rows of scripts/bench-backend beside SluiceWeb's: JSON binding, and a route behind a
+	// token-bucket rate limit and a request counter/timer (what SluiceWeb's RateLimit + Metrics do).
+	r.POST("/bench/user", func(c *gin.Context) {
+		var u benchUser
+		if err := c.ShouldBindJSON(&u); err != nil {
+			c.JSON(400, gin.H{"error": err.Error()})
+			return
+		}
+		c.JSON(200, u)
+	})
+	limiter := &bucket{rate: 1e6, burst: 1e6, tokens: 1e6, last: time.Now()}
+	stats := &metrics{counts: map[metricKey]int64{}, seconds: map[metricKey]float64{}}
+	r.GET("/bench/limited", limiter.middleware, stats.middleware, func(c *gin.Context) {
+		c.JSON(200, gin.H{"message": "pong"})
+	})
 
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	fmt.Printf("gin-ping listening on %s\n", addr)
@@ -44,4 +61,63 @@ func main() {
 		fmt.Fprintf(os.Stderr, "gin-ping: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+type benchUser struct {
+	Name string `json:"name" binding:"required"`
+	Age  int    `json:"age"`
+}
+
+// bucket: one token bucket for the route, as SluiceWeb's RateLimit(key: .global).
+type bucket struct {
+	mu                  sync.Mutex
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *bucket) middleware(c *gin.Context) {
+	b.mu.Lock()
+	now := time.Now()
+	b.tokens += now.Sub(b.last).Seconds() * b.rate
+	if b.tokens > b.burst {
+		b.tokens = b.burst
+	}
+	b.last = now
+	ok := b.tokens >= 1
+	if ok {
+		b.tokens--
+	}
+	remaining := int64(b.tokens)
+	b.mu.Unlock()
+	c.Header("RateLimit-Limit", "1000000")
+	c.Header("RateLimit-Remaining", strconv.FormatInt(remaining, 10))
+	c.Header("RateLimit-Reset", "1")
+	if !ok {
+		c.AbortWithStatusJSON(429, gin.H{"error": "too many requests"})
+		return
+	}
+	c.Next()
+}
+
+type metricKey struct {
+	method, route string
+	status        int
+}
+
+// metrics: a count and a total duration per method, route and status.
+type metrics struct {
+	mu      sync.Mutex
+	counts  map[metricKey]int64
+	seconds map[metricKey]float64
+}
+
+func (m *metrics) middleware(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	key := metricKey{c.Request.Method, c.FullPath(), c.Writer.Status()}
+	elapsed := time.Since(start).Seconds()
+	m.mu.Lock()
+	m.counts[key]++
+	m.seconds[key] += elapsed
+	m.mu.Unlock()
 }
