@@ -133,6 +133,8 @@ public final class Context: @unchecked Sendable {
 
 /// Where a context's answer goes: the connection's channel handler, or the in-process test client.
 protocol ResponseSink: AnyObject {
+    /// The executor async handlers of this sink's requests run on (bound to its event loop).
+    var taskExecutor: EventLoopTaskExecutor { get }
     /// Writes the whole answer `c` holds. On the loop.
     func send(_ c: Context)
     /// Writes the head of a streamed answer (chunked, or close-delimited for HTTP/1.0).

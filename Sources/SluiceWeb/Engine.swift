@@ -113,7 +113,7 @@ public struct Responder: Sendable {
 
     /// Runs `c`'s chain. Returns true when the answer is ready to send now; otherwise the answer goes to `sink` later
     /// (an async handler's task, `respondLater`, a stream).
-    func run(_ c: Context, sink: any ResponseSink, executor: () -> EventLoopTaskExecutor) -> Bool {
+    func run(_ c: Context, sink: any ResponseSink) -> Bool {
         do {
             try c.next()
         } catch {
@@ -121,7 +121,7 @@ public struct Responder: Sendable {
         }
         if c.resumeIndex != nil, !c.isAborted {
             c.connection = sink
-            c.task = Task(executorPreference: executor()) {
+            c.task = Task(executorPreference: sink.taskExecutor) {
                 await c.runSuspendedChain()
                 if !c.pending { c.sendIfUnanswered() }
             }

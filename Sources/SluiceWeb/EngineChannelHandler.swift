@@ -91,23 +91,23 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
             head: head, body: body, channel: context.channel, eventLoop: context.eventLoop,
             allocator: context.channel.allocator, parameters: resolved.parameters, route: resolved.route,
             steps: resolved.steps, logger: responder.logger)
-        if responder.run(c, sink: self, executor: taskExecutor(context.eventLoop)) {
+        if responder.run(c, sink: self) {
             send(c)
         } else {
             current = c
         }
     }
 
-    private func taskExecutor(_ loop: any EventLoop) -> () -> EventLoopTaskExecutor {
-        {
-            if let executor = self.executor { return executor }
-            let made = EventLoopTaskExecutor(loop)
-            self.executor = made
-            return made
-        }
-    }
-
     // MARK: ResponseSink
+
+    /// Made on the first async handler of the connection, then kept.
+    var taskExecutor: EventLoopTaskExecutor {
+        if let executor { return executor }
+        // Only asked for while a request is served, so the handler is in its pipeline.
+        let made = EventLoopTaskExecutor(channelContext!.eventLoop)
+        executor = made
+        return made
+    }
 
     /// Writes the answer `c` holds. Runs on the event loop.
     func send(_ c: Context) {

@@ -48,7 +48,7 @@ public struct TestClient: Sendable {
         let executor = self.executor
         let loop = self.loop
         loop.execute {
-            let sink = CollectingSink(promise: promise, loop: loop)
+            let sink = CollectingSink(promise: promise, loop: loop, executor: executor)
             let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let resolved = responder.resolve(method: head.method, path: path)
             let c = Context(
@@ -56,7 +56,7 @@ public struct TestClient: Sendable {
                 remoteAddress: remoteAddress ?? (try? SocketAddress(ipAddress: "127.0.0.1", port: 40000)),
                 eventLoop: loop, allocator: ByteBufferAllocator(), parameters: resolved.parameters,
                 route: resolved.route, steps: resolved.steps, logger: responder.logger)
-            if responder.run(c, sink: sink, executor: { executor }) { sink.send(c) }
+            if responder.run(c, sink: sink) { sink.send(c) }
             // The context holds its sink weakly, as it holds a connection: keep it until the answer is complete.
             promise.futureResult.assumeIsolated().whenComplete { _ in withExtendedLifetime(sink) {} }
         }
@@ -124,10 +124,12 @@ final class CollectingSink: ResponseSink {
     private let loop: any EventLoop
     private var head: (status: HTTPResponseStatus, headers: HTTPHeaders)?
     private var parts: [ByteBuffer] = []
+    let taskExecutor: EventLoopTaskExecutor
 
-    init(promise: EventLoopPromise<TestResponse>, loop: any EventLoop) {
+    init(promise: EventLoopPromise<TestResponse>, loop: any EventLoop, executor: EventLoopTaskExecutor) {
         self.promise = promise
         self.loop = loop
+        self.taskExecutor = executor
     }
 
     func send(_ c: Context) {
