@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SluiceRouter", targets: ["SluiceRouter"]),
         .library(name: "SluiceServer", targets: ["SluiceServer"]),
         .library(name: "SluiceWeb", targets: ["SluiceWeb"]),
+        .library(name: "SluiceWebClient", targets: ["SluiceWebClient"]),
         .library(name: "SluiceGateway", targets: ["SluiceGateway"]),
         .library(name: "SluiceConfig", targets: ["SluiceConfig"]),
         .executable(name: "sluiced", targets: ["sluiced"]),
@@ -35,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         // The example of issue 14: a todo API on SluiceWeb and SQLite (GRDB), its library and its command.
@@ -95,11 +98,26 @@ let package = Package(
             name: "SluiceWeb",
             dependencies: [
                 "SluiceRouter", "SluiceServer", "SluiceTraffic", "SluiceFilters", "CZlib",
+                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Outbound calls for SluiceWeb services (async-http-client): the request's deadline, id and trace passed
+        // on, a circuit breaker per target.
+        .target(
+            name: "SluiceWebClient",
+            dependencies: [
+                "SluiceWeb", "SluiceServer", "SluiceTraffic",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -231,7 +249,8 @@ let package = Package(
         .testTarget(
             name: "SluiceWebTests",
             dependencies: [
-                "SluiceWeb", "SluiceServer", "SluiceTestSupport", "SluiceTraffic", "SluiceFilters",
+                "SluiceWeb", "SluiceWebClient", "SluiceServer", "SluiceTestSupport", "SluiceTraffic", "SluiceFilters",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -5,13 +5,7 @@ public enum RequestIDs {
     /// 128 random bits as 32 lowercase hex digits. Ids need to be unique, not secret: they come from a per-thread
     /// wyrand generator seeded from the system's, so making one costs no system call.
     public static func make() -> String {
-        let generator: Generator
-        if let current = generators.currentValue {
-            generator = current
-        } else {
-            generator = Generator()
-            generators.currentValue = generator
-        }
+        let generator = threadGenerator
         let high = generator.next()
         let low = generator.next()
         return String(unsafeUninitializedCapacity: 32) { buffer in
@@ -24,6 +18,16 @@ public enum RequestIDs {
             }
             return 32
         }
+    }
+
+    /// 64 random bits from this thread's generator (not for secrets).
+    public static func random() -> UInt64 { threadGenerator.next() }
+
+    private static var threadGenerator: Generator {
+        if let current = generators.currentValue { return current }
+        let made = Generator()
+        generators.currentValue = made
+        return made
     }
 
     public static func isAcceptable(_ id: String) -> Bool {

@@ -73,7 +73,7 @@ public struct BindingError: HTTPResponseError, Sendable, Equatable, CustomString
 
 extension Context {
     /// Decodes the body into `T` (Gin's `ShouldBind`): JSON for `application/json` (and `+json` types), URL-encoded
-    /// forms for `application/x-www-form-urlencoded`. Throws a `BindingError` (answered 400 naming the field, 415
+    /// forms for `application/x-www-form-urlencoded`, fields and `FormFile`s for `multipart/form-data`. Throws a `BindingError` (answered 400 naming the field, 415
     /// for another type) that handlers may simply let through.
     public func bind<T: Decodable>(_ type: T.Type = T.self) throws(BindingError) -> T {
         let contentType = header("content-type")?.split(separator: ";").first.map {
@@ -97,10 +97,13 @@ extension Context {
             } catch {
                 throw BindingError.from(error)
             }
+        case "multipart/form-data"?:
+            return try bindMultipart(T.self, contentType: header("content-type") ?? "")
         default:
             let given = contentType.map { "\"\($0)\" is not accepted" } ?? "no Content-Type was given"
             throw BindingError(
-                field: nil, problem: "\(given); send application/json or application/x-www-form-urlencoded",
+                field: nil,
+                problem: "\(given); send application/json, application/x-www-form-urlencoded or multipart/form-data",
                 status: .unsupportedMediaType)
         }
     }

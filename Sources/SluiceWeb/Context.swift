@@ -18,8 +18,13 @@ public final class Context: @unchecked Sendable {
     public let version: HTTPVersion
     /// The request headers.
     public let headers: HTTPHeaders
-    /// The request body, if one was sent (buffered up to the server's `maxBodySize`).
+    /// The request body, if one was sent (buffered up to the server's `maxBodySize`); nil on `streaming` routes,
+    /// whose body is read from `bodyStream`.
     public let body: ByteBuffer?
+    /// The body of a `streaming` route as it arrives.
+    var liveBody: RequestBodyStream?
+    /// The request body in parts as it arrives (`streaming` routes), or the buffered `body` as one part.
+    public var bodyStream: RequestBodyStream { liveBody ?? RequestBodyStream(storage: .buffered(body)) }
     /// The client's address as seen on the socket (nil in the in-process test client unless it sets one).
     public var remoteAddress: SocketAddress? { channel?.remoteAddress ?? givenRemoteAddress }
     let channel: (any Channel)?

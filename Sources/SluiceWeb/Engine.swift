@@ -55,6 +55,7 @@ public final class Engine: RouterGroup {
             noRoute: noRouteHandlers,
             noMethod: noMethodHandlers,
             handleMethodNotAllowed: handleMethodNotAllowed,
+            hasStreamingRoutes: table.hasStreamingRoutes,
             logger: logger
         )
     }
@@ -75,6 +76,8 @@ public struct Responder: Sendable {
     let noRoute: [HandlerStep]
     let noMethod: [HandlerStep]
     let handleMethodNotAllowed: Bool
+    /// Some route streams its request body (looked up at the request's head).
+    let hasStreamingRoutes: Bool
     let logger: Logger
 
     /// Starts an HTTP server for these routes.

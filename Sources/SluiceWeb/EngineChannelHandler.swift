@@ -5,8 +5,9 @@ import SluiceServer
 
 /// Collects a request, runs its chain on the event loop and writes the answer. One per connection; requests on a
 /// connection are served one at a time (NIO's pipelining handler holds the next one back).
-final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler, ResponseSink {
+final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler, ResponseSink {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let responder: Responder
@@ -16,6 +17,13 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     /// The request being served, while its answer is due (async, pending or streaming).
     private var current: Context?
     private var executor: EventLoopTaskExecutor?
+    /// Feeds the body of a `streaming` route's request until its end.
+    private var bodySource: RequestBodyStream.Producer.Source?
+    /// The streaming body's consumer has enough: reads are held until it asks for more.
+    private var readsPaused = false
+    private var readHeld = false
+    /// A streaming request was answered before its body ended: the rest is dropped while the connection closes.
+    private var discardingBody = false
 
     /// Whether files go out as `FileRegion`s (`sendfile`): only on plain HTTP/1.1 connections; TLS and HTTP/2
     /// streams get the file read into memory first.
@@ -35,6 +43,8 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
 
     func channelInactive(context: ChannelHandlerContext) {
         // The client went away: async handlers see `Task.isCancelled`; nothing more will be written.
+        bodySource?.finish(ChannelError.eof)
+        bodySource = nil
         cancelCurrent()
         context.fireChannelInactive()
     }
@@ -55,8 +65,19 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            self.head = head
             body = nil
+            if responder.hasStreamingRoutes, startStreaming(head, context: context) { return }
+            self.head = head
+        case .body(let chunk) where bodySource != nil:
+            if case .stopProducing = bodySource!.yield(chunk) { readsPaused = true }
+        case .body where discardingBody:
+            break
+        case .end where discardingBody:
+            discardingBody = false
+        case .end where bodySource != nil:
+            bodySource!.finish()
+            bodySource = nil
+            resumeReads(context)
         case .body(var chunk):
             if body == nil {
                 body = chunk
@@ -76,21 +97,67 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         // The server layer already answered (400/408/413/431) and closes the connection.
         head = nil
         body = nil
+        bodySource?.finish(error)
+        bodySource = nil
         context.fireErrorCaught(error)
     }
 
-    private func serve(_ head: HTTPRequestHead, _ body: ByteBuffer?, context: ChannelHandlerContext) {
-        let path: Substring
-        if let question = head.uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
-            path = head.uri[..<question]
-        } else {
-            path = head.uri[...]
+    // MARK: Streaming request bodies
+
+    /// Starts a `streaming` route's chain at its request's head. Returns false for other routes.
+    private func startStreaming(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> Bool {
+        let resolved = responder.resolve(method: head.method, path: Self.path(of: head.uri))
+        guard let route = resolved.route, route.streamsBody else { return false }
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(WeakHandler(self), eventLoop: loop)
+        let (stream, source) = RequestBodyStream.live(
+            demand: { loop.execute { bound.value.handler?.bodyDemanded() } },
+            abandoned: { loop.execute { bound.value.handler?.bodyDemanded() } })
+        bodySource = source
+        let c = Context(
+            head: head, body: nil, channel: context.channel, eventLoop: loop, allocator: context.channel.allocator,
+            parameters: resolved.parameters, route: route, steps: resolved.steps, logger: responder.logger)
+        c.liveBody = stream
+        run(c)
+        return true
+    }
+
+    private func bodyDemanded() {
+        guard readsPaused, let context = channelContext else { return }
+        resumeReads(context)
+    }
+
+    private func resumeReads(_ context: ChannelHandlerContext) {
+        readsPaused = false
+        if readHeld {
+            readHeld = false
+            context.read()
         }
-        let resolved = responder.resolve(method: head.method, path: path)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readsPaused {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    private static func path(of uri: String) -> Substring {
+        if let question = uri.utf8.firstIndex(of: UInt8(ascii: "?")) { return uri[..<question] }
+        return uri[...]
+    }
+
+    private func serve(_ head: HTTPRequestHead, _ body: ByteBuffer?, context: ChannelHandlerContext) {
+        let resolved = responder.resolve(method: head.method, path: Self.path(of: head.uri))
         let c = Context(
             head: head, body: body, channel: context.channel, eventLoop: context.eventLoop,
             allocator: context.channel.allocator, parameters: resolved.parameters, route: resolved.route,
             steps: resolved.steps, logger: responder.logger)
+        run(c)
+    }
+
+    private func run(_ c: Context) {
         if responder.run(c, sink: self) {
             send(c)
         } else {
@@ -116,7 +183,8 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         if current === c { current = nil }
         if c.gzip != nil { c.compressIfAsked() }
         guard let context = channelContext else { return }
-        let keepAlive = c.isKeepAlive
+        // A streaming request answered before its body ended: the rest is not read, so the connection ends.
+        let keepAlive = c.isKeepAlive && bodySource == nil
         let bodyLength = c.responseFile.map { $0.region.readableBytes } ?? c.responseBody?.readableBytes ?? 0
         let bodyAllowed = c.responseStatus.mayHaveResponseBody
         // Added in place: `c.responseHeaders` is the only reference, so no copy is made.
@@ -162,6 +230,8 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         c.responseHeaders.remove(name: "content-length")
         c.responseHeaders.add(name: "date", value: HTTPDate.now())
         // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
+        // A streamed answer may begin while a streaming request's body is still being read: whether the connection
+        // can stay open is decided at its end.
         c.setConnectionHeader(keepAlive: c.isKeepAlive && c.version.minor >= 1)
         let head = HTTPResponseHead(version: c.version, status: c.responseStatus, headers: c.responseHeaders)
         context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
@@ -175,10 +245,17 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     func endStream(_ c: Context) {
         if current === c { current = nil }
         guard let context = channelContext else { return }
-        finish(c, keepAlive: c.isKeepAlive && c.version.minor >= 1, context: context)
+        finish(c, keepAlive: c.isKeepAlive && c.version.minor >= 1 && bodySource == nil, context: context)
     }
 
     private func finish(_ c: Context, keepAlive: Bool, context: ChannelHandlerContext) {
+        if let source = bodySource {
+            // Answered before the body ended (`keepAlive` is false): whatever the handler did not read is dropped.
+            source.finish()
+            bodySource = nil
+            discardingBody = true
+            resumeReads(context)
+        }
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {
@@ -192,6 +269,12 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
 
 @available(*, unavailable)
 extension EngineChannelHandler: Sendable {}
+
+/// The connection's handler, held weakly by its body stream's callbacks.
+private final class WeakHandler {
+    weak var handler: EngineChannelHandler?
+    init(_ handler: EngineChannelHandler) { self.handler = handler }
+}
 
 extension Context {
     /// Whether the connection stays open after this answer: the client asked for it (RFC 9112 §9.3) and no handler

@@ -33,4 +33,6 @@ struct HandlerChain: Sendable {
     let steps: [HandlerStep]
     /// The pattern as registered, e.g. `/api/v1/users/:id` (Gin's `FullPath()`).
     let pattern: String
+    /// The chain starts at the request's head and reads the body from `c.bodyStream` (`RouterGroup.streaming`).
+    var streamsBody = false
 }

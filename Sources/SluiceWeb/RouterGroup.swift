@@ -46,6 +46,28 @@ public class RouterGroup {
         try table.builder.add(method, pattern, HandlerChain(steps: middleware + steps, pattern: pattern))
     }
 
+    /// Registers a route whose request body is not buffered: the chain starts as soon as the head is in, and the
+    /// handler reads the body from `c.bodyStream` as it arrives, with back-pressure (`c.body` is nil). For uploads.
+    ///
+    /// ```swift
+    /// try engine.streaming("PUT", "/files/:name") { c async throws in
+    ///     for try await part in c.bodyStream { try await file.write(part) }
+    ///     c.status(.created)
+    /// }
+    /// ```
+    public func streaming(_ method: String?, _ path: String, _ steps: [HandlerStep]) throws(RouterError) {
+        precondition(!steps.isEmpty, "a route needs at least one handler")
+        let pattern = Self.join(prefix, path)
+        var chain = HandlerChain(steps: middleware + steps, pattern: pattern)
+        chain.streamsBody = true
+        try table.builder.add(method, pattern, chain)
+        table.hasStreamingRoutes = true
+    }
+
+    public func streaming(_ method: String?, _ path: String, _ handler: @escaping AsyncHandler) throws(RouterError) {
+        try streaming(method, path, [.async(handler)])
+    }
+
     /// Registers synchronous handlers for `method`.
     public func handle(_ method: String?, _ path: String, _ handlers: [Handler]) throws(RouterError) {
         try handle(method, path, handlers.map(HandlerStep.sync))
@@ -108,4 +130,6 @@ public class RouterGroup {
 /// The routes being registered, shared by an engine and all its groups.
 final class RouteTable {
     var builder = RouterBuilder<HandlerChain>()
+    /// Some route streams its request body: connections look requests up at their head.
+    var hasStreamingRoutes = false
 }

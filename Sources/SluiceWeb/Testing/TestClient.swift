@@ -1,35 +1,66 @@
+import Foundation
 public import NIOCore
 public import NIOHTTP1
 import NIOPosix
+public import SluiceServer
 
 extension Engine {
-    /// Runs `body` with a client whose requests go through this engine's routes and middleware in-process, without
-    /// sockets (Hummingbird's `.router` testing, Gin's `httptest`). Handlers run on an event loop as they would under
-    /// a server, async ones through the same task executor.
+    /// How `test` sends requests.
+    public enum TestMode: Sendable {
+        /// Through the routes and middleware in-process, without sockets (Hummingbird's `.router`, Gin's
+        /// `httptest.NewRecorder`).
+        case inProcess
+        /// To a real server on 127.0.0.1 and an ephemeral port, over TCP (Hummingbird's `.live`, Go's
+        /// `httptest.NewServer`): the whole server pipeline, limits, framing and all. The server stops when `body`
+        /// returns.
+        case live(ServerConfiguration = ServerConfiguration(host: "127.0.0.1", port: 0))
+    }
+
+    /// Runs `body` with a client whose requests go through this engine's routes and middleware, in-process by
+    /// default. Handlers run on an event loop as they would under a server, async ones through the same task
+    /// executor.
     ///
     /// ```swift
     /// try await engine.test { client in
     ///     let answer = try await client.get("/ping")
     ///     #expect(answer.status == .ok)
     /// }
+    /// try await engine.test(.live()) { client in … }   // a real server on port client.port!
     /// ```
-    public func test<T>(_ body: (TestClient) async throws -> T) async throws -> T {
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let client = TestClient(responder: makeResponder(), loop: loop)
-        return try await body(client)
+    public func test<T>(_ mode: TestMode = .inProcess, _ body: (TestClient) async throws -> T) async throws -> T {
+        switch mode {
+        case .inProcess:
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
+            let client = TestClient(transport: .inProcess(makeResponder(), loop, EventLoopTaskExecutor(loop)))
+            return try await body(client)
+        case .live(let configuration):
+            let server = try await start(configuration)
+            do {
+                let address = try server.localAddress ?? SocketAddress(ipAddress: "127.0.0.1", port: 0)
+                let result = try await body(TestClient(transport: .live(address)))
+                await server.shutdown(gracePeriod: .seconds(1))
+                return result
+            } catch {
+                await server.shutdown(gracePeriod: .seconds(1))
+                throw error
+            }
+        }
     }
 }
 
-/// Sends requests through an engine in-process; see `Engine.test`.
+/// Sends requests through an engine, in-process or to a live server; see `Engine.test`.
 public struct TestClient: Sendable {
-    let responder: Responder
-    let loop: any EventLoop
-    let executor: EventLoopTaskExecutor
+    enum Transport: Sendable {
+        case inProcess(Responder, any EventLoop, EventLoopTaskExecutor)
+        case live(SocketAddress)
+    }
 
-    init(responder: Responder, loop: any EventLoop) {
-        self.responder = responder
-        self.loop = loop
-        self.executor = EventLoopTaskExecutor(loop)
+    let transport: Transport
+
+    /// The live server's port; nil in-process.
+    public var port: Int? {
+        if case .live(let address) = transport { return address.port }
+        return nil
     }
 
     /// Sends one request and returns the whole answer. `Host` is added when `headers` has none.
@@ -43,19 +74,32 @@ public struct TestClient: Sendable {
             headers.add(name: "content-length", value: String(body.readableBytes))
         }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)
+        switch transport {
+        case .inProcess(let responder, let loop, let executor):
+            return try await Self.runInProcess(
+                head, body: body, remoteAddress: remoteAddress, responder: responder, loop: loop, executor: executor)
+        case .live(let address):
+            return try await LiveTestConnection.execute(head, body: body, to: address)
+        }
+    }
+
+    private static func runInProcess(
+        _ head: HTTPRequestHead, body: ByteBuffer?, remoteAddress: SocketAddress?, responder: Responder,
+        loop: any EventLoop, executor: EventLoopTaskExecutor
+    ) async throws -> TestResponse {
         let promise = loop.makePromise(of: TestResponse.self)
-        let responder = self.responder
-        let executor = self.executor
-        let loop = self.loop
         loop.execute {
             let sink = CollectingSink(promise: promise, loop: loop, executor: executor)
             let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let resolved = responder.resolve(method: head.method, path: path)
+            let streams = resolved.route?.streamsBody == true
             let c = Context(
-                head: head, body: body, channel: nil,
+                head: head, body: streams ? nil : body, channel: nil,
                 remoteAddress: remoteAddress ?? (try? SocketAddress(ipAddress: "127.0.0.1", port: 40000)),
                 eventLoop: loop, allocator: ByteBufferAllocator(), parameters: resolved.parameters,
                 route: resolved.route, steps: resolved.steps, logger: responder.logger)
+            // A streaming route reads the body as one part.
+            if streams { c.liveBody = RequestBodyStream(storage: .buffered(body)) }
             if responder.run(c, sink: sink) { sink.send(c) }
             // The context holds its sink weakly, as it holds a connection: keep it until the answer is complete.
             promise.futureResult.assumeIsolated().whenComplete { _ in withExtendedLifetime(sink) {} }
@@ -116,6 +160,11 @@ public struct TestResponse: Sendable {
 
     /// The first value of the answer's header `name`.
     public func header(_ name: String) -> String? { headers.first(name: name) }
+
+    /// The body decoded from JSON.
+    public func json<T: Decodable>(_ type: T.Type) throws -> T {
+        try JSONDecoder().decode(type, from: Data(body.readableBytesView))
+    }
 }
 
 /// Collects an answer for the test client, as `EngineChannelHandler` would write it to a socket.

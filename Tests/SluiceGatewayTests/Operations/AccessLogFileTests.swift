@@ -3,6 +3,7 @@ import SluiceTestSupport
 import Testing
 
 @testable import SluiceGateway
+import SluiceServer
 
 /// The access log through a running gateway: JSON and combined lines, the trace id, reopening after rotation.
 @Suite(.serialized) struct AccessLogFileTests {

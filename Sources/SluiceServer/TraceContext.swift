@@ -1,16 +1,17 @@
-/// W3C Trace Context (`traceparent`, https://www.w3.org/TR/trace-context/): the gateway is one hop of the trace.
+/// W3C Trace Context (`traceparent`, https://www.w3.org/TR/trace-context/): the gateway, and a SluiceWeb service
+/// calling another through `ServiceClient`, is one hop of the trace.
 ///
 /// An incoming `traceparent` that parses keeps its trace id and flags, and the gateway sends its own span id as
 /// the parent upstream; a missing or malformed one starts a trace whose id is the request id when that is 32
 /// lowercase hex digits (the gateway's own ids are), so upstream traces join the gateway's request id.
 /// `tracestate` passes on untouched.
-enum TraceContext {
+public enum TraceContext {
     /// `00-<trace id>-<parent id>-<flags>`, 55 characters.
-    static let length = 55
+    public static let length = 55
 
     /// The trace id and flags of a valid `traceparent`, or nil. Version `ff` is invalid; a future version is read
     /// by its version-00 prefix when what follows it starts with `-` (the specification's rule).
-    static func parse(_ value: String) -> (traceID: Substring, flags: Substring)? {
+    public static func parse(_ value: String) -> (traceID: Substring, flags: Substring)? {
         let utf8 = value.utf8
         guard utf8.count >= length else { return nil }
         let bytes = Array(utf8.prefix(length))
@@ -34,7 +35,7 @@ enum TraceContext {
     }
 
     /// The `traceparent` to send upstream: the incoming trace (or a new one) with `spanID` as the parent.
-    static func upstreamHeader(incoming: String?, requestID: String, spanID: UInt64, newTraceID: () -> String) -> String {
+    public static func upstreamHeader(incoming: String?, requestID: String, spanID: UInt64, newTraceID: () -> String) -> String {
         var traceID: Substring
         var flags: Substring = "01"
         if let incoming, let parsed = parse(incoming) {
@@ -73,8 +74,11 @@ enum TraceContext {
         }
     }
 
+    /// A span id for a new hop: 64 random bits, never zero.
+    public static func makeSpanID() -> UInt64 { RequestIDs.random() | 1 }
+
     /// The trace id of a `traceparent` the gateway made.
-    static func traceID(of header: String) -> Substring {
+    public static func traceID(of header: String) -> Substring {
         let start = header.utf8.index(header.startIndex, offsetBy: 3)
         return header[start..<header.utf8.index(start, offsetBy: 32)]
     }
