@@ -32,6 +32,9 @@ public final class DemoBackend: Sendable {
         public var delay: TimeAmount
         /// No access log.
         public var quiet: Bool
+        /// Only the benchmark's routes, with no middleware and no streaming endpoints: what Gin's `gin.New()` app
+        /// of `scripts/bench-backend` serves, so the two frameworks are compared on the same work.
+        public var bare = false
         /// A backend whose latency climbs with its load: with `capacity > 0`, every API answer takes
         /// `baseLatency × max(1, inflight ÷ capacity)` (`LoadLatencyModel`), so it serves at most about
         /// `capacity ÷ baseLatency` requests a second and queues beyond that. 0: off.
@@ -74,8 +77,31 @@ public final class DemoBackend: Sendable {
         set { healthy.withLockedValue { $0 = newValue } }
     }
 
+    /// The benchmark's routes alone (`bare`): `/ping` sync and async, a JSON-binding POST and a route behind
+    /// `RateLimit` + `Metrics`, with no engine middleware, as in Gin's `gin.New()`.
+    public func makeBareEngine() throws -> Engine {
+        let engine = Engine(logger: logger)
+        try engine.get("/ping") { c in try c.json(.ok, Pong(message: "pong")) }
+        try engine.get("/ping-async") { c async throws in try c.json(.ok, Pong(message: "pong")) }
+        try addBenchRoutes(engine)
+        return engine
+    }
+
+    private func addBenchRoutes(_ group: RouterGroup) throws {
+        // The rows of `scripts/bench-backend` beside Gin's: JSON binding, and RateLimit + Metrics.
+        try group.post("/bench/user") { c in
+            let user = try c.bind(BenchUser.self)
+            try c.json(.ok, user)
+        }
+        try group.get(
+            "/bench/limited", RateLimit(RateLimitPolicy(count: 1_000_000, per: .seconds(1)), key: .global),
+            Metrics(prefix: "demo", factory: PrometheusMetricsFactory(registry: metricsRegistry))
+        ) { c in try c.json(.ok, Pong(message: "pong")) }
+    }
+
     /// Builds the engine with the demo's routes.
     public func makeEngine() throws -> Engine {
+        if configuration.bare { return try makeBareEngine() }
         let engine = Engine(logger: logger)
         engine.use(RequestID())
         if !configuration.quiet { engine.use(AccessLog(logger: logger)) }
@@ -132,15 +158,7 @@ public final class DemoBackend: Sendable {
             }
             try c.json(.ok, seen)
         }
-        // The rows of `scripts/bench-backend` beside Gin's: JSON binding, and RateLimit + Metrics.
-        try api.post("/bench/user") { c in
-            let user = try c.bind(BenchUser.self)
-            try c.json(.ok, user)
-        }
-        try api.get(
-            "/bench/limited", RateLimit(RateLimitPolicy(count: 1_000_000, per: .seconds(1)), key: .global),
-            Metrics(prefix: "demo", factory: PrometheusMetricsFactory(registry: metricsRegistry))
-        ) { c in try c.json(.ok, Pong(message: "pong")) }
+        try addBenchRoutes(api)
         try api.post("/echo") { c in
             let type = c.header("content-type") ?? "application/octet-stream"
             c.data(.ok, contentType: type, c.body ?? ByteBuffer())
@@ -153,8 +171,9 @@ public final class DemoBackend: Sendable {
         let settings = ServerConfiguration(
             host: configuration.host, port: configuration.port, maxBodySize: Int.max, serverName: nil)
         let responder = try makeEngine().makeResponder()
+        let bare = configuration.bare
         let server = HTTPServer(configuration: settings, group: group, logger: logger) { channel in
-            try channel.pipeline.syncOperations.addHandler(StreamingEndpoints())
+            if !bare { try channel.pipeline.syncOperations.addHandler(StreamingEndpoints()) }
             try channel.pipeline.syncOperations.addHandler(responder.makeHandler())
         }
         try await server.start()

@@ -71,27 +71,41 @@ public struct BindingError: HTTPResponseError, Sendable, Equatable, CustomString
     }
 }
 
+/// The essence of a media type (RFC 9110 §8.3.1): `type/subtype` lowercased, without parameters or spaces.
+enum MediaType {
+    static func essence(of value: String?) -> String? {
+        guard let value else { return nil }
+        var utf8 = Substring(value).utf8
+        if let semicolon = utf8.firstIndex(of: UInt8(ascii: ";")) { utf8 = utf8[..<semicolon] }
+        while let first = utf8.first, first == 0x20 || first == 0x09 { utf8 = utf8.dropFirst() }
+        while let last = utf8.last, last == 0x20 || last == 0x09 { utf8 = utf8.dropLast() }
+        if utf8.allSatisfy({ $0 < 0x41 || $0 > 0x5A }) { return String(Substring(utf8)) }
+        return String(Substring(utf8)).lowercased()
+    }
+}
+
 extension Context {
+    /// One decoder for every request: it keeps no per-call state, and making one costs an allocation.
+    static let jsonDecoder = JSONDecoder()
+
     /// Decodes the body into `T` (Gin's `ShouldBind`): JSON for `application/json` (and `+json` types), URL-encoded
     /// forms for `application/x-www-form-urlencoded`, fields and `FormFile`s for `multipart/form-data`. Throws a `BindingError` (answered 400 naming the field, 415
     /// for another type) that handlers may simply let through.
     public func bind<T: Decodable>(_ type: T.Type = T.self) throws(BindingError) -> T {
-        let contentType = header("content-type")?.split(separator: ";").first.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        }
-        let bytes = body.map { Array($0.readableBytesView) } ?? []
+        let contentType = MediaType.essence(of: header("content-type"))
         let isJSON = contentType == "application/json" || contentType?.hasSuffix("+json") == true
         switch isJSON ? "application/json" : contentType {
         case "application/json"?:
-            guard !bytes.isEmpty else { throw BindingError(field: nil, problem: "the body is empty") }
+            guard let body, body.readableBytes > 0 else { throw BindingError(field: nil, problem: "the body is empty") }
             do {
-                return try JSONDecoder().decode(T.self, from: Data(bytes))
+                return try Self.jsonDecoder.decode(T.self, from: Data(body.readableBytesView))
             } catch {
                 throw BindingError.from(error)
             }
         case "application/x-www-form-urlencoded"?:
             do {
-                return try FormDecoder().decode(T.self, from: String(decoding: bytes, as: UTF8.self)[...])
+                let text = body.map { String(buffer: $0) } ?? ""
+                return try FormDecoder().decode(T.self, from: text[...])
             } catch let error as BindingError {
                 throw error
             } catch {

@@ -37,6 +37,8 @@ struct SluiceDemo: AsyncParsableCommand {
     var baseLatency = TimeAmount.milliseconds(10)
     @Option(help: "Event loop threads (default: one per core).") var threads: Int?
     @Flag(help: "No access log.") var quiet = false
+    @Flag(help: "Only the benchmark routes, with no middleware (as Gin's gin.New(); for scripts/bench-backend).")
+    var bare = false
 
     static func duration(_ text: String) throws -> TimeAmount {
         guard let value = TimeAmount(text: text) else { throw ValidationError("'\(text)' is not a duration (20ms, 1s)") }
@@ -59,10 +61,11 @@ struct SluiceDemo: AsyncParsableCommand {
         signal(SIGINT, SIG_IGN)
         let group: any EventLoopGroup =
             threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton
-        let backend = DemoBackend(
-            configuration: .init(
-                host: host, port: port, zone: zone, name: name, failRate: failRate, delay: delay, quiet: quiet,
-                capacity: capacity, baseLatency: baseLatency))
+        var configuration = DemoBackend.Configuration(
+            host: host, port: port, zone: zone, name: name, failRate: failRate, delay: delay, quiet: quiet,
+            capacity: capacity, baseLatency: baseLatency)
+        configuration.bare = bare
+        let backend = DemoBackend(configuration: configuration)
         let server = try await backend.start(group: group)
         print("sluice-demo \(name) (zone \(zone)) listening on http://\(host):\(server.port ?? port)")
         fflush(nil)
