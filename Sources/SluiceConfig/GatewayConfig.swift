@@ -60,7 +60,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var zone: String?
     /// `admin`: where the status and metrics API listens; nil for none. Never one of the `listen` addresses.
     public var admin: ListenAddress?
-    /// `workers` (1...256): event loop threads; nil for one per core.
+    /// `workers` (1...256): event loop threads; nil for one per CPU the process may run on (`CPUAffinity`).
     public var workers: Int?
     /// `max_header_size` (1k...1m): the largest request line plus headers; larger heads are answered 431.
     public var maxHeaderSize: Int

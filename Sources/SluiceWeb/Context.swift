@@ -72,6 +72,8 @@ public final class Context: @unchecked Sendable {
     var task: Task<Void, Never>?
     /// Set once the answer (or a streamed answer's head) went to the connection: later answers are ignored.
     var answered = false
+    /// Set once the whole answer (a streamed one's end included) went to the connection.
+    var done = false
     let allocator: ByteBufferAllocator
     /// Where the answer goes: the connection's channel handler, or the in-process test client.
     weak var connection: (any ResponseSink)?

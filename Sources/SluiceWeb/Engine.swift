@@ -124,7 +124,10 @@ public struct Responder: Sendable {
         }
         if c.resumeIndex != nil, !c.isAborted {
             c.connection = sink
-            c.task = Task(executorPreference: sink.taskExecutor) {
+            // Started immediately: the async part runs on this thread until its first real suspension, so a handler
+            // that never waits answers in this call, with no trip through the loop's task queue; after a suspension
+            // it resumes on the connection's loop (the executor preference).
+            c.task = Task.immediate(executorPreference: sink.taskExecutor) {
                 await c.runSuspendedChain()
                 if !c.pending { c.sendIfUnanswered() }
             }

@@ -160,7 +160,8 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
     private func run(_ c: Context) {
         if responder.run(c, sink: self) {
             send(c)
-        } else {
+        } else if !c.done {
+            // Answered later: by its task, `respondLater`, or a stream.
             current = c
         }
     }
@@ -180,6 +181,7 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
     func send(_ c: Context) {
         guard !c.answered else { return }
         c.answered = true
+        c.done = true
         if current === c { current = nil }
         if c.gzip != nil { c.compressIfAsked() }
         guard let context = channelContext else { return }
@@ -243,6 +245,7 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
     }
 
     func endStream(_ c: Context) {
+        c.done = true
         if current === c { current = nil }
         guard let context = channelContext else { return }
         finish(c, keepAlive: c.isKeepAlive && c.version.minor >= 1 && bodySource == nil, context: context)

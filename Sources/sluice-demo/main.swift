@@ -35,7 +35,7 @@ struct SluiceDemo: AsyncParsableCommand {
     var capacity = 0
     @Option(help: "Latency at or below capacity, e.g. 10ms (with --capacity).", transform: Self.duration)
     var baseLatency = TimeAmount.milliseconds(10)
-    @Option(help: "Event loop threads (default: one per core).") var threads: Int?
+    @Option(help: "Event loop threads (default: one per CPU this process may run on).") var threads: Int?
     @Flag(help: "No access log.") var quiet = false
     @Flag(help: "Only the benchmark routes, with no middleware (as Gin's gin.New(); for scripts/bench-backend).")
     var bare = false
@@ -52,6 +52,7 @@ struct SluiceDemo: AsyncParsableCommand {
     }
 
     func run() async throws {
+        CPUAffinity.sizeSharedEventLoops()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = quiet ? .warning : .info

@@ -38,6 +38,8 @@ struct Sluiced: AsyncParsableCommand {
         // Ignore HUP (and TERM/INT) before anything else: the handlers come later, and until then a signal must not
         // kill the process.
         let signals = SignalStream.watch([SIGHUP, SIGUSR1, SIGTERM, SIGINT])
+        // One event loop per CPU this process may run on (not per core of the machine), before any loop starts.
+        CPUAffinity.sizeSharedEventLoops()
 
         if test {
             do {

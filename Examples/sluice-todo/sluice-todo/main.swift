@@ -19,6 +19,7 @@ struct SluiceTodoCommand: AsyncParsableCommand {
     @Option(help: "Seconds readiness fails before the server stops, on SIGTERM.") var drainDelay = 2
 
     func run() async throws {
+        CPUAffinity.sizeSharedEventLoops()
         let logger = Logger(label: "sluice.todo")
         let store = try TodoStore(path: db)
         let engine = try TodoApp.makeEngine(store: store, instance: InstanceInfo(name: name, zone: zone))
