@@ -82,8 +82,11 @@ public struct Responder: Sendable {
 
     /// Starts an HTTP server for these routes.
     public func start(_ configuration: ServerConfiguration, group: any EventLoopGroup) async throws -> HTTPServer {
-        let server = HTTPServer(configuration: configuration, group: group, logger: logger) { channel in
-            let plain = if case .plain = configuration.transport { true } else { false }
+        // `EngineChannelHandler` checks every head it writes (`ResponseHeaderCheck`): no validator handler needed.
+        var settings = configuration
+        settings.validateOutboundHeaders = false
+        let plain = if case .plain = configuration.transport { true } else { false }
+        let server = HTTPServer(configuration: settings, group: group, logger: logger) { channel in
             try channel.pipeline.syncOperations.addHandler(EngineChannelHandler(responder: self, fileRegions: plain))
         }
         try await server.start()

@@ -185,6 +185,7 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
         if current === c { current = nil }
         if c.gzip != nil { c.compressIfAsked() }
         guard let context = channelContext else { return }
+        c.refuseInvalidHeaders()
         // A streaming request answered before its body ended: the rest is not read, so the connection ends.
         let keepAlive = c.isKeepAlive && bodySource == nil
         let bodyLength = c.responseFile.map { $0.region.readableBytes } ?? c.responseBody?.readableBytes ?? 0
@@ -230,6 +231,7 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
         c.answered = true
         guard let context = channelContext else { return }
         c.responseHeaders.remove(name: "content-length")
+        c.dropInvalidHeaders()
         c.responseHeaders.add(name: "date", value: HTTPDate.now())
         // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
         // A streamed answer may begin while a streaming request's body is still being read: whether the connection
@@ -280,6 +282,30 @@ private final class WeakHandler {
 }
 
 extension Context {
+    /// A whole answer whose header fields could split the head (CR, LF, NUL, a name that is not a token) becomes a
+    /// 500, and the handler's mistake is logged: the server checks its own heads, so the pipeline has no validator.
+    func refuseInvalidHeaders() {
+        guard !ResponseHeaderCheck.isValidToSend(responseHeaders) else { return }
+        logger.error("answer dropped: a response header field is not valid to send", metadata: ["path": "\(path)"])
+        if let file = responseFile { try? file.handle.close() }
+        responseFile = nil
+        responseStatus = .internalServerError
+        responseHeaders = ["content-type": "application/json; charset=utf-8"]
+        responseBody = allocator.buffer(string: #"{"error":"internal server error"}"#)
+    }
+
+    /// A streamed answer's head is sent without its invalid fields (its status is already promised to the writer).
+    func dropInvalidHeaders() {
+        guard !ResponseHeaderCheck.isValidToSend(responseHeaders) else { return }
+        logger.error("response header fields dropped: not valid to send", metadata: ["path": "\(path)"])
+        var kept = HTTPHeaders()
+        for (name, value) in responseHeaders
+        where ResponseHeaderCheck.isToken(name) && ResponseHeaderCheck.isFieldValue(value) {
+            kept.add(name: name, value: value)
+        }
+        responseHeaders = kept
+    }
+
     /// Whether the connection stays open after this answer: the client asked for it (RFC 9112 §9.3) and no handler
     /// set `Connection: close`.
     var isKeepAlive: Bool {

@@ -196,3 +196,41 @@ private func readUntil(_ socket: TestSocket, _ marker: String) async throws -> S
         return text
     }
 }
+
+@Suite struct ResponseHeaderCheckTests {
+    @Test func namesAreTokensAndValuesCannotSplitTheHead() {
+        #expect(ResponseHeaderCheck.isValidToSend(["content-type": "text/plain", "x-a": "tab\there é"]))
+        #expect(!ResponseHeaderCheck.isValidToSend(["x-a": "one\r\nset-cookie: evil=1"]))
+        #expect(!ResponseHeaderCheck.isValidToSend(["x-a": "nul\u{0}"]))
+        #expect(!ResponseHeaderCheck.isValidToSend(["x a": "v"]))
+        #expect(!ResponseHeaderCheck.isValidToSend(["x:a": "v"]))
+        #expect(ResponseHeaderCheck.isToken("x-!#$%&'*+.^_`|~09AZaz"))
+        #expect(!ResponseHeaderCheck.isToken(""))
+    }
+
+    @Test func aHandlersInvalidHeaderBecomesA500AndAStreamLosesTheField() async throws {
+        let engine = Engine()
+        try engine.get("/split") { c in
+            c.responseHeaders.add(name: "x-echo", value: "a\r\nset-cookie: stolen=1")
+            c.text(.ok, "fine\n")
+        }
+        try engine.get("/stream") { c async throws in
+            c.responseHeaders.add(name: "x-bad", value: "a\nb")
+            c.responseHeaders.add(name: "x-good", value: "yes")
+            try await c.stream(contentType: "text/plain") { writer in try await writer.write("streamed\n") }
+        }
+        for mode in [Engine.TestMode.inProcess, .live()] {
+            try await engine.test(mode) { client in
+                let split = try await client.get("/split")
+                #expect(split.status == .internalServerError)
+                #expect(split.header("set-cookie") == nil)
+                #expect(split.header("x-echo") == nil)
+                let stream = try await client.get("/stream")
+                #expect(stream.status == .ok)
+                #expect(stream.text == "streamed\n")
+                #expect(stream.header("x-bad") == nil)
+                #expect(stream.header("x-good") == "yes")
+            }
+        }
+    }
+}

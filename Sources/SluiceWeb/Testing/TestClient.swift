@@ -185,6 +185,7 @@ final class CollectingSink: ResponseSink {
         guard !c.answered else { return }
         c.answered = true
         if c.gzip != nil { c.compressIfAsked() }
+        c.refuseInvalidHeaders()
         let bodyAllowed = c.responseStatus.mayHaveResponseBody
         if bodyAllowed {
             let length = c.responseFile.map { $0.region.readableBytes } ?? c.responseBody?.readableBytes ?? 0
@@ -220,6 +221,7 @@ final class CollectingSink: ResponseSink {
     func startStream(_ c: Context) {
         c.answered = true
         c.responseHeaders.remove(name: "content-length")
+        c.dropInvalidHeaders()
         head = (c.responseStatus, c.responseHeaders)
     }
 
