@@ -6,24 +6,38 @@ public import NIOHTTP1
 /// the pipeline a handler.
 public enum ResponseHeaderCheck {
     public static func isValidToSend(_ headers: HTTPHeaders) -> Bool {
-        headers.allSatisfy { isToken($0.name) && isFieldValue($0.value) }
+        for (name, value) in headers where !isToken(name) || !isFieldValue(value) { return false }
+        return true
     }
 
     public static func isToken(_ name: String) -> Bool {
-        !name.utf8.isEmpty && name.utf8.allSatisfy { tokenBytes[Int($0)] }
+        guard !name.utf8.isEmpty else { return false }
+        return name.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isTokenByte) }
+            ?? name.utf8.allSatisfy(isTokenByte)
     }
 
     public static func isFieldValue(_ value: String) -> Bool {
-        value.utf8.allSatisfy { $0 >= 0x20 ? $0 != 0x7F : $0 == 0x09 }
+        value.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isFieldValueByte) }
+            ?? value.utf8.allSatisfy(isFieldValueByte)
     }
 
+    /// field-vchar / SP / HTAB / obs-text.
+    @inline(__always)
+    static func isFieldValueByte(_ byte: UInt8) -> Bool { byte >= 0x20 ? byte != 0x7F : byte == 0x09 }
+
     /// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-    private static let tokenBytes: [Bool] = (0..<256).map { byte in
-        switch UInt8(byte) {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "A")...UInt8(ascii: "Z"):
+    @inline(__always)
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"):
             true
-        default: "!#$%&'*+-.^_`|~".utf8.contains(UInt8(byte))
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "^"),
+            UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            true
+        default:
+            false
         }
     }
 }
