@@ -66,6 +66,7 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
         switch unwrapInboundIn(data) {
         case .head(let head):
             body = nil
+            if head.version.minor >= 1, head.headers.contains(name: "expect") { continueIfAsked(head, context: context) }
             if responder.hasStreamingRoutes, startStreaming(head, context: context) { return }
             self.head = head
         case .body(let chunk) where bodySource != nil:
@@ -100,6 +101,14 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
         bodySource?.finish(error)
         bodySource = nil
         context.fireErrorCaught(error)
+    }
+
+    /// `Expect: 100-continue` (RFC 9110 §10.1.1): the client waits for a go-ahead before sending its body, which it
+    /// gets at once (the server layer has already refused a declared length past `maxBodySize` with 413, so a
+    /// request that arrives here is one the server will read). Other expectations are ignored, as nginx does.
+    private func continueIfAsked(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) else { return }
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
     }
 
     // MARK: Streaming request bodies

@@ -27,11 +27,7 @@ public struct RequestBodyStream: AsyncSequence, Sendable {
         var live: Producer.AsyncIterator?
 
         public mutating func next() async throws -> ByteBuffer? {
-            if var iterator = live {
-                let part = try await iterator.next()
-                live = iterator
-                return part
-            }
+            if let live { return try await live.next() }
             defer { buffered = nil }
             return buffered
         }

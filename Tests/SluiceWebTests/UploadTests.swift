@@ -234,3 +234,29 @@ private func readUntil(_ socket: TestSocket, _ marker: String) async throws -> S
         }
     }
 }
+
+@Suite struct ExpectContinueTests {
+    @Test func aClientThatExpects100ContinueIsToldToGoOn() async throws {
+        let engine = Engine()
+        try engine.streaming("PUT", "/files/:name") { c async throws in
+            let whole = try await c.bodyStream.collect(upTo: 1024)
+            c.text(.created, "\(c.param("name") ?? "") \(whole.readableBytes)\n")
+        }
+        try engine.post("/buffered") { c in c.text(.ok, "\(c.body?.readableBytes ?? 0)\n") }
+        try await engine.test(.live()) { client in
+            let socket = try TestSocket(port: try #require(client.port))
+            for (request, answer) in [
+                ("PUT /files/a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", "a.txt 5\n"),
+                ("POST /buffered HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-Continue\r\n\r\n", "5\n"),
+            ] {
+                try await socket.send(request)
+                // The go-ahead comes before any body byte is sent.
+                let interim = try await readUntil(socket, "\r\n\r\n")
+                #expect(interim == "HTTP/1.1 100 Continue\r\n\r\n")
+                try await socket.send("hello")
+                let final = try await socket.readResponse()
+                #expect(final.text == answer)
+            }
+        }
+    }
+}
