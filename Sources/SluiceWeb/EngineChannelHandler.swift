@@ -209,18 +209,25 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if bodyAllowed, c.method != .HEAD {
             if let file = c.responseFile, !fileRegions {
-                // No sendfile through TLS or HTTP/2 framing: read the file off the loop, then write it.
+                // No sendfile through TLS or HTTP/2 framing: the file is read off the loop in 64 KiB parts, each
+                // written before the next is read, so a large file costs the memory of a part, not of the file.
                 let handle = file.handle
-                StaticFile.io.read(fileRegion: file.region, allocator: context.channel.allocator, eventLoop: context.eventLoop)
-                    .assumeIsolated().whenComplete { result in
-                        try? handle.close()
-                        guard case .success(let bytes) = result else {
-                            context.close(promise: nil)
-                            return
-                        }
-                        context.write(self.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
-                        self.finish(c, keepAlive: keepAlive, context: context)
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                let wrap = { (bytes: ByteBuffer) in NIOAny(HTTPServerResponsePart.body(.byteBuffer(bytes))) }
+                StaticFile.io.readChunked(
+                    fileRegion: file.region, chunkSize: 64 * 1024, allocator: context.channel.allocator,
+                    eventLoop: context.eventLoop
+                ) { part in
+                    bound.value.writeAndFlush(wrap(part))
+                }
+                .assumeIsolated().whenComplete { result in
+                    try? handle.close()
+                    guard case .success = result else {
+                        context.close(promise: nil)
+                        return
                     }
+                    self.finish(c, keepAlive: keepAlive, context: context)
+                }
                 return
             } else if let file = c.responseFile {
                 let handle = file.handle

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SluiceServer
 import SluiceTestSupport
 import SluiceWeb
 import Testing
@@ -177,6 +178,35 @@ private struct Search: Codable {
             let part = try await TestHTTP.request(port: port, "GET", "/assets/digits.txt", headers: [("Range", "bytes=5-")])
             #expect(part.status == 206)
             #expect(part.text == "56789")
+        }
+    }
+
+    @Test func largeFilesOverHTTP2AreReadInPartsAndArriveWhole() async throws {
+        let root = try makeTemporaryDirectory("sluiceweb-static-h2")
+        // 1 MiB + 3 bytes of a repeating pattern: several 64 KiB parts and a short last one.
+        let size = 1024 * 1024 + 3
+        let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        try Data(bytes).write(to: URL(fileURLWithPath: root + "/big.bin"))
+        let engine = Engine()
+        try engine.staticFiles("/assets", root: root)
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.transport = .h2c
+        try await engine.test(.live(configuration)) { client in
+            let port = try #require(client.port)
+            let out = root + "/copy.bin"
+            let status = try await Command.run(
+                "/usr/bin/curl", ["-s", "--http2-prior-knowledge", "-o", out, "-w", "%{http_code} %{http_version}",
+                                  "http://127.0.0.1:\(port)/assets/big.bin"])
+            #expect(status.stdout == "200 2")
+            let copy = try Data(contentsOf: URL(fileURLWithPath: out))
+            #expect(copy.count == size)
+            #expect(copy == Data(bytes))
+            let part = root + "/part.bin"
+            let range = try await Command.run(
+                "/usr/bin/curl", ["-s", "--http2-prior-knowledge", "-r", "70000-70009", "-o", part, "-w", "%{http_code}",
+                                  "http://127.0.0.1:\(port)/assets/big.bin"])
+            #expect(range.stdout == "206")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: part)) == Data(bytes[70000...70009]))
         }
     }
 }
