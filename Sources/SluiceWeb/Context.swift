@@ -55,6 +55,8 @@ public final class Context: @unchecked Sendable {
     var hasContentType = false
     /// Set by the `Gzip` middleware.
     var gzip: GzipPolicy?
+    /// A streamed answer being compressed.
+    var gzipStream: GzipStream?
 
     // MARK: Chain
 

@@ -10,7 +10,14 @@ public struct ResponseWriter: Sendable {
     public func write(_ part: ByteBuffer) async throws {
         guard part.readableBytes > 0 else { return }
         guard let connection = context.connection else { throw CancellationError() }
-        try await connection.writeStream(context, part)
+        if let gzip = context.gzipStream {
+            guard let compressed = gzip.compress(part, finish: false, allocator: context.allocator) else {
+                throw HTTPError(.internalServerError, "compression failed")
+            }
+            try await connection.writeStream(context, compressed)
+        } else {
+            try await connection.writeStream(context, part)
+        }
     }
 
     public func write(_ text: String) async throws {
@@ -62,9 +69,16 @@ extension Context {
         responseBody = nil
         responseFile = nil
         responseHeaders.replaceOrAdd(name: "content-type", value: contentType)
+        startStreamCompressionIfAsked()
         connection.startStream(self)
         do {
             try await body(ResponseWriter(context: self))
+            // The gzip member's end (and trailer), if the answer is compressed.
+            if let gzip = gzipStream, let last = gzip.compress(ByteBuffer(), finish: true, allocator: allocator),
+                last.readableBytes > 0
+            {
+                try await connection.writeStream(self, last)
+            }
         } catch {
             responseHeaders.replaceOrAdd(name: "connection", value: "close")
             connection.endStream(self)

@@ -211,6 +211,38 @@ private func address(_ ip: String) -> SocketAddress { try! SocketAddress(ipAddre
         }
     }
 
+    @Test func streamedAnswersAreGzippedPartByPart() async throws {
+        let engine = Engine()
+        engine.use(Gzip())
+        let rows = (0..<3).map { part in (0..<40).map { "row \(part)-\($0)\n" }.joined() }
+        try engine.get("/export") { c async throws in
+            try await c.stream(contentType: "text/csv") { writer in
+                for row in rows { try await writer.write(row) }
+            }
+        }
+        try engine.get("/events") { c async throws in
+            try await c.eventStream { events in try await events.send(data: String(repeating: "tick ", count: 100)) }
+        }
+        try await engine.test { client in
+            let gzipped = try await client.get("/export", headers: ["accept-encoding": "gzip"])
+            #expect(gzipped.header("content-encoding") == "gzip")
+            #expect(gzipped.header("vary") == "Accept-Encoding")
+            // One flushed part per write, then the member's end.
+            #expect(gzipped.parts.count == rows.count + 1)
+            #expect(gzipped.body.readableBytes < rows.joined().utf8.count)
+            let plain = try await client.get("/export")
+            #expect(plain.header("content-encoding") == nil)
+            #expect(plain.text == rows.joined())
+            // Server-sent events are never compressed (a proxy or browser could hold the parts back).
+            let events = try await client.get("/events", headers: ["accept-encoding": "gzip"])
+            #expect(events.header("content-encoding") == nil)
+        }
+        try await withServer(engine) { port in
+            let output = try await Command.run("/usr/bin/curl", ["-s", "--compressed", "http://127.0.0.1:\(port)/export"])
+            #expect(output.stdout == rows.joined())
+        }
+    }
+
     @Test func healthAndReadinessFlipWhenDrainingStarts() async throws {
         let engine = Engine()
         engine.instance = InstanceInfo(name: "todo-1", zone: "az1")

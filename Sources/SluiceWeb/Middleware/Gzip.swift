@@ -5,7 +5,8 @@ import NIOHTTP1
 /// Compresses answers with gzip when the client accepts it (nginx's `gzip on`): a buffered body of at least
 /// `minLength` bytes whose type is in `types` (a type prefix, `text/` matches every text type) and that carries no
 /// `Content-Encoding` yet. Eligible answers get `Vary: Accept-Encoding` whether or not this client accepts gzip; a
-/// strong `ETag` becomes weak. Streamed answers and files are sent as they are.
+/// strong `ETag` becomes weak. Streamed answers (`c.stream`, not server-sent events) are compressed part by part, each
+/// part flushed so the client can decode it at once. Files are sent as they are (sendfile).
 public func Gzip(
     minLength: Int = 256, level: Int32 = 5,
     types: [String] = ["text/", "application/json", "application/javascript", "application/xml", "image/svg+xml"]
@@ -54,7 +55,54 @@ private func trim(_ text: Substring) -> Substring {
     return text
 }
 
+/// One streamed answer's gzip member (`CZlib`'s deflate stream).
+final class GzipStream {
+    private let stream: OpaquePointer
+
+    init?(level: Int32) {
+        guard let stream = czlib_stream_new(level) else { return nil }
+        self.stream = stream
+    }
+
+    deinit { czlib_stream_free(stream) }
+
+    /// `part` compressed and flushed, or with `finish` the member's end; nil when zlib failed.
+    func compress(_ part: ByteBuffer, finish: Bool, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        let length = part.readableBytes
+        var output = allocator.buffer(capacity: czlib_stream_bound(length))
+        let written = part.withUnsafeReadableBytes { input in
+            output.withUnsafeMutableWritableBytes { out in
+                czlib_stream_write(
+                    stream, input.baseAddress?.assumingMemoryBound(to: UInt8.self), length,
+                    out.baseAddress?.assumingMemoryBound(to: UInt8.self), out.count, finish ? 1 : 0)
+            }
+        }
+        guard written >= 0 else { return nil }
+        output.moveWriterIndex(forwardBy: written)
+        return output
+    }
+}
+
 extension Context {
+    /// Starts compressing a streamed answer if `Gzip` asked for it and the answer and the client allow it (the rules
+    /// of `compressIfAsked`, without the length, which a stream does not know). Server-sent events are left alone.
+    func startStreamCompressionIfAsked() {
+        guard let policy = gzip, responseStatus.mayHaveResponseBody,
+            !responseHeaders.contains(name: "content-encoding"),
+            let type = responseHeaders.first(name: "content-type"), policy.compresses(contentType: type),
+            !type.lowercased().hasPrefix("text/event-stream"),
+            !responseHeaders[canonicalForm: "cache-control"].contains(where: { $0.lowercased() == "no-transform" })
+        else { return }
+        if !responseHeaders[canonicalForm: "vary"].contains(where: { $0.lowercased() == "accept-encoding" || $0 == "*" }) {
+            responseHeaders.add(name: "vary", value: "Accept-Encoding")
+        }
+        guard GzipPolicy.accepts(headers[canonicalForm: "accept-encoding"].map(String.init)),
+            let stream = GzipStream(level: policy.level)
+        else { return }
+        gzipStream = stream
+        responseHeaders.add(name: "content-encoding", value: "gzip")
+    }
+
     /// Compresses the buffered answer if `Gzip` asked for it and the answer and the client allow it. Just before
     /// the answer is written.
     func compressIfAsked() {
