@@ -1,3 +1,4 @@
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -181,6 +182,39 @@ private func multipart(boundary: String, _ parts: [(headers: [String], body: Str
             #expect(refused.status == 403)
             #expect(refused.header("connection") == "close")
             #expect(try await early.waitForClose())
+        }
+    }
+}
+
+@Suite struct StreamingBodyOverHTTP2Tests {
+    @Test func aLargeUploadOverH2cStreamsThroughASlowConsumer() async throws {
+        let engine = Engine()
+        try engine.streaming("PUT", "/files/:name") { c async throws in
+            var total = 0
+            var sum = 0
+            for try await part in c.bodyStream {
+                total += part.readableBytes
+                sum = part.readableBytesView.reduce(sum) { ($0 &+ Int($1)) % 1_000_003 }
+                // A slow consumer for the first 256 KiB: the stream (and HTTP/2 flow control) must hold the client
+                // back meanwhile, not memory.
+                if total < 256 * 1024 { try await c.eventLoop.scheduleTask(in: .milliseconds(1)) {}.futureResult.get() }
+            }
+            c.text(.created, "\(total) \(sum)\n")
+        }
+        let size = 3 * 1024 * 1024 + 17
+        let bytes = (0..<size).map { UInt8(truncatingIfNeeded: ($0 * 7) % 253) }
+        let expected = bytes.reduce(0) { ($0 &+ Int($1)) % 1_000_003 }
+        let file = try makeTemporaryDirectory("sluiceweb-upload-h2") + "/upload.bin"
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.transport = .h2c
+        configuration.maxBodySize = 64 * 1024 * 1024
+        try await engine.test(.live(configuration)) { client in
+            let port = try #require(client.port)
+            let output = try await Command.run(
+                "/usr/bin/curl", ["-s", "--http2-prior-knowledge", "-T", file, "-w", "%{http_code} %{http_version}",
+                                  "http://127.0.0.1:\(port)/files/upload.bin"])
+            #expect(output.stdout == "\(size) \(expected)\n201 2")
         }
     }
 }
