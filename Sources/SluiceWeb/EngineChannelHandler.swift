@@ -213,12 +213,11 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
                 // written before the next is read, so a large file costs the memory of a part, not of the file.
                 let handle = file.handle
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                let wrap = { (bytes: ByteBuffer) in NIOAny(HTTPServerResponsePart.body(.byteBuffer(bytes))) }
                 StaticFile.io.readChunked(
                     fileRegion: file.region, chunkSize: 64 * 1024, allocator: context.channel.allocator,
                     eventLoop: context.eventLoop
                 ) { part in
-                    bound.value.writeAndFlush(wrap(part))
+                    bound.value.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(part))))
                 }
                 .assumeIsolated().whenComplete { result in
                     try? handle.close()
