@@ -44,7 +44,7 @@ public final class ServiceClient: Sendable {
         self.timeout = timeout
         self.maxResponseSize = maxResponseSize
         self.requestIDHeader = requestIDHeader
-        self.breakers = breaker.map(TargetBreakers.init)
+        self.breakers = breaker.map { TargetBreakers(policy: $0) }
         self.logger = logger
     }
 
@@ -110,7 +110,7 @@ public final class ServiceClient: Sendable {
         propagation.apply(to: &request.headers, requestIDHeader: requestIDHeader)
         if let body { request.body = .bytes(body) }
 
-        let breaker = breakers?.breaker(for: target)
+        let breaker = breakers?.breaker(for: target, now: Self.now)
         var permit: CircuitPermit?
         if let breaker {
             let (admission, transition) = breaker.tryAcquireReporting(now: Self.now)
@@ -172,21 +172,31 @@ public final class ServiceClient: Sendable {
     private static var now: Duration { .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)) }
 }
 
-/// One breaker per target, made on first use.
+/// One breaker per target, made on first use. At most `limit` are kept: past it, a closed breaker (one that holds
+/// nothing worth keeping but its window) makes room, so targets built from input cannot grow the table forever.
 final class TargetBreakers: Sendable {
     private let policy: CircuitBreakerPolicy
+    private let limit: Int
     private let table = NIOLockedValueBox([String: SharedCircuitBreaker]())
 
-    init(policy: CircuitBreakerPolicy) { self.policy = policy }
+    init(policy: CircuitBreakerPolicy, limit: Int = 1024) {
+        self.policy = policy
+        self.limit = limit
+    }
 
-    func breaker(for target: String) -> SharedCircuitBreaker {
+    func breaker(for target: String, now: Duration) -> SharedCircuitBreaker {
         table.withLockedValue { table in
             if let breaker = table[target] { return breaker }
+            if table.count >= limit, let spare = table.first(where: { $0.value.state(now: now) == .closed })?.key {
+                table[spare] = nil
+            }
             let made = SharedCircuitBreaker(policy: policy)
             table[target] = made
             return made
         }
     }
+
+    var count: Int { table.withLockedValue { $0.count } }
 
     func existing(_ target: String) -> SharedCircuitBreaker? { table.withLockedValue { $0[target] } }
 }

@@ -50,6 +50,22 @@ import Testing
         #expect(late.deadline(timeout: .seconds(2), now: now) == now + .seconds(2))
     }
 
+    @Test func theBreakerTableIsBoundedAndKeepsOpenBreakers() throws {
+        let policy = CircuitBreakerPolicy(window: .calls(2), minCalls: 2, openDuration: .seconds(60))
+        let breakers = TargetBreakers(policy: policy, limit: 3)
+        let now = Duration.seconds(100)
+        let failing = breakers.breaker(for: "http://down:80", now: now)
+        for _ in 0..<2 {
+            let permit = try #require(failing.tryAcquire(now: now).permit)
+            _ = failing.record(permit, failed: true, duration: .milliseconds(1), now: now)
+        }
+        #expect(failing.state(now: now) == .open)
+        for index in 0..<10 { _ = breakers.breaker(for: "http://host\(index):80", now: now) }
+        #expect(breakers.count == 3)
+        // The open breaker was never the one to go.
+        #expect(breakers.breaker(for: "http://down:80", now: now) === failing)
+    }
+
     @Test func targetsAreSchemeHostAndPort() {
         #expect(ServiceTarget.key(of: "http://Users:8080/users/7?x=1") == "http://users:8080")
         #expect(ServiceTarget.key(of: "http://users/users") == "http://users:80")
