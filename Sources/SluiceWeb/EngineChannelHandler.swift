@@ -43,7 +43,7 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
 
     func channelInactive(context: ChannelHandlerContext) {
         // The client went away: async handlers see `Task.isCancelled`; nothing more will be written.
-        bodySource?.finish(ChannelError.eof)
+        bodySource?.finish(RequestBodyError(status: .badRequest, message: "the connection closed before the body ended"))
         bodySource = nil
         cancelCurrent()
         context.fireChannelInactive()
@@ -98,7 +98,7 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
         // The server layer already answered (400/408/413/431) and closes the connection.
         head = nil
         body = nil
-        bodySource?.finish(error)
+        bodySource?.finish(RequestBodyError(error))
         bodySource = nil
         context.fireErrorCaught(error)
     }

@@ -1,4 +1,6 @@
 public import NIOCore
+public import NIOHTTP1
+import SluiceServer
 
 /// A request body as it arrives, in parts (`for try await part in c.bodyStream`), for uploads too large to buffer.
 ///
@@ -64,6 +66,27 @@ public struct RequestBodyStream: AsyncSequence, Sendable {
             finishOnDeinit: true,
             delegate: BodyReadDelegate(demand: demand, abandoned: abandoned))
         return (RequestBodyStream(storage: .live(made.sequence)), made.source)
+    }
+}
+
+/// Why a streamed request body ended early, thrown from `c.bodyStream`: the server refused it (too large, too slow,
+/// malformed) or the client went away. It is the client's doing, so a handler that lets it through answers with its
+/// status (which the server layer has usually sent already) and nothing is logged as a handler failure.
+public struct RequestBodyError: HTTPResponseError, Sendable, Equatable {
+    public let status: HTTPResponseStatus
+    public let message: String
+
+    public init(status: HTTPResponseStatus, message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    init(_ error: any Error) {
+        switch error as? HTTPServerError {
+        case .requestBodyTooLarge?: self.init(status: .payloadTooLarge, message: "the request body is too large")
+        case .requestReadTimeout?: self.init(status: .requestTimeout, message: "the request body came too slowly")
+        default: self.init(status: .badRequest, message: "the request body could not be read")
+        }
     }
 }
 

@@ -186,6 +186,37 @@ private func multipart(boundary: String, _ parts: [(headers: [String], body: Str
     }
 }
 
+@Suite struct StreamingBodyLimitTests {
+    @Test func aChunkedUploadPastTheServersLimitIsRefusedAndTheHandlerSeesAnError() async throws {
+        let engine = Engine()
+        let seen = NIOLockedValueBox<String>("")
+        try engine.streaming("PUT", "/count") { c async throws in
+            var total = 0
+            do {
+                for try await part in c.bodyStream { total += part.readableBytes }
+                seen.withLockedValue { $0 = "ended \(total)" }
+            } catch let error as RequestBodyError {
+                seen.withLockedValue { $0 = "\(error.status.code) \(error.message)" }
+                throw error
+            }
+            c.text(.ok, "\(total) bytes\n")
+        }
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.maxBodySize = 1000
+        try await engine.test(.live(configuration)) { client in
+            let socket = try TestSocket(port: try #require(client.port))
+            let chunk = String(repeating: "x", count: 600)
+            try await socket.send("PUT /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            try await socket.send("258\r\n\(chunk)\r\n258\r\n\(chunk)\r\n0\r\n\r\n")
+            let answer = try await socket.readResponse()
+            #expect(answer.status == 413)
+            #expect(try await socket.waitForClose())
+        }
+        // The handler's stream ended in the server's refusal, never as a whole body.
+        #expect(seen.withLockedValue { $0 } == "413 the request body is too large")
+    }
+}
+
 @Suite struct StreamingBodyOverHTTP2Tests {
     @Test func aLargeUploadOverH2cStreamsThroughASlowConsumer() async throws {
         let engine = Engine()
