@@ -52,7 +52,10 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// An answer said `Connection: close`: nothing more is read or written.
     private var closing = false
     /// The write of the last answer's end.
+    /// When the latest answer's end was written, if it was written with a promise (see `closeWhenWritten`).
     private var lastEnd: EventLoopFuture<Void>?
+    /// The response encoder's context, on HTTP/1 connections (see `handlerAdded`).
+    private var socketSide: ChannelHandlerContext?
     /// The client shut its sending side: close once the current answer is out.
     private var inputClosed = false
     /// Parts of a second answer to one request, dropped until its end.
@@ -86,6 +89,9 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
+        // On an HTTP/1 connection, bytes written below the response encoder reach the socket in order: a marker
+        // written there tells when every answer before it has gone out, so answers need no promise of their own.
+        socketSide = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
         if context.channel.isActive { arm(context: context) }
     }
 
@@ -95,6 +101,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
+        socketSide = nil
         timer?.cancel()
         timer = nil
     }
@@ -194,10 +201,12 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             }
             // A server answers in its own version (RFC 9110 §6.2), whatever the application put in the head; the
             // encoder chunks by the head's version, so this keeps what the framing says and what is sent one.
-            if head.version != .http1_1 { head.version = .http1_1 }  // (setting it copies the head)
-            framing = ResponseFraming.frame(&head, method: method, version: version, keepAlive: keepAlive)
+            var rewrote = head.version != .http1_1
+            if rewrote { head.version = .http1_1 }  // (setting it copies the head)
+            framing = ResponseFraming.frame(&head, method: method, version: version, keepAlive: keepAlive, rewrote: &rewrote)
             closing = framing.closesConnection
-            context.write(wrapOutboundOut(.head(head)), promise: promise)
+            // An unchanged head goes on as it came: no new box for it.
+            context.write(rewrote ? wrapOutboundOut(.head(head)) : data, promise: promise)
         case .head:
             // 1xx: only to HTTP/1.1 clients, never once the final answer started.
             if responseOpen || responseDone || version.minor == 0 {
@@ -226,6 +235,12 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             // Decided before the write: writing the end may deliver the next pipelined request (and a half-close
             // behind it), which are answered in turn.
             let closesAfter = framing.closesConnection || inputClosed
+            if !closesAfter, promise == nil, socketSide != nil {
+                // The common keep-alive answer: no promise to make (`closeWhenWritten` writes a marker instead).
+                lastEnd = nil
+                context.write(data, promise: nil)
+                return
+            }
             let written = promise ?? context.eventLoop.makePromise()
             lastEnd = written.futureResult
             if closesAfter {
@@ -320,6 +335,11 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.flush()
         if let lastEnd {
             lastEnd.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else if let socketSide {
+            // An empty write below the encoder completes after everything written before it.
+            let marker = context.eventLoop.makePromise(of: Void.self)
+            socketSide.writeAndFlush(NIOAny(IOData.byteBuffer(ByteBuffer())), promise: marker)
+            marker.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         } else {
             context.close(promise: nil)
         }

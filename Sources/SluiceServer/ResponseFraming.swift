@@ -18,40 +18,54 @@ public struct ResponseFraming: Hashable, Sendable {
     public static func frame(
         _ head: inout HTTPResponseHead, method: HTTPMethod, version: HTTPVersion, keepAlive: Bool
     ) -> ResponseFraming {
+        var rewrote = false
+        return frame(&head, method: method, version: version, keepAlive: keepAlive, rewrote: &rewrote)
+    }
+
+    /// `frame`, also telling whether `head` was changed (so an unchanged head can be passed on as it came).
+    public static func frame(
+        _ head: inout HTTPResponseHead, method: HTTPMethod, version: HTTPVersion, keepAlive: Bool, rewrote: inout Bool
+    ) -> ResponseFraming {
         let code = head.status.code
         var closes = !keepAlive
             || head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
         let dropsBody: Bool
         if code < 200 || code == 204 {
-            remove("content-length", from: &head)
-            remove("transfer-encoding", from: &head)
+            rewrote = remove("content-length", from: &head) || rewrote
+            rewrote = remove("transfer-encoding", from: &head) || rewrote
             dropsBody = true
         } else if method == .HEAD || code == 304 {
-            remove("transfer-encoding", from: &head)
+            rewrote = remove("transfer-encoding", from: &head) || rewrote
             dropsBody = true
         } else {
             dropsBody = false
             if head.headers.contains(name: "content-length") {
-                remove("transfer-encoding", from: &head)
+                rewrote = remove("transfer-encoding", from: &head) || rewrote
             } else if version.major == 1 && version.minor >= 1 {
                 head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+                rewrote = true
             } else {
-                remove("transfer-encoding", from: &head)
+                rewrote = remove("transfer-encoding", from: &head) || rewrote
                 closes = true
             }
         }
         if code >= 200 {
             if closes {
                 head.headers.replaceOrAdd(name: "connection", value: "close")
+                rewrote = true
             } else if version.minor == 0 {
                 head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
+                rewrote = true
             }
         }
         return ResponseFraming(dropsBody: dropsBody, closesConnection: closes)
     }
 
     /// Removes a field only when it is there: removing copies the head's fields even when nothing matches.
-    private static func remove(_ name: String, from head: inout HTTPResponseHead) {
-        if head.headers.contains(name: name) { head.headers.remove(name: name) }
+    @discardableResult
+    private static func remove(_ name: String, from head: inout HTTPResponseHead) -> Bool {
+        guard head.headers.contains(name: name) else { return false }
+        head.headers.remove(name: name)
+        return true
     }
 }
