@@ -97,8 +97,11 @@ public struct Responder: Sendable {
     /// pipeline (add it after `HTTPServer.configureHTTP`'s handlers).
     public func makeHandler() -> any ChannelHandler { EngineChannelHandler(responder: self) }
 
+    /// A request's chain, parameters and matched route.
+    typealias Resolution = (steps: [HandlerStep], parameters: Parameters, route: HandlerChain?)
+
     /// Looks the request up and returns its chain, parameters and matched route.
-    func resolve(method: HTTPMethod, path: Substring) -> (steps: [HandlerStep], parameters: Parameters, route: HandlerChain?) {
+    func resolve(method: HTTPMethod, path: Substring) -> Resolution {
         switch router.lookup(method.rawValue, path) {
         case .found(let chain, let parameters):
             return (chain.steps, parameters, chain)

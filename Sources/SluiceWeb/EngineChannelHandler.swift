@@ -22,6 +22,8 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
     /// The streaming body's consumer has enough: reads are held until it asks for more.
     private var readsPaused = false
     private var readHeld = false
+    /// The lookup made at the head of the request being read (only when some route streams its body).
+    private var headResolution: Responder.Resolution?
     /// A streaming request was answered before its body ended: the rest is dropped while the connection closes.
     private var discardingBody = false
 
@@ -67,7 +69,15 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
         case .head(let head):
             body = nil
             if head.version.minor >= 1, head.headers.contains(name: "expect") { continueIfAsked(head, context: context) }
-            if responder.hasStreamingRoutes, startStreaming(head, context: context) { return }
+            if responder.hasStreamingRoutes {
+                // Looked up at the head (once): a streaming route starts now, any other keeps its lookup for `.end`.
+                let resolved = responder.resolve(method: head.method, path: Self.path(of: head.uri))
+                if let route = resolved.route, route.streamsBody {
+                    startStreaming(head, resolved, route: route, context: context)
+                    return
+                }
+                headResolution = resolved
+            }
             self.head = head
         case .body(let chunk) where bodySource != nil:
             if case .stopProducing = bodySource!.yield(chunk) { readsPaused = true }
@@ -113,22 +123,19 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
 
     // MARK: Streaming request bodies
 
-    /// Starts a `streaming` route's chain at its request's head. Returns false for other routes.
-    private func startStreaming(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> Bool {
-        let resolved = responder.resolve(method: head.method, path: Self.path(of: head.uri))
-        guard let route = resolved.route, route.streamsBody else { return false }
+    /// Starts a `streaming` route's chain at its request's head.
+    private func startStreaming(
+        _ head: HTTPRequestHead, _ resolved: Responder.Resolution, route: HandlerChain, context: ChannelHandlerContext
+    ) {
         let loop = context.eventLoop
         let bound = NIOLoopBound(WeakHandler(self), eventLoop: loop)
-        let (stream, source) = RequestBodyStream.live(
-            demand: { loop.execute { bound.value.handler?.bodyDemanded() } },
-            abandoned: { loop.execute { bound.value.handler?.bodyDemanded() } })
+        let (stream, source) = RequestBodyStream.live { loop.execute { bound.value.handler?.bodyDemanded() } }
         bodySource = source
         let c = Context(
             head: head, body: nil, channel: context.channel, eventLoop: loop, allocator: context.channel.allocator,
             parameters: resolved.parameters, route: route, steps: resolved.steps, logger: responder.logger)
         c.liveBody = stream
         run(c)
-        return true
     }
 
     private func bodyDemanded() {
@@ -158,7 +165,8 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
     }
 
     private func serve(_ head: HTTPRequestHead, _ body: ByteBuffer?, context: ChannelHandlerContext) {
-        let resolved = responder.resolve(method: head.method, path: Self.path(of: head.uri))
+        let resolved = headResolution ?? responder.resolve(method: head.method, path: Self.path(of: head.uri))
+        headResolution = nil
         let c = Context(
             head: head, body: body, channel: context.channel, eventLoop: context.eventLoop,
             allocator: context.channel.allocator, parameters: resolved.parameters, route: resolved.route,

@@ -55,16 +55,14 @@ public struct RequestBodyStream: AsyncSequence, Sendable {
         return whole
     }
 
-    /// A live stream and the source its connection feeds; `demand` runs (on any thread) when the consumer wants more
-    /// after a pause, `abandoned` when it stops iterating.
-    static func live(
-        demand: @escaping @Sendable () -> Void, abandoned: @escaping @Sendable () -> Void
-    ) -> (RequestBodyStream, Producer.Source) {
+    /// A live stream and the source its connection feeds; `resume` runs (on any thread) when the connection should
+    /// read again: the consumer wants more after a pause, or stopped iterating (the rest is then read and dropped).
+    static func live(resume: @escaping @Sendable () -> Void) -> (RequestBodyStream, Producer.Source) {
         let made = Producer.makeSequence(
             elementType: ByteBuffer.self, failureType: (any Error).self,
             backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
             finishOnDeinit: true,
-            delegate: BodyReadDelegate(demand: demand, abandoned: abandoned))
+            delegate: BodyReadDelegate(resume: resume))
         return (RequestBodyStream(storage: .live(made.sequence)), made.source)
     }
 }
@@ -90,16 +88,12 @@ public struct RequestBodyError: HTTPResponseError, Sendable, Equatable {
     }
 }
 
-/// Tells the connection to read again, or that the body's consumer is gone.
+/// Tells the connection to read again: the consumer wants more, or is gone.
 final class BodyReadDelegate: NIOAsyncSequenceProducerDelegate {
-    private let demand: @Sendable () -> Void
-    private let abandoned: @Sendable () -> Void
+    private let resume: @Sendable () -> Void
 
-    init(demand: @escaping @Sendable () -> Void, abandoned: @escaping @Sendable () -> Void) {
-        self.demand = demand
-        self.abandoned = abandoned
-    }
+    init(resume: @escaping @Sendable () -> Void) { self.resume = resume }
 
-    func produceMore() { demand() }
-    func didTerminate() { abandoned() }
+    func produceMore() { resume() }
+    func didTerminate() { resume() }
 }

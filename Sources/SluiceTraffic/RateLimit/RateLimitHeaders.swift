@@ -13,15 +13,21 @@ public struct RateLimitHeaders: Sendable {
     public static func fields(limit policy: RateLimitPolicy, decision: RateLimitDecision)
         -> [(name: String, value: String)]
     {
-        var fields: [(name: String, value: String)] = [
-            ("RateLimit-Limit", String(policy.count)),
-            ("RateLimit-Remaining", String(max(decision.remaining, 0))),
-            ("RateLimit-Reset", String(secondsRoundedUp(decision.reset))),
-        ]
-        if case .limited(let retryAfter, _) = decision {
-            fields.append(("Retry-After", String(max(secondsRoundedUp(retryAfter), 1))))
-        }
+        var fields: [(name: String, value: String)] = []
+        write(limit: String(policy.count), decision: decision) { fields.append(($0, $1)) }
         return fields
+    }
+
+    /// The same fields, each handed to `add` as it is made (no array on the request path); `limit` is the policy's
+    /// count as text, made once.
+    @inlinable
+    public static func write(limit: String, decision: RateLimitDecision, _ add: (String, String) -> Void) {
+        add("RateLimit-Limit", limit)
+        add("RateLimit-Remaining", String(max(decision.remaining, 0)))
+        add("RateLimit-Reset", String(secondsRoundedUp(decision.reset)))
+        if case .limited(let retryAfter, _) = decision {
+            add("Retry-After", String(max(secondsRoundedUp(retryAfter), 1)))
+        }
     }
 
     /// Whole seconds, rounded up (saturating); 0 for zero or negative durations.

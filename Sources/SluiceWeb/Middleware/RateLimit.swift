@@ -29,15 +29,7 @@ public func RateLimit(_ policy: RateLimitPolicy, key: RateLimitKey = .clientIP, 
         case .custom(let make): name = make(c) ?? ""
         }
         let decision = limiter.acquire(key: name, now: MonotonicClock.now)
-        // The fields of `RateLimitHeaders.fields`, written without building its array on every request.
-        c.responseHeaders.add(name: "RateLimit-Limit", value: limitText)
-        c.responseHeaders.add(name: "RateLimit-Remaining", value: String(max(decision.remaining, 0)))
-        c.responseHeaders.add(
-            name: "RateLimit-Reset", value: String(RateLimitHeaders.secondsRoundedUp(decision.reset)))
-        if case .limited(let retryAfter, _) = decision {
-            c.responseHeaders.add(
-                name: "Retry-After", value: String(max(RateLimitHeaders.secondsRoundedUp(retryAfter), 1)))
-        }
+        RateLimitHeaders.write(limit: limitText, decision: decision) { c.responseHeaders.add(name: $0, value: $1) }
         guard decision.isAdmitted else {
             c.abort()
             c.errorAnswer(.tooManyRequests, "too many requests")
