@@ -200,9 +200,8 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
         c.answered = true
         c.done = true
         if current === c { current = nil }
-        if c.gzip != nil { c.compressIfAsked() }
         guard let context = channelContext else { return }
-        c.refuseInvalidHeaders()
+        c.prepareWholeAnswer()
         // A streaming request answered before its body ended: the rest is not read, so the connection ends.
         let keepAlive = c.isKeepAlive && bodySource == nil
         let bodyLength = c.responseFile.map { $0.region.readableBytes } ?? c.responseBody?.readableBytes ?? 0
@@ -305,6 +304,12 @@ private final class WeakHandler {
 }
 
 extension Context {
+    /// What every sink does to a whole answer before writing it: `Gzip`, then the head check.
+    func prepareWholeAnswer() {
+        if gzip != nil { compressIfAsked() }
+        refuseInvalidHeaders()
+    }
+
     /// A whole answer whose header fields could split the head (CR, LF, NUL, a name that is not a token) becomes a
     /// 500, and the handler's mistake is logged: the server checks its own heads, so the pipeline has no validator.
     func refuseInvalidHeaders() {

@@ -169,7 +169,7 @@ public final class ServiceClient: Sendable {
             ])
     }
 
-    private static var now: Duration { .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)) }
+    private static var now: Duration { MonotonicClock.now }
 }
 
 /// One breaker per target, made on first use. At most `limit` are kept: past it, a closed breaker (one that holds

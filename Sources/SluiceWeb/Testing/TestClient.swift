@@ -184,8 +184,7 @@ final class CollectingSink: ResponseSink {
     func send(_ c: Context) {
         guard !c.answered else { return }
         c.answered = true
-        if c.gzip != nil { c.compressIfAsked() }
-        c.refuseInvalidHeaders()
+        c.prepareWholeAnswer()
         let bodyAllowed = c.responseStatus.mayHaveResponseBody
         if bodyAllowed {
             let length = c.responseFile.map { $0.region.readableBytes } ?? c.responseBody?.readableBytes ?? 0
