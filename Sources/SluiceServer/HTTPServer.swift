@@ -11,7 +11,7 @@ import Glibc
 import Darwin
 #endif
 
-/// An HTTP/1.1 listener: binds, builds each connection's pipeline (codec, pipelining, `RequestGuard`, then the
+/// An HTTP/1.1 listener: binds, builds each connection's pipeline (codec, `RequestGuard`, then the
 /// application's handlers), tracks open connections and drains them on shutdown.
 ///
 /// Requests stay on the event loop that accepted their connection; nothing here hops threads per request.
@@ -126,9 +126,10 @@ public final class HTTPServer: Sendable {
     }
 
     /// Adds the HTTP/1.1 handlers every Sluice connection has: NIO's parser (in a `RearmingRequestDecoder`, so an
-    /// upgrade request never freezes the connection), NIO's encoder (framing is `RequestGuard`'s, not guessed),
-    /// pipelining assistance, then the `RequestGuard` with the configured limits. Public so that tests can build
-    /// the same pipeline on an `EmbeddedChannel`.
+    /// upgrade request never freezes the connection), NIO's encoder (framing is `RequestGuard`'s, not guessed), then
+    /// the `RequestGuard` with the configured limits, which also takes pipelined requests one at a time. One
+    /// handler between the codec and the application, so each request part makes one hop. Public so that tests can
+    /// build the same pipeline on an `EmbeddedChannel`.
     public static func configureHTTP(channel: any Channel, configuration: ServerConfiguration) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = configuration.maxHeadSize
@@ -145,10 +146,7 @@ public final class HTTPServer: Sendable {
         if configuration.validateOutboundHeaders {
             try operations.addHandler(NIOHTTPResponseHeadersValidator())
         }
-        // Tells the decoder where llhttp stopped; keeps a read armed while a request is answered (no epoll_ctl
-        // pair per keep-alive request).
-        try operations.addHandler(RequestWatch(signal: signal))
-        try operations.addHandler(HTTPServerPipelineHandler())
+        // Limits, timers and framing; on this connection also pipelining, read-ahead and the decoder's signal.
         try operations.addHandler(RequestGuard(configuration: configuration, decoderSignal: signal))
     }
 
@@ -226,8 +224,6 @@ extension HTTPServer {
     public static func removeHTTPHandlers(from channel: any Channel) throws {
         func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) { removeIfPresent(type, from: channel) }
         remove(RequestGuard.self)
-        remove(HTTPServerPipelineHandler.self)
-        remove(RequestWatch.self)
         remove(NIOHTTPResponseHeadersValidator.self)
         remove(HTTPResponseEncoder.self)
         remove(ByteToMessageHandler<RearmingRequestDecoder>.self)

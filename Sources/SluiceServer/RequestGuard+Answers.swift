@@ -1,0 +1,112 @@
+public import NIOCore
+import NIOHTTP1
+
+/// Answers on their way out: one per request, framed for it (`ResponseFraming`); and errors on their way in.
+extension RequestGuard {
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(var head) where head.status.code >= 200:
+            if responseDone || droppingResponse {
+                // A second answer to one request: never on the wire.
+                droppingResponse = true
+                promise?.succeed()
+                return
+            }
+            responseOpen = true
+            if closing {
+                // After an answer that said `Connection: close` nothing more goes out (RFC 9112 §9.6).
+                responseOpen = false
+                droppingResponse = true
+                promise?.succeed()
+                return
+            }
+            // A server answers in its own version (RFC 9110 §6.2), whatever the application put in the head; the
+            // encoder chunks by the head's version, so this keeps what the framing says and what is sent one.
+            var rewrote = head.version != .http1_1
+            if rewrote { head.version = .http1_1 }  // (setting it copies the head)
+            framing = ResponseFraming.frame(&head, method: method, version: version, keepAlive: keepAlive, rewrote: &rewrote)
+            closing = framing.closesConnection
+            if closing { readAhead.responseHead(keepAlive: false) }
+            // An unchanged head goes on as it came: no new box for it.
+            context.write(rewrote ? wrapOutboundOut(.head(head)) : data, promise: promise)
+        case .head:
+            // 1xx: only to HTTP/1.1 clients, never once the final answer started.
+            if responseOpen || responseDone || version.minor == 0 {
+                promise?.succeed()
+                return
+            }
+            context.write(data, promise: promise)
+        case .body:
+            if droppingResponse || framing.dropsBody || !responseOpen {
+                promise?.succeed()
+                return
+            }
+            context.write(data, promise: promise)
+        case .end:
+            if droppingResponse || !responseOpen {
+                droppingResponse = false
+                promise?.succeed()
+                return
+            }
+            responseOpen = false
+            responseDone = true
+            if !requestOpen {
+                wait = .head(first: false)
+                arm(context: context)
+            }
+            // Decided before the write: writing the end may deliver the next pipelined request (and a half-close
+            // behind it), which are answered in turn.
+            let closesAfter = framing.closesConnection || inputClosed || quiescing
+            if !closesAfter, promise == nil, socketSide != nil {
+                // The common keep-alive answer: no promise to make (`closeWhenWritten` writes a marker instead).
+                lastEnd = nil
+                context.write(data, promise: nil)
+            } else {
+                let written = promise ?? context.eventLoop.makePromise()
+                lastEnd = written.futureResult
+                if closesAfter {
+                    written.futureResult.assumeIsolated().whenComplete { [self] _ in close(context: context) }
+                }
+                context.write(data, promise: written)
+            }
+            // Handing on a held request may start its answer at once: after this end, not before.
+            if ordersRequests { answered(context: context) }
+        }
+    }
+
+    /// An error from the parser (in its turn) or from a handler before this one.
+    func handle(_ error: any Error, context: ChannelHandlerContext) {
+        if lingering { return }
+        if closing, error is HTTPParserError {
+            // After an answer that said `Connection: close`, whatever follows is not read, let alone answered
+            // (llhttp itself refuses data after such a message).
+            closeWhenWritten(context: context)
+            return
+        }
+        guard let parserError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        let status: HTTPResponseStatus
+        if let special = decoderSignal?.errorStatus {
+            status = special
+        } else {
+            switch parserError {
+            case .headerOverflow: status = .requestHeaderFieldsTooLarge
+            case .invalidVersion: status = .httpVersionNotSupported
+            case .invalidMethod: status = .notImplemented  // RFC 9110 §9.1: a method this parser does not know
+            default: status = .badRequest
+            }
+        }
+        // The decoder parses nothing more on this connection: answer what could not be parsed, then close. Between
+        // requests the bad bytes are a request of their own (its answer follows the last one's); within a request
+        // that already has its answer, there is nothing left to say.
+        if !requestOpen && !responseOpen {
+            responseDone = false
+            method = .GET  // a request of its own, not the last one parsed: its answer has a body (found by FuzzHTTP)
+        }
+        unparsable = true  // the client may still be sending what could not be parsed: linger when closing
+        reject(context: context, status: status)
+        context.fireErrorCaught(error)
+    }
+}
