@@ -126,9 +126,10 @@ public final class HTTPServer: Sendable {
     }
 
     /// Adds the HTTP/1.1 handlers every Sluice connection has: NIO's parser (in a `RearmingRequestDecoder`, so an
-    /// upgrade request never freezes the connection), NIO's encoder (framing is `RequestGuard`'s, not guessed), then
-    /// the `RequestGuard` with the configured limits, which also takes pipelined requests one at a time. One
-    /// handler between the codec and the application, so each request part makes one hop. Public so that tests can
+    /// upgrade request never freezes the connection), then the `RequestGuard` with the configured limits, which
+    /// also takes pipelined requests one at a time and writes the answers' bytes itself (`ResponseEncoding`; with
+    /// `validateOutboundHeaders`, a head with a field that could split it becomes a 500). One handler between the
+    /// parser and the application, so each request and response part makes one hop. Public so that tests can
     /// build the same pipeline on an `EmbeddedChannel`.
     public static func configureHTTP(channel: any Channel, configuration: ServerConfiguration) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
@@ -138,14 +139,8 @@ public final class HTTPServer: Sendable {
         // Unparsed bytes never exceed a head plus what one read brings: past that the client is out of step.
         let decoder = RearmingRequestDecoder(
             limits: limits, bufferLimit: configuration.maxHeadSize + 256 * 1024, signal: signal)
-        var encoder = HTTPResponseEncoder.Configuration()
-        encoder.automaticallySetFramingHeaders = false
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(ByteToMessageHandler(decoder))
-        try operations.addHandler(HTTPResponseEncoder(configuration: encoder))
-        if configuration.validateOutboundHeaders {
-            try operations.addHandler(NIOHTTPResponseHeadersValidator())
-        }
         // Limits, timers and framing; on this connection also pipelining, read-ahead and the decoder's signal.
         try operations.addHandler(RequestGuard(configuration: configuration, decoderSignal: signal))
     }
@@ -224,8 +219,6 @@ extension HTTPServer {
     public static func removeHTTPHandlers(from channel: any Channel) throws {
         func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) { removeIfPresent(type, from: channel) }
         remove(RequestGuard.self)
-        remove(NIOHTTPResponseHeadersValidator.self)
-        remove(HTTPResponseEncoder.self)
         remove(ByteToMessageHandler<RearmingRequestDecoder>.self)
     }
 

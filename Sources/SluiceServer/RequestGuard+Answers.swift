@@ -20,29 +20,36 @@ extension RequestGuard {
                 promise?.succeed()
                 return
             }
-            // A server answers in its own version (RFC 9110 §6.2), whatever the application put in the head; the
-            // encoder chunks by the head's version, so this keeps what the framing says and what is sent one.
-            var rewrote = head.version != .http1_1
-            if rewrote { head.version = .http1_1 }  // (setting it copies the head)
+            if encodes && configuration.validateOutboundHeaders && !ResponseHeaderCheck.isValidToSend(head.headers) {
+                // A field that could split the head (CR, LF, NUL) or is no token: a 500 instead, never the field.
+                responseOpen = false
+                promise?.fail(HTTPParserError.invalidHeaderToken)
+                reject(context: context, status: .internalServerError)
+                droppingResponse = true
+                return
+            }
+            // The encoding writes HTTP/1.1 whatever the head says (a server answers in its own version, RFC 9110
+            // §6.2), and chunks by the framing, so what the framing says and what is sent are one.
+            var rewrote = false
             framing = ResponseFraming.frame(&head, method: method, version: version, keepAlive: keepAlive, rewrote: &rewrote)
             closing = framing.closesConnection
             if closing { readAhead.responseHead(keepAlive: false) }
             // An unchanged head goes on as it came: no new box for it.
-            context.write(rewrote ? wrapOutboundOut(.head(head)) : data, promise: promise)
-        case .head:
+            emitHead(head, original: rewrote ? nil : data, context: context, promise: promise)
+        case .head(let head):
             // 1xx: only to HTTP/1.1 clients, never once the final answer started.
             if responseOpen || responseDone || version.minor == 0 {
                 promise?.succeed()
                 return
             }
-            context.write(data, promise: promise)
-        case .body:
+            emitHead(head, original: data, context: context, promise: promise)
+        case .body(let body):
             if droppingResponse || framing.dropsBody || !responseOpen {
                 promise?.succeed()
                 return
             }
-            context.write(data, promise: promise)
-        case .end:
+            emitBody(body, original: data, context: context, promise: promise)
+        case .end(let trailers):
             if droppingResponse || !responseOpen {
                 droppingResponse = false
                 promise?.succeed()
@@ -57,17 +64,17 @@ extension RequestGuard {
             // Decided before the write: writing the end may deliver the next pipelined request (and a half-close
             // behind it), which are answered in turn.
             let closesAfter = framing.closesConnection || inputClosed || quiescing
-            if !closesAfter, promise == nil, socketSide != nil {
+            if !closesAfter, promise == nil, encodes {
                 // The common keep-alive answer: no promise to make (`closeWhenWritten` writes a marker instead).
                 lastEnd = nil
-                context.write(data, promise: nil)
+                emitEnd(trailers, original: data, context: context, promise: nil)
             } else {
                 let written = promise ?? context.eventLoop.makePromise()
                 lastEnd = written.futureResult
                 if closesAfter {
                     written.futureResult.assumeIsolated().whenComplete { [self] _ in close(context: context) }
                 }
-                context.write(data, promise: written)
+                emitEnd(trailers, original: data, context: context, promise: written)
             }
             // Handing on a held request may start its answer at once: after this end, not before.
             if ordersRequests { answered(context: context) }

@@ -32,10 +32,10 @@ extension RequestGuard {
         headers.add(name: "connection", value: "close")
         responseDone = true
         closing = true  // this answer says close too: nothing after it (found by FuzzGateway)
-        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        framing = ResponseFraming(dropsBody: method == .HEAD, closesConnection: true)
+        emitHead(HTTPResponseHead(version: .http1_1, status: status, headers: headers), original: nil, context: context, promise: nil)
         if method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            emitBody(.byteBuffer(context.channel.allocator.buffer(string: body)), original: nil, context: context, promise: nil)
         }
         // A client that does not read (a full TCP window, an HTTP/2 stream window of 0) would keep the write, and so
         // the connection, pending forever: past this deadline it is closed whatever was written.
@@ -43,7 +43,10 @@ extension RequestGuard {
             in: configuration.lingerTimeout + configuration.requestReadTimeout
         ) { context.close(promise: nil) }
         if ordersRequests { readAhead.responseHead(keepAlive: false) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [self] _ in
+        let written = context.eventLoop.makePromise(of: Void.self)
+        emitEnd(nil, original: nil, context: context, promise: written)
+        context.flush()
+        written.futureResult.assumeIsolated().whenComplete { [self] _ in
             deadline.cancel()
             close(context: context)
         }
@@ -53,13 +56,14 @@ extension RequestGuard {
     /// Closes once what was written has gone out: events (a parser error, a half-close) can arrive from inside the
     /// write of an answer's end, before it is flushed, and a close then would drop the answer.
     func closeWhenWritten(context: ChannelHandlerContext) {
+        writePendingHead(context: context)
         context.flush()
         if let lastEnd {
             lastEnd.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        } else if let socketSide {
-            // An empty write below the encoder completes after everything written before it.
+        } else if encodes {
+            // An empty write completes after everything written before it.
             let marker = context.eventLoop.makePromise(of: Void.self)
-            socketSide.writeAndFlush(NIOAny(IOData.byteBuffer(ByteBuffer())), promise: marker)
+            context.writeAndFlush(NIOAny(IOData.byteBuffer(ByteBuffer())), promise: marker)
             marker.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         } else {
             context.close(promise: nil)

@@ -62,8 +62,8 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     var closing = false
     /// When the latest answer's end was written, if it was written with a promise (see `closeWhenWritten`).
     var lastEnd: EventLoopFuture<Void>?
-    /// The response encoder's context, on HTTP/1 connections (see `handlerAdded`).
-    var socketSide: ChannelHandlerContext?
+    /// HTTP/1: a final head's bytes, waiting to go out with its body (see `RequestGuard+Encoding.swift`).
+    var pendingHead: ByteBuffer?
     /// The client shut its sending side: close once the current answer is out.
     var inputClosed = false
     /// Parts of a second answer to one request, dropped until its end.
@@ -114,9 +114,6 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     var ordersRequests: Bool { decoderSignal != nil }
 
     public func handlerAdded(context: ChannelHandlerContext) {
-        // On an HTTP/1 connection, bytes written below the response encoder reach the socket in order: a marker
-        // written there tells when every answer before it has gone out, so answers need no promise of their own.
-        socketSide = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
         if context.channel.isActive { arm(context: context) }
     }
 
@@ -126,7 +123,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        socketSide = nil
+        writePendingHead(context: context)
         timer?.cancel()
         timer = nil
         passHeldOn(context: context)

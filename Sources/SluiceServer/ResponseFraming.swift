@@ -12,6 +12,8 @@ public struct ResponseFraming: Hashable, Sendable {
     public var dropsBody: Bool
     /// The end of the body is the end of the connection.
     public var closesConnection: Bool
+    /// The body goes out in chunks (`Transfer-Encoding: chunked`).
+    public var chunked = false
 
     /// Rewrites `head`'s framing fields for a request made with `method` in `version`, where `keepAlive` says
     /// whether the connection is to stay open after it.
@@ -30,6 +32,7 @@ public struct ResponseFraming: Hashable, Sendable {
         var closes = !keepAlive
             || head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
         let dropsBody: Bool
+        var chunked = false
         if code < 200 || code == 204 {
             rewrote = remove("content-length", from: &head) || rewrote
             rewrote = remove("transfer-encoding", from: &head) || rewrote
@@ -44,6 +47,7 @@ public struct ResponseFraming: Hashable, Sendable {
             } else if version.major == 1 && version.minor >= 1 {
                 head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
                 rewrote = true
+                chunked = true
             } else {
                 rewrote = remove("transfer-encoding", from: &head) || rewrote
                 closes = true
@@ -58,7 +62,7 @@ public struct ResponseFraming: Hashable, Sendable {
                 rewrote = true
             }
         }
-        return ResponseFraming(dropsBody: dropsBody, closesConnection: closes)
+        return ResponseFraming(dropsBody: dropsBody, closesConnection: closes, chunked: chunked)
     }
 
     /// Removes a field only when it is there: removing copies the head's fields even when nothing matches.

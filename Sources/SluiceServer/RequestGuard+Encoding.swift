@@ -1,0 +1,98 @@
+public import NIOCore
+import NIOHTTP1
+
+/// Putting answers on the wire. On an HTTP/1 connection the guard writes the bytes itself (`ResponseEncoding`):
+/// a final head waits for what follows it, so that an answer with a small body leaves as one buffer and makes one
+/// pending write, not three parts through an encoder. On an HTTP/2 stream the parts go on to the HTTP/2 codec.
+extension RequestGuard {
+    /// Bodies up to this size are copied behind their head (or chunk size line) into one buffer.
+    static var joinLimit: Int { 16 * 1024 }
+
+    /// Whether this handler writes bytes (HTTP/1) rather than response parts (an HTTP/2 stream).
+    var encodes: Bool { decoderSignal != nil }
+
+    public func flush(context: ChannelHandlerContext) {
+        writePendingHead(context: context)
+        context.flush()
+    }
+
+    /// Writes a final head that waits for its body, if one does.
+    func writePendingHead(context: ChannelHandlerContext) {
+        guard let head = pendingHead else { return }
+        pendingHead = nil
+        context.write(NIOAny(IOData.byteBuffer(head)), promise: nil)
+    }
+
+    /// `original` is the part as the application wrote it, passed on as it is when nothing changed.
+    func emitHead(
+        _ head: HTTPResponseHead, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
+    ) {
+        guard encodes else {
+            context.write(original ?? wrapOutboundOut(.head(head)), promise: promise)
+            return
+        }
+        writePendingHead(context: context)
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        ResponseEncoding.writeHead(head, into: &buffer)
+        if promise == nil && head.status.code >= 200 {
+            pendingHead = buffer
+        } else {
+            context.write(NIOAny(IOData.byteBuffer(buffer)), promise: promise)
+        }
+    }
+
+    func emitBody(_ body: IOData, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        guard encodes else {
+            context.write(original ?? wrapOutboundOut(.body(body)), promise: promise)
+            return
+        }
+        let size = body.readableBytes
+        if size == 0 {
+            // An empty chunk would end a chunked body: only its promise is kept, in order.
+            writePendingHead(context: context)
+            if let promise { context.write(NIOAny(IOData.byteBuffer(ByteBuffer())), promise: promise) }
+            return
+        }
+        if case .byteBuffer(let bytes) = body, size <= Self.joinLimit {
+            var buffer = pendingHead ?? context.channel.allocator.buffer(capacity: size + 16)
+            pendingHead = nil
+            if framing.chunked { ResponseEncoding.writeChunkSize(size, into: &buffer) }
+            buffer.writeImmutableBuffer(bytes)
+            if framing.chunked { buffer.writeStaticString("\r\n") }
+            context.write(NIOAny(IOData.byteBuffer(buffer)), promise: promise)
+            return
+        }
+        guard framing.chunked else {
+            writePendingHead(context: context)
+            context.write(NIOAny(body), promise: promise)
+            return
+        }
+        var sizeLine = pendingHead ?? context.channel.allocator.buffer(capacity: 16)
+        pendingHead = nil
+        ResponseEncoding.writeChunkSize(size, into: &sizeLine)
+        context.write(NIOAny(IOData.byteBuffer(sizeLine)), promise: nil)
+        context.write(NIOAny(body), promise: nil)
+        context.write(NIOAny(IOData.byteBuffer(ByteBuffer(staticString: "\r\n"))), promise: promise)
+    }
+
+    func emitEnd(
+        _ trailers: HTTPHeaders?, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
+    ) {
+        guard encodes else {
+            context.write(original ?? wrapOutboundOut(.end(trailers)), promise: promise)
+            return
+        }
+        if framing.chunked && !framing.dropsBody {
+            var buffer = pendingHead ?? context.channel.allocator.buffer(capacity: 8)
+            pendingHead = nil
+            ResponseEncoding.writeLastChunk(trailers: trailers, into: &buffer)
+            context.write(NIOAny(IOData.byteBuffer(buffer)), promise: promise)
+        } else if let head = pendingHead {
+            pendingHead = nil
+            context.write(NIOAny(IOData.byteBuffer(head)), promise: promise)
+        } else if let promise {
+            // Nothing to write, but the promise completes in order with what was written before.
+            context.write(NIOAny(IOData.byteBuffer(ByteBuffer())), promise: promise)
+        }
+    }
+}

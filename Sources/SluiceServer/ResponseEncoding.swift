@@ -1,0 +1,63 @@
+import NIOCore
+import NIOHTTP1
+
+/// Writes an HTTP/1.1 response as bytes (RFC 9112 §4–§7): the status line and fields of a head `ResponseFraming`
+/// has already framed, chunk framing, and the last chunk with trailers. What NIO's `HTTPResponseEncoder` does,
+/// done inside `RequestGuard` so that a response crosses no further handler, and so that a small answer's head
+/// and body go out as one buffer.
+enum ResponseEncoding {
+    /// The status line and the fields, through the empty line that ends the head. A server answers in its own
+    /// version (RFC 9110 §6.2), whatever the head says.
+    static func writeHead(_ head: HTTPResponseHead, into buffer: inout ByteBuffer) {
+        writeStatusLine(head.status, into: &buffer)
+        for (name, value) in head.headers {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+    }
+
+    static func writeStatusLine(_ status: HTTPResponseStatus, into buffer: inout ByteBuffer) {
+        switch status {
+        case .ok: buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
+        case .created: buffer.writeStaticString("HTTP/1.1 201 Created\r\n")
+        case .noContent: buffer.writeStaticString("HTTP/1.1 204 No Content\r\n")
+        case .notModified: buffer.writeStaticString("HTTP/1.1 304 Not Modified\r\n")
+        case .badRequest: buffer.writeStaticString("HTTP/1.1 400 Bad Request\r\n")
+        case .notFound: buffer.writeStaticString("HTTP/1.1 404 Not Found\r\n")
+        case .tooManyRequests: buffer.writeStaticString("HTTP/1.1 429 Too Many Requests\r\n")
+        case .continue: buffer.writeStaticString("HTTP/1.1 100 Continue\r\n")
+        default:
+            buffer.writeStaticString("HTTP/1.1 ")
+            buffer.writeString(String(status.code))
+            buffer.writeStaticString(" ")
+            // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ): a custom phrase never ends or splits the head.
+            for byte in status.reasonPhrase.utf8 where byte == 0x09 || (byte >= 0x20 && byte != 0x7F) {
+                buffer.writeInteger(byte)
+            }
+            buffer.writeStaticString("\r\n")
+        }
+    }
+
+    /// A chunk's size line (RFC 9112 §7.1); the chunk's data and a CRLF follow it.
+    static func writeChunkSize(_ size: Int, into buffer: inout ByteBuffer) {
+        buffer.writeString(String(size, radix: 16))
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// The last chunk, the trailer fields and the empty line that end a chunked body.
+    static func writeLastChunk(trailers: HTTPHeaders?, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("0\r\n")
+        if let trailers {
+            for (name, value) in trailers {
+                buffer.writeString(name)
+                buffer.writeStaticString(": ")
+                buffer.writeString(value)
+                buffer.writeStaticString("\r\n")
+            }
+        }
+        buffer.writeStaticString("\r\n")
+    }
+}
