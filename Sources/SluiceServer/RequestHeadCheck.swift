@@ -45,25 +45,33 @@ public enum RequestHeadCheck {
         if head.version.major != 1 { return reject(.httpVersionNotSupported, "HTTP version not supported") }
         if head.method == .CONNECT { return reject(.methodNotAllowed, "CONNECT is not supported") }
 
-        // The request target (RFC 9112 §3.2) and Host.
+        // The request target (RFC 9112 §3.2) and Host. One pass over the fields, allocating only for the rare ones.
         var hostCount = 0
         var host: String?
-        var lengths: [String] = []
+        var lengthCount = 0
+        var length: String?
         var codings: [Substring] = []
         var expectations: [String] = []
+        var upgradeField = false
+        var connection = ConnectionUpgradeTokens()
         for (name, value) in headers {
             switch name.utf8.count {
             case 4 where name.caseInsensitiveEquals("host"):
                 hostCount += 1
                 host = value
             case 14 where name.caseInsensitiveEquals("content-length"):
-                lengths.append(value)
+                lengthCount += 1
+                length = value
             case 17 where name.caseInsensitiveEquals("transfer-encoding"):
                 for coding in value.split(separator: ",", omittingEmptySubsequences: false) {
                     codings.append(trimmed(coding))
                 }
             case 6 where name.caseInsensitiveEquals("expect"):
                 expectations.append(value)
+            case 7 where name.caseInsensitiveEquals("upgrade"):
+                upgradeField = true
+            case 10 where name.caseInsensitiveEquals("connection"):
+                connection.add(value)
             default:
                 break
             }
@@ -92,7 +100,7 @@ public enum RequestHeadCheck {
         var canonical = true
         if !codings.isEmpty {
             if head.version.minor == 0 { return reject(.badRequest, "Transfer-Encoding in an HTTP/1.0 request") }
-            if !lengths.isEmpty { return reject(.badRequest, "both Content-Length and Transfer-Encoding") }
+            if lengthCount > 0 { return reject(.badRequest, "both Content-Length and Transfer-Encoding") }
             guard let last = codings.last, last.lowercased() == "chunked" else {
                 return reject(.badRequest, "chunked is not the final transfer coding")
             }
@@ -100,11 +108,11 @@ public enum RequestHeadCheck {
             if codings.count > 1 { return reject(.notImplemented, "transfer coding other than chunked") }
             canonical = last == "chunked" && codings.count == 1
             body = .chunked
-        } else if !lengths.isEmpty {
-            if lengths.count > 1 { return reject(.badRequest, "more than one Content-Length") }
-            guard let length = contentLength(lengths[0]) else { return reject(.badRequest, "invalid Content-Length") }
-            canonical = lengths[0] == String(length)
-            body = length > 0 ? .length(length) : .none
+        } else if let text = length {
+            if lengthCount > 1 { return reject(.badRequest, "more than one Content-Length") }
+            guard let value = contentLength(text) else { return reject(.badRequest, "invalid Content-Length") }
+            canonical = isCanonicalLength(text)
+            body = value > 0 ? .length(value) : .none
         }
 
         // TRACE reflects the request back; a body on it has no meaning and is how requests get smuggled.
@@ -118,10 +126,8 @@ public enum RequestHeadCheck {
             expectsContinue = head.version.minor >= 1
         }
 
-        let upgrade = asksForUpgrade(headers)
-        if !upgrade, headers.contains(name: "upgrade"), headers[canonicalForm: "connection"].contains(where: {
-            $0.lowercased().contains("upgrade")
-        }) {
+        let upgrade = upgradeField && connection.upgrade
+        if upgradeField && !upgrade && connection.mentionsUpgrade {
             return reject(.badRequest, "ambiguous Connection: upgrade")
         }
 
@@ -130,7 +136,7 @@ public enum RequestHeadCheck {
             accepted.headers.remove(name: "content-length")
             accepted.headers.remove(name: "transfer-encoding")
             switch body {
-            case .none: if !lengths.isEmpty { accepted.headers.add(name: "content-length", value: "0") }
+            case .none: if lengthCount > 0 { accepted.headers.add(name: "content-length", value: "0") }
             case .length(let length): accepted.headers.add(name: "content-length", value: String(length))
             case .chunked: accepted.headers.add(name: "transfer-encoding", value: "chunked")
             }
@@ -187,6 +193,31 @@ public enum RequestHeadCheck {
         let rest = uri.dropFirst(scheme)
         guard let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return "/" }
         return rest[slash] == "?" ? "/" + rest[slash...] : String(rest[slash...])
+    }
+
+    /// Plain digits without leading zeros (or a single `0`): the form a checked head passes on unchanged.
+    static func isCanonicalLength(_ value: String) -> Bool {
+        let bytes = value.utf8
+        guard let first = bytes.first, first != UInt8(ascii: "0") || bytes.count == 1 else { return false }
+        return bytes.allSatisfy(isDigit)
+    }
+
+    /// What the `Connection` fields say about upgrading: an `upgrade` token (llhttp's rule, with an `Upgrade`
+    /// field), or a token that merely contains the word (ambiguous: refused).
+    struct ConnectionUpgradeTokens {
+        var upgrade = false
+        var mentionsUpgrade = false
+
+        mutating func add(_ value: String) {
+            for token in value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true) {
+                let text = trimmed(Substring(token))
+                if text.caseInsensitiveEquals("upgrade") {
+                    upgrade = true
+                } else if text.lowercased().contains("upgrade") {
+                    mentionsUpgrade = true
+                }
+            }
+        }
     }
 
     /// `1*DIGIT` after trimming optional whitespace, and small enough to count (RFC 9110 §8.6).
@@ -256,5 +287,14 @@ extension String {
             guard x | 0x20 == y | 0x20, (x | 0x20) >= UInt8(ascii: "a"), (x | 0x20) <= UInt8(ascii: "z") else { return false }
         }
         return true
+    }
+}
+
+extension Substring {
+    /// ASCII case-insensitive equality, without allocating.
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        utf8.elementsEqual(other.utf8) { x, y in
+            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))
+        }
     }
 }
