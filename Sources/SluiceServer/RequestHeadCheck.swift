@@ -280,21 +280,25 @@ public enum RequestHeadCheck {
 extension String {
     /// ASCII case-insensitive equality, for header names, without allocating.
     package func caseInsensitiveEquals(_ other: String) -> Bool {
-        let a = utf8
-        let b = other.utf8
-        guard a.count == b.count else { return false }
-        for (x, y) in zip(a, b) where x != y {
-            guard x | 0x20 == y | 0x20, (x | 0x20) >= UInt8(ascii: "a"), (x | 0x20) <= UInt8(ascii: "z") else { return false }
-        }
-        return true
+        guard utf8.count == other.utf8.count else { return false }
+        return self[...].caseInsensitiveEquals(other)
     }
 }
 
 extension Substring {
     /// ASCII case-insensitive equality, without allocating.
     func caseInsensitiveEquals(_ other: String) -> Bool {
-        utf8.elementsEqual(other.utf8) { x, y in
+        func same(_ x: UInt8, _ y: UInt8) -> Bool {
             x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))
         }
+        let fast = utf8.withContiguousStorageIfAvailable { a in
+            other.utf8.withContiguousStorageIfAvailable { b in
+                guard a.count == b.count else { return false }
+                for i in 0..<a.count where !same(a[i], b[i]) { return false }
+                return true
+            }
+        }
+        if let result = fast ?? nil { return result }
+        return utf8.elementsEqual(other.utf8, by: same)
     }
 }
