@@ -28,7 +28,7 @@ extension Context {
 
     /// Runs the rest of the chain, awaiting its async handlers: the `next()` of async middleware, which wraps
     /// everything after it.
-    public func next() async throws {
+    nonisolated(nonsending) public func next() async throws {
         index += 1
         while index < steps.count {
             switch steps[index] {
@@ -61,7 +61,7 @@ extension Context {
 
     /// Runs the part of the chain left after the synchronous dispatch stopped at an async handler. In a task on the
     /// connection's loop.
-    func runSuspendedChain() async {
+    nonisolated(nonsending) func runSuspendedChain() async {
         do {
             while let resume = resumeIndex, !isAborted {
                 resumeIndex = nil

@@ -15,7 +15,10 @@ public typealias Handler = @Sendable (Context) throws -> Void
 /// synchronous middleware's code after `try c.next()` runs when the synchronous part of the chain has returned, which
 /// is before any async handler after it has run: use `c.onFinish` (or write the middleware async) for work after the
 /// answer.
-public typealias AsyncHandler = @Sendable (Context) async throws -> Void
+///
+/// `nonisolated(nonsending)`: it runs on the executor of whoever calls it (the request's task, on the connection's
+/// loop), so entering a handler is a plain call and not an executor switch.
+public typealias AsyncHandler = nonisolated(nonsending) @Sendable (Context) async throws -> Void
 
 /// One element of a route's chain: a synchronous handler or an async one.
 public enum HandlerStep: Sendable {
