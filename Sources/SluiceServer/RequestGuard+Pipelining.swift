@@ -60,7 +60,7 @@ extension RequestGuard {
     func answered(context: ChannelHandlerContext) {
         answerPending = false
         readAhead.responseEnd()
-        deliverHeld(context: context)
+        if !held.isEmpty { deliverHeld(context: context) }
         if readWithheld && !holding {
             readWithheld = false
             context.read()

@@ -234,6 +234,39 @@ public enum RequestHeadCheck {
     /// A `Host` value: a reg-name, IPv4 or bracketed IPv6 literal, with an optional port (RFC 3986 §3.2.2); empty is
     /// allowed (RFC 9112 §3.2).
     static func isValidHost(_ host: String) -> Bool {
+        // The common case, a name or IPv4 address with an optional port, on the string's contiguous bytes.
+        if let plain = host.utf8.withContiguousStorageIfAvailable(isPlainHost) { return plain }
+        return isValidHostSlow(host)
+    }
+
+    /// `reg-name / IPv4 [":" port]`, or any host (`[` first) for the full check.
+    private static func isPlainHost(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        if bytes.first == UInt8(ascii: "[") { return isValidHostSlow(String(decoding: bytes, as: UTF8.self)) }
+        var sawColon = false
+        for byte in bytes {
+            if sawColon {
+                if byte &- UInt8(ascii: "0") > 9 { return false }
+            } else if byte == UInt8(ascii: ":") {
+                sawColon = true
+            } else if !isHostByte(byte) {
+                return false
+            }
+        }
+        return true
+    }
+
+    @inline(__always)
+    private static func isHostByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
+    }
+
+    private static func isValidHostSlow(_ host: String) -> Bool {
         var bytes = host.utf8[...]
         if bytes.first == UInt8(ascii: "[") {
             guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }

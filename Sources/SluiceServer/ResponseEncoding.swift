@@ -20,32 +20,33 @@ enum ResponseEncoding {
         for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
             var at = 0
-            func put(_ text: String) {
-                let copied = text.utf8.withContiguousStorageIfAvailable { bytes in
-                    UnsafeMutableRawBufferPointer(rebasing: space[at..<at + bytes.count]).copyMemory(from: UnsafeRawBufferPointer(bytes))
-                    return bytes.count
-                }
-                if let copied {
-                    at += copied
-                } else {
-                    for byte in text.utf8 {
-                        space[at] = byte
-                        at += 1
-                    }
-                }
-            }
             for (name, value) in headers {
-                put(name)
+                at = put(name, into: space, at: at)
                 space[at] = UInt8(ascii: ":")
                 space[at + 1] = UInt8(ascii: " ")
-                at += 2
-                put(value)
+                at = put(value, into: space, at: at + 2)
                 space[at] = UInt8(ascii: "\r")
                 space[at + 1] = UInt8(ascii: "\n")
                 at += 2
             }
             return at
         }
+    }
+
+    /// Copies `text`'s UTF-8 into `space` at `at`; returns where it ended.
+    @inline(__always)
+    private static func put(_ text: String, into space: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+        let copied = text.utf8.withContiguousStorageIfAvailable { bytes in
+            UnsafeMutableRawBufferPointer(rebasing: space[at..<at + bytes.count]).copyMemory(from: UnsafeRawBufferPointer(bytes))
+            return at + bytes.count
+        }
+        if let copied { return copied }
+        var end = at
+        for byte in text.utf8 {
+            space[end] = byte
+            end += 1
+        }
+        return end
     }
 
     static func writeStatusLine(_ status: HTTPResponseStatus, into buffer: inout ByteBuffer) {

@@ -29,27 +29,38 @@ public struct ResponseFraming: Hashable, Sendable {
         _ head: inout HTTPResponseHead, method: HTTPMethod, version: HTTPVersion, keepAlive: Bool, rewrote: inout Bool
     ) -> ResponseFraming {
         let code = head.status.code
-        var closes = !keepAlive
-            || head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+        // One pass over the fields for the three that framing reads.
+        var hasLength = false
+        var hasCoding = false
+        var saysClose = false
+        for (name, value) in head.headers {
+            switch name.utf8.count {
+            case 14 where name.caseInsensitiveEquals("content-length"): hasLength = true
+            case 17 where name.caseInsensitiveEquals("transfer-encoding"): hasCoding = true
+            case 10 where name.caseInsensitiveEquals("connection"): saysClose = saysClose || hasCloseToken(value)
+            default: break
+            }
+        }
+        var closes = !keepAlive || saysClose
         let dropsBody: Bool
         var chunked = false
         if code < 200 || code == 204 {
-            rewrote = remove("content-length", from: &head) || rewrote
-            rewrote = remove("transfer-encoding", from: &head) || rewrote
+            if hasLength { remove("content-length", from: &head, rewrote: &rewrote) }
+            if hasCoding { remove("transfer-encoding", from: &head, rewrote: &rewrote) }
             dropsBody = true
         } else if method == .HEAD || code == 304 {
-            rewrote = remove("transfer-encoding", from: &head) || rewrote
+            if hasCoding { remove("transfer-encoding", from: &head, rewrote: &rewrote) }
             dropsBody = true
         } else {
             dropsBody = false
-            if head.headers.contains(name: "content-length") {
-                rewrote = remove("transfer-encoding", from: &head) || rewrote
+            if hasLength {
+                if hasCoding { remove("transfer-encoding", from: &head, rewrote: &rewrote) }
             } else if version.major == 1 && version.minor >= 1 {
                 head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
                 rewrote = true
                 chunked = true
             } else {
-                rewrote = remove("transfer-encoding", from: &head) || rewrote
+                if hasCoding { remove("transfer-encoding", from: &head, rewrote: &rewrote) }
                 closes = true
             }
         }
@@ -65,11 +76,13 @@ public struct ResponseFraming: Hashable, Sendable {
         return ResponseFraming(dropsBody: dropsBody, closesConnection: closes, chunked: chunked)
     }
 
-    /// Removes a field only when it is there: removing copies the head's fields even when nothing matches.
-    @discardableResult
-    private static func remove(_ name: String, from head: inout HTTPResponseHead) -> Bool {
-        guard head.headers.contains(name: name) else { return false }
+    private static func remove(_ name: String, from head: inout HTTPResponseHead, rewrote: inout Bool) {
         head.headers.remove(name: name)
-        return true
+        rewrote = true
+    }
+
+    /// Whether a `Connection` value has the `close` token.
+    private static func hasCloseToken(_ value: String) -> Bool {
+        value.split(separator: ",").contains { RequestHeadCheck.trimmed($0).caseInsensitiveEquals("close") }
     }
 }

@@ -77,20 +77,25 @@ final class JSONStreamState {
     }
 
     /// Writes the separator before the next element of the container at `depth`.
+    /// Counts an element of the container at `depth`; whether a comma goes before it.
     @inline(__always)
-    func nextElement(depth: Int) {
-        close(deeperThan: depth + 1)
-        if frames[depth].count > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-        frames[depth].count += 1
+    func nextElement(depth: Int) -> Bool {
+        if frames.count > depth + 1 { close(deeperThan: depth + 1) }
+        let count = frames[depth].count
+        frames[depth].count = count + 1
+        return count > 0
+    }
+
+    /// An array element: the comma before it, when it is not the first.
+    func beginElement(depth: Int) {
+        if nextElement(depth: depth) { buffer.writeInteger(UInt8(ascii: ",")) }
     }
 
     func writeKey(_ key: String, depth: Int) {
-        nextElement(depth: depth)
-        writeString(key)
-        buffer.writeInteger(UInt8(ascii: ":"))
+        let comma = nextElement(depth: depth)
+        Self.appendKey(key, comma: comma, to: &buffer)  // one access to `buffer` for the whole key
     }
 
-    /// Encodes a nested value whose container (if any) will sit at `frames.count`.
     func encodeValue<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws {
         let depth = frames.count
         let start = buffer.writerIndex
@@ -100,13 +105,58 @@ final class JSONStreamState {
     }
 
     func writeString(_ string: String) {
-        buffer.writeInteger(UInt8(ascii: "\""))
+        Self.appendQuoted(string, to: &buffer)
+    }
+
+    /// `,"key":` (the comma when `comma`).
+    static func appendKey(_ key: String, comma: Bool, to buffer: inout ByteBuffer) {
+        let plain = key.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard !bytes.contains(where: needsEscape) else { return false }
+            let size = bytes.count + (comma ? 4 : 3)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
+                var at = 0
+                if comma {
+                    space[0] = UInt8(ascii: ",")
+                    at = 1
+                }
+                space[at] = UInt8(ascii: "\"")
+                UnsafeMutableRawBufferPointer(rebasing: space[(at + 1)...]).copyMemory(from: UnsafeRawBufferPointer(bytes))
+                space[at + 1 + bytes.count] = UInt8(ascii: "\"")
+                space[at + 2 + bytes.count] = UInt8(ascii: ":")
+                return size
+            }
+            return true
+        }
+        if plain == true { return }
+        if comma { buffer.writeInteger(UInt8(ascii: ",")) }
+        appendQuoted(key, to: &buffer)
+        buffer.writeInteger(UInt8(ascii: ":"))
+    }
+
+    @inline(__always)
+    static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    /// `string` as a JSON string, quoted and escaped (RFC 8259 §7).
+    static func appendQuoted(_ string: String, to buffer: inout ByteBuffer) {
         var string = string
         string.withUTF8 { bytes in
+            if !bytes.contains(where: needsEscape) {
+                // The common case: one copy between the quotes.
+                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes.count + 2) { space in
+                    space[0] = UInt8(ascii: "\"")
+                    UnsafeMutableRawBufferPointer(rebasing: space[1...]).copyMemory(from: UnsafeRawBufferPointer(bytes))
+                    space[bytes.count + 1] = UInt8(ascii: "\"")
+                    return bytes.count + 2
+                }
+                return
+            }
+            buffer.writeInteger(UInt8(ascii: "\""))
             var runStart = 0
             for index in 0..<bytes.count {
                 let byte = bytes[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                guard needsEscape(byte) else { continue }
                 buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart..<index]))
                 runStart = index + 1
                 switch byte {
@@ -125,8 +175,8 @@ final class JSONStreamState {
                 }
             }
             buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart...]))
+            buffer.writeInteger(UInt8(ascii: "\""))
         }
-        buffer.writeInteger(UInt8(ascii: "\""))
     }
 
     func writeInteger(_ value: some BinaryInteger) {
@@ -256,34 +306,34 @@ struct JSONStreamUnkeyed: UnkeyedEncodingContainer {
     var count: Int { state.frames.count > depth ? state.frames[depth].count : 0 }
 
     mutating func encodeNil() throws {
-        state.nextElement(depth: depth)
+        state.beginElement(depth: depth)
         state.buffer.writeStaticString("null")
     }
 
     mutating func encode(_ value: String) throws {
-        state.nextElement(depth: depth)
+        state.beginElement(depth: depth)
         state.writeString(value)
     }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        state.nextElement(depth: depth)
+        state.beginElement(depth: depth)
         try state.write(value, codingPath: codingPath)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-        state.nextElement(depth: depth)
+        state.beginElement(depth: depth)
         state.open(.object, depth: depth + 1)
         return KeyedEncodingContainer(JSONStreamKeyed<NestedKey>(state: state, depth: depth + 1, codingPath: codingPath))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-        state.nextElement(depth: depth)
+        state.beginElement(depth: depth)
         state.open(.array, depth: depth + 1)
         return JSONStreamUnkeyed(state: state, depth: depth + 1, codingPath: codingPath)
     }
 
     mutating func superEncoder() -> any Encoder {
-        state.nextElement(depth: depth)
+        state.beginElement(depth: depth)
         return JSONStreamEncoding(state: state, depth: depth + 1, codingPath: codingPath)
     }
 }

@@ -72,6 +72,7 @@ private struct Nothing: Encodable {
         #expect(try encode(["message": "pong"]) == #"{"message":"pong"}"#)
         #expect(try encode(Inner(name: "n", tags: ["t"])) == #"{"name":"n","tags":["t"]}"#)
         #expect(try encode([1, 2, 3]) == "[1,2,3]")
+        #expect(try encode(["a\"b\n": 1]) == #"{"a\"b\n":1}"#, "a key that needs escaping takes the slow path")
         #expect(try encode("plain") == #""plain""#)
         #expect(try encode(3.5) == "3.5")
         #expect(try encode(Optional<Int>.none) == "null")
