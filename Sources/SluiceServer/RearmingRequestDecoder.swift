@@ -20,7 +20,7 @@ final class RearmingRequestDecoder: ByteToMessageDecoder {
         var rearm = false
         /// The status the error just thrown deserves when it is not the parser's usual one (414 for a request line
         /// that overflowed, 400 for unparsed input past the cap). The error itself stays an `HTTPParserError`,
-        /// which is what lets NIO's pipelining handler accept the answer.
+        /// which is what lets `RequestGuard` order the answer among the requests before it.
         var errorStatus: HTTPResponseStatus?
         /// The bytes the parser was given last, for telling a malformed request line from an unsupported one.
         var lastInput: ByteBuffer?

@@ -4,7 +4,7 @@ import NIOHTTP1
 import SluiceServer
 
 /// Collects a request, runs its chain on the event loop and writes the answer. One per connection; requests on a
-/// connection are served one at a time (NIO's pipelining handler holds the next one back).
+/// connection are served one at a time (`RequestGuard` holds the next one back).
 final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler, ResponseSink {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart

@@ -13,8 +13,8 @@ import SluiceTraffic
 ///
 /// Everything happens on the connection's event loop: the upstream connection comes from that loop's pool, parts
 /// are forwarded as they arrive, and each side's reads pause while the other side cannot take more (backpressure
-/// both ways), so a 1 GiB body passes through in bounded memory. NIO's pipelining handler feeds one request at a
-/// time; this handler serves it, then is idle until the next.
+/// both ways), so a 1 GiB body passes through in bounded memory. `RequestGuard` feeds one request at a time; this
+/// handler serves it, then is idle until the next.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamExchange {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
