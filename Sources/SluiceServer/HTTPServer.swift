@@ -217,9 +217,8 @@ extension HTTPServer {
     /// written), so that the application can pass its bytes through as they are. Handlers the application added
     /// after them are its own to remove. Bytes the parser had not used yet are passed on as a `ByteBuffer`.
     public static func removeHTTPHandlers(from channel: any Channel) throws {
-        func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) { removeIfPresent(type, from: channel) }
-        remove(RequestGuard.self)
-        remove(ByteToMessageHandler<RearmingRequestDecoder>.self)
+        removeIfPresent(RequestGuard.self, from: channel)
+        removeIfPresent(ByteToMessageHandler<RearmingRequestDecoder>.self, from: channel)
     }
 
     /// Removes the handler of `type` from `channel`'s pipeline, if there is one.

@@ -20,7 +20,7 @@ extension RequestGuard {
                 promise?.succeed()
                 return
             }
-            if encodes && configuration.validateOutboundHeaders && !ResponseHeaderCheck.isValidToSend(head.headers) {
+            if http1 && configuration.validateOutboundHeaders && !ResponseHeaderCheck.isValidToSend(head.headers) {
                 // A field that could split the head (CR, LF, NUL) or is no token: a 500 instead, never the field.
                 responseOpen = false
                 promise?.fail(HTTPParserError.invalidHeaderToken)
@@ -64,7 +64,7 @@ extension RequestGuard {
             // Decided before the write: writing the end may deliver the next pipelined request (and a half-close
             // behind it), which are answered in turn.
             let closesAfter = framing.closesConnection || inputClosed || quiescing
-            if !closesAfter, promise == nil, encodes {
+            if !closesAfter, promise == nil, http1 {
                 // The common keep-alive answer: no promise to make (`closeWhenWritten` writes a marker instead).
                 lastEnd = nil
                 emitEnd(trailers, original: data, context: context, promise: nil)
@@ -77,7 +77,7 @@ extension RequestGuard {
                 emitEnd(trailers, original: data, context: context, promise: written)
             }
             // Handing on a held request may start its answer at once: after this end, not before.
-            if ordersRequests { answered(context: context) }
+            if http1 { answered(context: context) }
         }
     }
 

@@ -42,7 +42,7 @@ extension RequestGuard {
         let deadline = context.eventLoop.assumeIsolated().scheduleTask(
             in: configuration.lingerTimeout + configuration.requestReadTimeout
         ) { context.close(promise: nil) }
-        if ordersRequests { readAhead.responseHead(keepAlive: false) }
+        if http1 { readAhead.responseHead(keepAlive: false) }
         let written = context.eventLoop.makePromise(of: Void.self)
         emitEnd(nil, original: nil, context: context, promise: written)
         context.flush()
@@ -50,7 +50,7 @@ extension RequestGuard {
             deadline.cancel()
             close(context: context)
         }
-        if ordersRequests { answered(context: context) }
+        if http1 { answered(context: context) }
     }
 
     /// Closes once what was written has gone out: events (a parser error, a half-close) can arrive from inside the
@@ -60,7 +60,7 @@ extension RequestGuard {
         context.flush()
         if let lastEnd {
             lastEnd.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        } else if encodes {
+        } else if http1 {
             // An empty write completes after everything written before it.
             let marker = context.eventLoop.makePromise(of: Void.self)
             context.writeAndFlush(NIOAny(IOData.byteBuffer(ByteBuffer())), promise: marker)

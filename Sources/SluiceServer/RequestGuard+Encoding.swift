@@ -8,12 +8,16 @@ extension RequestGuard {
     /// Bodies up to this size are copied behind their head (or chunk size line) into one buffer.
     static var joinLimit: Int { 16 * 1024 }
 
-    /// Whether this handler writes bytes (HTTP/1) rather than response parts (an HTTP/2 stream).
-    var encodes: Bool { decoderSignal != nil }
-
     public func flush(context: ChannelHandlerContext) {
         writePendingHead(context: context)
         context.flush()
+    }
+
+    /// The waiting head's buffer to append to (taken, so the append does not copy it), or a new one.
+    private func takePendingHead(orNew capacity: Int, context: ChannelHandlerContext) -> ByteBuffer {
+        guard let head = pendingHead else { return context.channel.allocator.buffer(capacity: capacity) }
+        pendingHead = nil
+        return head
     }
 
     /// Writes a final head that waits for its body, if one does.
@@ -27,7 +31,7 @@ extension RequestGuard {
     func emitHead(
         _ head: HTTPResponseHead, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
     ) {
-        guard encodes else {
+        guard http1 else {
             context.write(original ?? wrapOutboundOut(.head(head)), promise: promise)
             return
         }
@@ -42,7 +46,7 @@ extension RequestGuard {
     }
 
     func emitBody(_ body: IOData, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        guard encodes else {
+        guard http1 else {
             context.write(original ?? wrapOutboundOut(.body(body)), promise: promise)
             return
         }
@@ -54,8 +58,7 @@ extension RequestGuard {
             return
         }
         if case .byteBuffer(let bytes) = body, size <= Self.joinLimit {
-            var buffer = pendingHead ?? context.channel.allocator.buffer(capacity: size + 16)
-            pendingHead = nil
+            var buffer = takePendingHead(orNew: size + 16, context: context)
             if framing.chunked { ResponseEncoding.writeChunkSize(size, into: &buffer) }
             buffer.writeImmutableBuffer(bytes)
             if framing.chunked { buffer.writeStaticString("\r\n") }
@@ -67,8 +70,7 @@ extension RequestGuard {
             context.write(NIOAny(body), promise: promise)
             return
         }
-        var sizeLine = pendingHead ?? context.channel.allocator.buffer(capacity: 16)
-        pendingHead = nil
+        var sizeLine = takePendingHead(orNew: 16, context: context)
         ResponseEncoding.writeChunkSize(size, into: &sizeLine)
         context.write(NIOAny(IOData.byteBuffer(sizeLine)), promise: nil)
         context.write(NIOAny(body), promise: nil)
@@ -78,13 +80,12 @@ extension RequestGuard {
     func emitEnd(
         _ trailers: HTTPHeaders?, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
     ) {
-        guard encodes else {
+        guard http1 else {
             context.write(original ?? wrapOutboundOut(.end(trailers)), promise: promise)
             return
         }
         if framing.chunked && !framing.dropsBody {
-            var buffer = pendingHead ?? context.channel.allocator.buffer(capacity: 8)
-            pendingHead = nil
+            var buffer = takePendingHead(orNew: 8, context: context)
             ResponseEncoding.writeLastChunk(trailers: trailers, into: &buffer)
             context.write(NIOAny(IOData.byteBuffer(buffer)), promise: promise)
         } else if let head = pendingHead {

@@ -22,7 +22,7 @@ enum HeldEvent {
 ///   answer, which says `Connection: close` if it has not started yet; nothing pipelined behind it is taken.
 extension RequestGuard {
     /// The request handed on has ended and its answer is not all written: what arrives now waits.
-    var holding: Bool { answerPending && !requestOpen && ordersRequests }
+    var holding: Bool { answerPending && !requestOpen && http1 }
 
     /// Watches each part as the parser delivers it, before anything is held back.
     func watch(_ part: HTTPServerRequestPart, signal: RearmingRequestDecoder.Signal) {

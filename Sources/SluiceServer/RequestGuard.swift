@@ -110,8 +110,9 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         self.decoderSignal = decoderSignal
     }
 
-    /// Whether this handler serves a whole HTTP/1 connection (rather than one HTTP/2 stream).
-    var ordersRequests: Bool { decoderSignal != nil }
+    /// Whether this handler serves a whole HTTP/1 connection (rather than one HTTP/2 stream): it then also orders
+    /// the requests and writes the answers' bytes.
+    var http1: Bool { decoderSignal != nil }
 
     public func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { arm(context: context) }
@@ -164,7 +165,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             bodyBytes = 0
             method = head.method
             version = head.version
-            keepAlive = head.isKeepAlive && !quiescing
+            keepAlive = head.isKeepAlive
             wait = .body
             requestDeadline = configuration.requestTimeout.map { context.eventLoop.now + $0 }
             arm(context: context)
@@ -223,7 +224,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     public func channelReadComplete(context: ChannelHandlerContext) {
         readRequested = false
         context.fireChannelReadComplete()
-        if ordersRequests && readAhead.shouldReadAhead && context.channel.isActive { context.read() }
+        if http1 && readAhead.shouldReadAhead && context.channel.isActive { context.read() }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -242,7 +243,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// then the connection closes; an idle connection closes now. Draining closes an idle connection now, and a
     /// busy one after its current answer.
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if ordersRequests {
+        if http1 {
             if event is ChannelShouldQuiesceEvent {
                 quiesce(context: context)
                 return

@@ -209,8 +209,7 @@ public enum RequestHeadCheck {
         var mentionsUpgrade = false
 
         mutating func add(_ value: String) {
-            for token in value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true) {
-                let text = trimmed(Substring(token))
+            for text in tokens(of: value) {
                 if text.caseInsensitiveEquals("upgrade") {
                     upgrade = true
                 } else if text.lowercased().contains("upgrade") {
@@ -218,6 +217,11 @@ public enum RequestHeadCheck {
                 }
             }
         }
+    }
+
+    /// The tokens of a comma-separated field value (`Connection`), trimmed, empty ones left out.
+    static func tokens(of value: String) -> [Substring] {
+        value.split(separator: ",").map { trimmed($0) }.filter { !$0.isEmpty }
     }
 
     /// `1*DIGIT` after trimming optional whitespace, and small enough to count (RFC 9110 §8.6).

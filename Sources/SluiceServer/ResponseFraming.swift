@@ -83,6 +83,6 @@ public struct ResponseFraming: Hashable, Sendable {
 
     /// Whether a `Connection` value has the `close` token.
     private static func hasCloseToken(_ value: String) -> Bool {
-        value.split(separator: ",").contains { RequestHeadCheck.trimmed($0).caseInsensitiveEquals("close") }
+        RequestHeadCheck.tokens(of: value).contains { $0.caseInsensitiveEquals("close") }
     }
 }

@@ -110,24 +110,6 @@ final class JSONStreamState {
 
     /// `,"key":` (the comma when `comma`).
     static func appendKey(_ key: String, comma: Bool, to buffer: inout ByteBuffer) {
-        let plain = key.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
-            guard !bytes.contains(where: needsEscape) else { return false }
-            let size = bytes.count + (comma ? 4 : 3)
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
-                var at = 0
-                if comma {
-                    space[0] = UInt8(ascii: ",")
-                    at = 1
-                }
-                space[at] = UInt8(ascii: "\"")
-                UnsafeMutableRawBufferPointer(rebasing: space[(at + 1)...]).copyMemory(from: UnsafeRawBufferPointer(bytes))
-                space[at + 1 + bytes.count] = UInt8(ascii: "\"")
-                space[at + 2 + bytes.count] = UInt8(ascii: ":")
-                return size
-            }
-            return true
-        }
-        if plain == true { return }
         if comma { buffer.writeInteger(UInt8(ascii: ",")) }
         appendQuoted(key, to: &buffer)
         buffer.writeInteger(UInt8(ascii: ":"))
