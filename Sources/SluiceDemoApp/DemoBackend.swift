@@ -175,8 +175,14 @@ public final class DemoBackend: Sendable {
         let responder = try makeEngine().makeResponder()
         let bare = configuration.bare
         let server = HTTPServer(configuration: settings, group: group, logger: logger) { channel in
-            if !bare { try channel.pipeline.syncOperations.addHandler(StreamingEndpoints()) }
-            try channel.pipeline.syncOperations.addHandler(responder.makeHandler())
+            let operations = channel.pipeline.syncOperations
+            if bare {
+                // Right after the server's last handler, the guard: answers go to it directly.
+                try operations.addHandler(responder.makeHandler(directlyAfter: operations.handler(type: RequestGuard.self)))
+            } else {
+                try operations.addHandler(StreamingEndpoints())
+                try operations.addHandler(responder.makeHandler())
+            }
         }
         try await server.start()
         return server

@@ -4,7 +4,15 @@ import NIOHTTP1
 /// Answers on their way out: one per request, framed for it (`ResponseFraming`); and errors on their way in.
 extension RequestGuard {
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
+        write(unwrapOutboundIn(data), original: data, context: context, promise: promise)
+    }
+
+    /// `original` is the part as the application wrote it (nil when it came over the direct link), passed on as it
+    /// is when nothing changed.
+    func write(
+        _ part: HTTPServerResponsePart, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
+    ) {
+        switch part {
         case .head(var head) where head.status.code >= 200:
             if responseDone || droppingResponse {
                 // A second answer to one request: never on the wire.
@@ -35,20 +43,20 @@ extension RequestGuard {
             closing = framing.closesConnection
             if closing { readAhead.responseHead(keepAlive: false) }
             // An unchanged head goes on as it came: no new box for it.
-            emitHead(head, original: rewrote ? nil : data, context: context, promise: promise)
+            emitHead(head, original: rewrote ? nil : original, context: context, promise: promise)
         case .head(let head):
             // 1xx: only to HTTP/1.1 clients, never once the final answer started.
             if responseOpen || responseDone || version.minor == 0 {
                 promise?.succeed()
                 return
             }
-            emitHead(head, original: data, context: context, promise: promise)
+            emitHead(head, original: original, context: context, promise: promise)
         case .body(let body):
             if droppingResponse || framing.dropsBody || !responseOpen {
                 promise?.succeed()
                 return
             }
-            emitBody(body, original: data, context: context, promise: promise)
+            emitBody(body, original: original, context: context, promise: promise)
         case .end(let trailers):
             if droppingResponse || !responseOpen {
                 droppingResponse = false
@@ -67,14 +75,14 @@ extension RequestGuard {
             if !closesAfter, promise == nil, http1 {
                 // The common keep-alive answer: no promise to make (`closeWhenWritten` writes a marker instead).
                 lastEnd = nil
-                emitEnd(trailers, original: data, context: context, promise: nil)
+                emitEnd(trailers, original: original, context: context, promise: nil)
             } else {
                 let written = promise ?? context.eventLoop.makePromise()
                 lastEnd = written.futureResult
                 if closesAfter {
                     written.futureResult.assumeIsolated().whenComplete { [self] _ in close(context: context) }
                 }
-                emitEnd(trailers, original: data, context: context, promise: written)
+                emitEnd(trailers, original: original, context: context, promise: written)
             }
             // Handing on a held request may start its answer at once: after this end, not before.
             if http1 { answered(context: context) }

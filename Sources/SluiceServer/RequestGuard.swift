@@ -31,6 +31,9 @@ public enum HTTPServerError: Error, Hashable, Sendable {
 ///
 /// Timers are lazy: the handler keeps one scheduled task per connection and only moves a deadline per request, so a
 /// busy keep-alive connection does not schedule and cancel a timer for every request.
+///
+/// Its state belongs to the connection's loop, is read and written for every request part, and is never lent out
+/// while being changed: it skips the dynamic exclusivity check (about 75 instructions an access).
 public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTPServerRequestPart
     public typealias InboundOut = HTTPServerRequestPart
@@ -47,58 +50,69 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     let configuration: ServerConfiguration
-    var wait = Wait.head(first: true)
-    var requestOpen = false
-    var responseOpen = false
+    @exclusivity(unchecked) var wait = Wait.head(first: true)
+    @exclusivity(unchecked) var requestOpen = false
+    @exclusivity(unchecked) var responseOpen = false
     /// The answer to the current request has been written in full.
-    var responseDone = false
+    @exclusivity(unchecked) var responseDone = false
     /// After a rejected request: drop its remaining parts and close once the answer is out.
-    var discarding = false
+    @exclusivity(unchecked) var discarding = false
     /// Closing: the answer is out, the output shut, and input is read and dropped until the client closes.
-    var lingering = false
+    @exclusivity(unchecked) var lingering = false
     /// The parser gave up on this connection's input.
-    var unparsable = false
+    @exclusivity(unchecked) var unparsable = false
     /// An answer said `Connection: close`: nothing more is read or written.
-    var closing = false
+    @exclusivity(unchecked) var closing = false
     /// When the latest answer's end was written, if it was written with a promise (see `closeWhenWritten`).
-    var lastEnd: EventLoopFuture<Void>?
+    @exclusivity(unchecked) var lastEnd: EventLoopFuture<Void>?
     /// HTTP/1: a final head's bytes, waiting to go out with its body (see `RequestGuard+Encoding.swift`).
-    var pendingHead: ByteBuffer?
+    @exclusivity(unchecked) var pendingHead: ByteBuffer?
     /// The client shut its sending side: close once the current answer is out.
-    var inputClosed = false
+    @exclusivity(unchecked) var inputClosed = false
     /// Parts of a second answer to one request, dropped until its end.
-    var droppingResponse = false
-    var framing = ResponseFraming(dropsBody: false, closesConnection: false)
-    var method = HTTPMethod.GET
-    var version = HTTPVersion.http1_1
-    var keepAlive = true
-    var bodyBytes = 0
-    var deadline: NIODeadline?
+    @exclusivity(unchecked) var droppingResponse = false
+    @exclusivity(unchecked) var framing = ResponseFraming(dropsBody: false, closesConnection: false)
+    @exclusivity(unchecked) var method = HTTPMethod.GET
+    @exclusivity(unchecked) var version = HTTPVersion.http1_1
+    @exclusivity(unchecked) var keepAlive = true
+    @exclusivity(unchecked) var bodyBytes = 0
+    @exclusivity(unchecked) var deadline: NIODeadline?
     /// When the whole current request must have arrived (`requestTimeout`).
-    var requestDeadline: NIODeadline?
-    var timer: Scheduled<Void>?
+    @exclusivity(unchecked) var requestDeadline: NIODeadline?
+    @exclusivity(unchecked) var timer: Scheduled<Void>?
     /// When `timer` fires.
-    var timerAt = NIODeadline.distantFuture
+    @exclusivity(unchecked) var timerAt = NIODeadline.distantFuture
     /// Whether the application has asked for more data since the last read completed. When it holds reads back
     /// (a proxy whose upstream is slow), the client is not the one stalling, and the body timeout waits.
-    var readRequested = false
+    @exclusivity(unchecked) var readRequested = false
 
     // MARK: HTTP/1 connection duties (see RequestGuard+Pipelining.swift)
 
     /// The decoder's signal: set on an HTTP/1 connection, where this handler also orders pipelined requests.
     let decoderSignal: RearmingRequestDecoder.Signal?
     /// The request being read asks llhttp to stop after it.
-    var stopsParser = false
-    var readAhead = ReadAheadPolicy()
+    @exclusivity(unchecked) var stopsParser = false
+    @exclusivity(unchecked) var readAhead = ReadAheadPolicy()
     /// The request handed to the application has not had its whole answer yet (a head was passed on and its
     /// answer's end not written). Once that request has ended too, what arrives is held.
-    var answerPending = false
+    @exclusivity(unchecked) var answerPending = false
     /// Parts, parser errors and a half-close that arrived behind a request still waiting for its answer.
-    var held = CircularBuffer<HeldEvent>(initialCapacity: 0)
+    @exclusivity(unchecked) var held = CircularBuffer<HeldEvent>(initialCapacity: 0)
     /// A read the application asked for while requests are held back: issued once they may flow again.
-    var readWithheld = false
+    @exclusivity(unchecked) var readWithheld = false
     /// The server is draining: the current answer is the connection's last.
-    var quiescing = false
+    @exclusivity(unchecked) var quiescing = false
+
+    // MARK: The application handler's direct link (see RequestGuard+Link.swift)
+
+    /// This handler's own context while it is in a pipeline.
+    @exclusivity(unchecked) var ownContext: ChannelHandlerContext?
+    /// The application has asked for no more input for now (a streaming body's consumer has enough).
+    @exclusivity(unchecked) var applicationHoldsReads = false
+    /// A read that came while the application held reads: issued when it lets go.
+    @exclusivity(unchecked) var applicationReadHeld = false
+    /// The handler right after this one, when it takes request parts directly.
+    @exclusivity(unchecked) var receiver: (any RequestPartReceiver)?
 
     public init(configuration: ServerConfiguration) {
         self.configuration = configuration
@@ -115,6 +129,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     var http1: Bool { decoderSignal != nil }
 
     public func handlerAdded(context: ChannelHandlerContext) {
+        ownContext = context
         if context.channel.isActive { arm(context: context) }
     }
 
@@ -124,6 +139,8 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
+        ownContext = nil
+        receiver = nil
         writePendingHead(context: context)
         timer?.cancel()
         timer = nil
@@ -181,7 +198,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
                     reject(context: context, status: .payloadTooLarge)
                     return
                 }
-                context.fireChannelRead(accepted.rewritten ? wrapInboundOut(.head(accepted.head)) : data)
+                hand(accepted.rewritten ? .head(accepted.head) : part, accepted.rewritten ? nil : data, context: context)
             }
         case .body(let buffer):
             if discarding { return }
@@ -192,7 +209,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             arm(context: context)
-            context.fireChannelRead(data)
+            hand(part, data, context: context)
         case .end:
             requestOpen = false
             requestDeadline = nil
@@ -200,7 +217,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             if discarding { return }
             wait = responseDone ? .head(first: false) : .none
             arm(context: context)
-            context.fireChannelRead(data)
+            hand(part, data, context: context)
             if quiescing && responseDone && !lingering {
                 // Answered before the request ended, while draining: that answer was the last.
                 closeWhenWritten(context: context)
@@ -209,6 +226,11 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func read(context: ChannelHandlerContext) {
+        if applicationHoldsReads {
+            // The application has enough for now (`holdReads()`): the read waits, and the client is not stalling.
+            applicationReadHeld = true
+            return
+        }
         if !readRequested {
             readRequested = true
             if case .body = wait { arm(context: context) }  // the client's clock starts when we are ready to read
@@ -224,7 +246,7 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     public func channelReadComplete(context: ChannelHandlerContext) {
         readRequested = false
         context.fireChannelReadComplete()
-        if http1 && readAhead.shouldReadAhead && context.channel.isActive { context.read() }
+        if http1 && readAhead.shouldReadAhead && !applicationHoldsReads && context.channel.isActive { context.read() }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {

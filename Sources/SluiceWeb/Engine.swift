@@ -87,15 +87,22 @@ public struct Responder: Sendable {
         settings.validateOutboundHeaders = false
         let plain = if case .plain = configuration.transport { true } else { false }
         let server = HTTPServer(configuration: settings, group: group, logger: logger) { channel in
-            try channel.pipeline.syncOperations.addHandler(EngineChannelHandler(responder: self, fileRegions: plain))
+            // The server's handlers are in: the guard is the last of them, so this handler goes right after it.
+            let link = try channel.pipeline.syncOperations.handler(type: RequestGuard.self)
+            try channel.pipeline.syncOperations.addHandler(
+                EngineChannelHandler(responder: self, fileRegions: plain, link: link))
         }
         try await server.start()
         return server
     }
 
     /// The channel handler that serves this responder's routes on one connection, for servers that build their own
-    /// pipeline (add it after `HTTPServer.configureHTTP`'s handlers).
-    public func makeHandler() -> any ChannelHandler { EngineChannelHandler(responder: self) }
+    /// pipeline (add it after `HTTPServer.configureHTTP`'s handlers). Pass the connection's `RequestGuard` as
+    /// `directlyAfter` when the handler goes right after it (nothing between them): its answers then go to the guard
+    /// directly, not through the pipeline.
+    public func makeHandler(directlyAfter requestGuard: RequestGuard? = nil) -> any ChannelHandler {
+        EngineChannelHandler(responder: self, link: requestGuard)
+    }
 
     /// A request's chain, parameters and matched route.
     typealias Resolution = (steps: [HandlerStep], parameters: Parameters, route: HandlerChain?)

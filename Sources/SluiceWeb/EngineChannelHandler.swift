@@ -4,41 +4,65 @@ import NIOHTTP1
 import SluiceServer
 
 /// Collects a request, runs its chain on the event loop and writes the answer. One per connection; requests on a
-/// connection are served one at a time (`RequestGuard` holds the next one back).
-final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler, ResponseSink {
+/// connection are served one at a time (`RequestGuard` holds the next one back). Its state is the loop's alone and
+/// skips the dynamic exclusivity check (see `Context`).
+final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler, ResponseSink, RequestPartReceiver {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let responder: Responder
-    private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var channelContext: ChannelHandlerContext?
+    /// The connection's `RequestGuard` when this handler sits right after it: answers go to it directly
+    /// (`RequestGuard+Link.swift`), not through the pipeline.
+    private let link: RequestGuard?
+    /// The connection's `RequestGuard`, wherever it is: a streaming body's consumer holds reads there.
+    private var readGate: RequestGuard?
+    @exclusivity(unchecked) private var head: HTTPRequestHead?
+    @exclusivity(unchecked) private var body: ByteBuffer?
+    @exclusivity(unchecked) private var channelContext: ChannelHandlerContext?
     /// The request being served, while its answer is due (async, pending or streaming).
-    private var current: Context?
-    private var executor: EventLoopTaskExecutor?
+    @exclusivity(unchecked) private var current: Context?
+    @exclusivity(unchecked) private var executor: EventLoopTaskExecutor?
     /// Feeds the body of a `streaming` route's request until its end.
-    private var bodySource: RequestBodyStream.Producer.Source?
+    @exclusivity(unchecked) private var bodySource: RequestBodyStream.Producer.Source?
     /// The streaming body's consumer has enough: reads are held until it asks for more.
-    private var readsPaused = false
-    private var readHeld = false
+    @exclusivity(unchecked) private var readsPaused = false
     /// The lookup made at the head of the request being read (only when some route streams its body).
-    private var headResolution: Responder.Resolution?
+    @exclusivity(unchecked) private var headResolution: Responder.Resolution?
     /// A streaming request was answered before its body ended: the rest is dropped while the connection closes.
-    private var discardingBody = false
+    @exclusivity(unchecked) private var discardingBody = false
 
     /// Whether files go out as `FileRegion`s (`sendfile`): only on plain HTTP/1.1 connections; TLS and HTTP/2
     /// streams get the file read into memory first.
     private let fileRegions: Bool
 
-    init(responder: Responder, fileRegions: Bool = true) {
+    init(responder: Responder, fileRegions: Bool = true, link: RequestGuard? = nil) {
         self.responder = responder
         self.fileRegions = fileRegions
+        self.link = link
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { channelContext = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        channelContext = context
+        readGate = link ?? (try? context.pipeline.syncOperations.handler(type: RequestGuard.self))
+        link?.attach(self)
+    }
+
+    /// Writes `part` to the guard: over the link when there is one, else through the pipeline.
+    private func emit(
+        _ part: HTTPServerResponsePart, flush: Bool = false, promise: EventLoopPromise<Void>? = nil,
+        context: ChannelHandlerContext
+    ) {
+        if let link, link.writeFromNext(part, flush: flush, promise: promise) { return }
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(part), promise: promise)
+        } else {
+            context.write(wrapOutboundOut(part), promise: promise)
+        }
+    }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        resumeReads(context)
+        link?.attach(nil)
         channelContext = nil
         cancelCurrent()
     }
@@ -65,7 +89,17 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        receive(unwrapInboundIn(data), context: context)
+    }
+
+    /// A request part straight from the guard (`link`).
+    func receive(_ part: HTTPServerRequestPart) {
+        guard let context = channelContext else { return }
+        receive(part, context: context)
+    }
+
+    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             body = nil
             if head.version.minor >= 1, head.headers.contains(name: "expect") { continueIfAsked(head, context: context) }
@@ -80,7 +114,7 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
             }
             self.head = head
         case .body(let chunk) where bodySource != nil:
-            if case .stopProducing = bodySource!.yield(chunk) { readsPaused = true }
+            if case .stopProducing = bodySource!.yield(chunk) { pauseReads(context) }
         case .body where discardingBody:
             break
         case .end where discardingBody:
@@ -118,7 +152,7 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
     /// request that arrives here is one the server will read). Other expectations are ignored, as nginx does.
     private func continueIfAsked(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         guard head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) else { return }
-        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+        emit(.head(HTTPResponseHead(version: .http1_1, status: .continue)), flush: true, context: context)
     }
 
     // MARK: Streaming request bodies
@@ -143,19 +177,24 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
         resumeReads(context)
     }
 
-    private func resumeReads(_ context: ChannelHandlerContext) {
-        readsPaused = false
-        if readHeld {
-            readHeld = false
-            context.read()
+    /// Reads are held at the guard, which sees every read on its way to the socket (and knows the client is then not
+    /// the one stalling); without one, by turning auto-read off.
+    private func pauseReads(_ context: ChannelHandlerContext) {
+        readsPaused = true
+        if let readGate {
+            readGate.holdReads()
+        } else {
+            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         }
     }
 
-    func read(context: ChannelHandlerContext) {
-        if readsPaused {
-            readHeld = true
+    private func resumeReads(_ context: ChannelHandlerContext) {
+        guard readsPaused else { return }
+        readsPaused = false
+        if let readGate {
+            readGate.releaseReads()
         } else {
-            context.read()
+            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         }
     }
 
@@ -213,7 +252,7 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
         c.responseHeaders.add(name: "date", value: HTTPDate.now())
         c.setConnectionHeader(keepAlive: keepAlive)
         let head = HTTPResponseHead(version: c.version, status: c.responseStatus, headers: c.responseHeaders)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        emit(.head(head), context: context)
         if bodyAllowed, c.method != .HEAD {
             if let file = c.responseFile, !fileRegions {
                 // No sendfile through TLS or HTTP/2 framing: the file is read off the loop in 64 KiB parts, each
@@ -237,11 +276,11 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
                 return
             } else if let file = c.responseFile {
                 let handle = file.handle
-                context.write(wrapOutboundOut(.body(.fileRegion(file.region)))).whenComplete { _ in
-                    try? handle.close()
-                }
+                let written = context.eventLoop.makePromise(of: Void.self)
+                written.futureResult.whenComplete { _ in try? handle.close() }
+                emit(.body(.fileRegion(file.region)), promise: written, context: context)
             } else if let body = c.responseBody, body.readableBytes > 0 {
-                context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+                emit(.body(.byteBuffer(body)), context: context)
             }
         } else if let file = c.responseFile {
             try? file.handle.close()
@@ -260,12 +299,14 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
         // can stay open is decided at its end.
         c.setConnectionHeader(keepAlive: c.isKeepAlive && c.version.minor >= 1)
         let head = HTTPResponseHead(version: c.version, status: c.responseStatus, headers: c.responseHeaders)
-        context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+        emit(.head(head), flush: true, context: context)
     }
 
     func writeStream(_ c: Context, _ part: ByteBuffer) async throws {
         guard let context = channelContext, context.channel.isActive else { throw CancellationError() }
-        try await context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(part)))).get()
+        let written = context.eventLoop.makePromise(of: Void.self)
+        emit(.body(.byteBuffer(part)), flush: true, promise: written, context: context)
+        try await written.futureResult.get()
     }
 
     func endStream(_ c: Context) {
@@ -284,11 +325,11 @@ final class EngineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler,
             resumeReads(context)
         }
         if keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            emit(.end(nil), flush: true, context: context)
         } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            emit(.end(nil), flush: true, promise: written, context: context)
         }
         for hook in c.finishHooks { hook(c) }
     }

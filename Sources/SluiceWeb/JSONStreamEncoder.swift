@@ -39,7 +39,8 @@ public struct JSONStreamEncoder: Sendable {
     }
 }
 
-/// The writer's state: the output and a stack of open containers.
+/// The writer's state: the output and a stack of open containers. One thread's (see `JSONStreamEncoder.shared`), and
+/// written through for every key and value: its state skips the dynamic exclusivity check (see `Context`).
 final class JSONStreamState {
     enum Kind { case object, array }
 
@@ -48,10 +49,10 @@ final class JSONStreamState {
         var count: Int
     }
 
-    var buffer = ByteBuffer()
-    var frames: [Frame] = []
+    @exclusivity(unchecked) var buffer = ByteBuffer()
+    @exclusivity(unchecked) var frames: [Frame] = []
     /// Set while an encoding runs, so that a nested encoding on the same thread gets its own state.
-    var inUse = false
+    @exclusivity(unchecked) var inUse = false
 
     init() {
         frames.reserveCapacity(8)
