@@ -226,13 +226,27 @@ public enum RequestHeadCheck {
 
     /// `1*DIGIT` after trimming optional whitespace, and small enough to count (RFC 9110 §8.6).
     static func contentLength(_ value: String) -> Int? {
-        let digits = trimmed(value[...])
-        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
-            return nil
+        if let parsed = value.utf8.withContiguousStorageIfAvailable(contentLength) { return parsed }
+        return Array(value.utf8).withUnsafeBufferPointer(contentLength)
+    }
+
+    /// Digits between optional spaces and tabs; at most 18 significant digits, so the value fits an `Int`.
+    private static func contentLength(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var start = 0
+        var end = bytes.count
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        guard start < end else { return nil }
+        var value = 0
+        var significant = 0
+        for index in start..<end {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            if significant > 0 || digit > 0 { significant += 1 }
+            guard significant <= 18 else { return nil }
+            value = value * 10 + Int(digit)
         }
-        let significant = digits.drop { $0 == "0" }
-        guard significant.utf8.count <= 18 else { return nil }
-        return significant.isEmpty ? 0 : Int(significant)
+        return value
     }
 
     /// A `Host` value: a reg-name, IPv4 or bracketed IPv6 literal, with an optional port (RFC 3986 §3.2.2); empty is

@@ -1,4 +1,3 @@
-import Foundation
 public import NIOHTTP1
 
 /// Why a request's content or parameters could not be read: answered 400 (or 413/415) with a message that names the
@@ -73,36 +72,64 @@ public struct BindingError: HTTPResponseError, Sendable, Equatable, CustomString
 
 /// The essence of a media type (RFC 9110 §8.3.1): `type/subtype` lowercased, without parameters or spaces.
 enum MediaType {
-    static func essence(of value: String?) -> String? {
-        guard let value else { return nil }
-        var utf8 = Substring(value).utf8
-        if let semicolon = utf8.firstIndex(of: UInt8(ascii: ";")) { utf8 = utf8[..<semicolon] }
-        while let first = utf8.first, first == 0x20 || first == 0x09 { utf8 = utf8.dropFirst() }
-        while let last = utf8.last, last == 0x20 || last == 0x09 { utf8 = utf8.dropLast() }
-        if utf8.allSatisfy({ $0 < 0x41 || $0 > 0x5A }) { return String(Substring(utf8)) }
-        return String(Substring(utf8)).lowercased()
+    /// The body formats `bind` reads.
+    enum Format: Equatable {
+        case json, form, multipart
+        /// Another type: its essence, for the error.
+        case other(String)
+        case none
+    }
+
+    /// Which format a `Content-Type` names, read on its bytes: no string is made for the usual types.
+    static func format(of value: String?) -> Format {
+        guard let value else { return .none }
+        if let format = value.utf8.withContiguousStorageIfAvailable(format) { return format }
+        return Array(value.utf8).withUnsafeBufferPointer(format)
+    }
+
+    private static func format(_ bytes: UnsafeBufferPointer<UInt8>) -> Format {
+        var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+        var start = 0
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        let essence = UnsafeBufferPointer(rebasing: bytes[start..<end])
+        if matches(essence, "application/json") { return .json }
+        if matches(essence, "application/x-www-form-urlencoded") { return .form }
+        if matches(essence, "multipart/form-data") { return .multipart }
+        if essence.count > 5, matches(UnsafeBufferPointer(rebasing: essence[(essence.count - 5)...]), "+json") {
+            return .json
+        }
+        return .other(String(decoding: essence, as: UTF8.self).lowercased())
+    }
+
+    /// ASCII case-insensitive equality with a lowercase literal.
+    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        guard bytes.count == literal.utf8CodeUnitCount else { return false }
+        let expected = literal.utf8Start
+        for index in 0..<bytes.count {
+            var byte = bytes[index]
+            if byte &- UInt8(ascii: "A") < 26 { byte |= 0x20 }
+            if byte != expected[index] { return false }
+        }
+        return true
     }
 }
 
 extension Context {
-    /// One decoder for every request: it keeps no per-call state, and making one costs an allocation.
-    static let jsonDecoder = JSONDecoder()
-
-    /// Decodes the body into `T` (Gin's `ShouldBind`): JSON for `application/json` (and `+json` types), URL-encoded
-    /// forms for `application/x-www-form-urlencoded`, fields and `FormFile`s for `multipart/form-data`. Throws a `BindingError` (answered 400 naming the field, 415
-    /// for another type) that handlers may simply let through.
+    /// Decodes the body into `T` (Gin's `ShouldBind`): JSON for `application/json` (and `+json` types, with
+    /// `JSONBodyDecoder`), URL-encoded forms for `application/x-www-form-urlencoded`, fields and `FormFile`s for
+    /// `multipart/form-data`. Throws a `BindingError` (answered 400 naming the field, 415 for another type) that
+    /// handlers may simply let through.
     public func bind<T: Decodable>(_ type: T.Type = T.self) throws(BindingError) -> T {
-        let contentType = MediaType.essence(of: header("content-type"))
-        let isJSON = contentType == "application/json" || contentType?.hasSuffix("+json") == true
-        switch isJSON ? "application/json" : contentType {
-        case "application/json"?:
+        switch MediaType.format(of: header("content-type")) {
+        case .json:
             guard let body, body.readableBytes > 0 else { throw BindingError(field: nil, problem: "the body is empty") }
             do {
-                return try Self.jsonDecoder.decode(T.self, from: Data(body.readableBytesView))
+                return try JSONBodyDecoder.decode(T.self, from: body)
             } catch {
                 throw BindingError.from(error)
             }
-        case "application/x-www-form-urlencoded"?:
+        case .form:
             do {
                 let text = body.map { String(buffer: $0) } ?? ""
                 return try FormDecoder().decode(T.self, from: text[...])
@@ -111,15 +138,21 @@ extension Context {
             } catch {
                 throw BindingError.from(error)
             }
-        case "multipart/form-data"?:
+        case .multipart:
             return try bindMultipart(T.self, contentType: header("content-type") ?? "")
-        default:
-            let given = contentType.map { "\"\($0)\" is not accepted" } ?? "no Content-Type was given"
-            throw BindingError(
-                field: nil,
-                problem: "\(given); send application/json, application/x-www-form-urlencoded or multipart/form-data",
-                status: .unsupportedMediaType)
+        case .other(let essence):
+            throw Self.unsupported("\"\(essence)\" is not accepted")
+        case .none:
+            throw Self.unsupported("no Content-Type was given")
         }
+    }
+
+    /// The 415 for a body `bind` does not read.
+    private static func unsupported(_ given: String) -> BindingError {
+        BindingError(
+            field: nil,
+            problem: "\(given); send application/json, application/x-www-form-urlencoded or multipart/form-data",
+            status: .unsupportedMediaType)
     }
 
     /// Decodes the query string into `T` (Gin's `ShouldBindQuery`), with the same errors as `bind`.
