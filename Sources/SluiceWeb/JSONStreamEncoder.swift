@@ -27,20 +27,20 @@ public struct JSONStreamEncoder: Sendable {
             if Self.states.currentValue == nil { Self.states.currentValue = state }
         }
         state.inUse = true
-        state.buffer = buffer
-        buffer = ByteBuffer()  // hand the storage over, so writes do not copy it
         defer {
-            buffer = state.buffer
-            state.buffer = ByteBuffer()
+            state.bytes.removeAll(keepingCapacity: state.bytes.capacity <= 64 * 1024)
             state.frames.removeAll(keepingCapacity: true)
             state.inUse = false
         }
         try state.encodeValue(value, codingPath: [])
+        buffer.writeBytes(state.bytes)
     }
 }
 
-/// The writer's state: the output and a stack of open containers. One thread's (see `JSONStreamEncoder.shared`), and
-/// written through for every key and value: its state skips the dynamic exclusivity check (see `Context`).
+/// The writer's state: the output so far and a stack of open containers. One thread's (see `JSONStreamEncoder.shared`),
+/// and written for every key and value: its state skips the dynamic exclusivity check (see `Context`). The output
+/// goes to an array, kept between encodings, and into the caller's buffer in one copy at the end: appending a byte
+/// to an array is a few instructions, to a `ByteBuffer` a few hundred.
 final class JSONStreamState {
     enum Kind { case object, array }
 
@@ -49,13 +49,14 @@ final class JSONStreamState {
         var count: Int
     }
 
-    @exclusivity(unchecked) var buffer = ByteBuffer()
+    @exclusivity(unchecked) var bytes: [UInt8] = []
     @exclusivity(unchecked) var frames: [Frame] = []
     /// Set while an encoding runs, so that a nested encoding on the same thread gets its own state.
     @exclusivity(unchecked) var inUse = false
 
     init() {
         frames.reserveCapacity(8)
+        bytes.reserveCapacity(256)
     }
 
     /// Closes containers deeper than `depth` (a write at `depth` means they are finished).
@@ -63,7 +64,7 @@ final class JSONStreamState {
     func close(deeperThan depth: Int) {
         while frames.count > depth {
             let frame = frames.removeLast()
-            buffer.writeInteger(frame.kind == .object ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+            bytes.append(frame.kind == .object ? UInt8(ascii: "}") : UInt8(ascii: "]"))
         }
     }
 
@@ -74,10 +75,9 @@ final class JSONStreamState {
         if frames.count == depth + 1, frames[depth].kind == kind { return }
         close(deeperThan: depth)
         frames.append(Frame(kind: kind, count: 0))
-        buffer.writeInteger(kind == .object ? UInt8(ascii: "{") : UInt8(ascii: "["))
+        bytes.append(kind == .object ? UInt8(ascii: "{") : UInt8(ascii: "["))
     }
 
-    /// Writes the separator before the next element of the container at `depth`.
     /// Counts an element of the container at `depth`; whether a comma goes before it.
     @inline(__always)
     func nextElement(depth: Int) -> Bool {
@@ -89,31 +89,30 @@ final class JSONStreamState {
 
     /// An array element: the comma before it, when it is not the first.
     func beginElement(depth: Int) {
-        if nextElement(depth: depth) { buffer.writeInteger(UInt8(ascii: ",")) }
+        if nextElement(depth: depth) { bytes.append(UInt8(ascii: ",")) }
     }
 
+    /// `,"key":` (the comma when the key is not the object's first).
     func writeKey(_ key: String, depth: Int) {
-        let comma = nextElement(depth: depth)
-        Self.appendKey(key, comma: comma, to: &buffer)  // one access to `buffer` for the whole key
+        if nextElement(depth: depth) { bytes.append(UInt8(ascii: ",")) }
+        Self.appendQuoted(key, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
     }
 
     func encodeValue<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws {
         let depth = frames.count
-        let start = buffer.writerIndex
+        let start = bytes.count
         try value.encode(to: JSONStreamEncoding(state: self, depth: depth, codingPath: codingPath))
         close(deeperThan: depth)
-        if buffer.writerIndex == start { buffer.writeStaticString("{}") }  // encoded nothing: an empty object
+        if bytes.count == start { append("{}") }  // encoded nothing: an empty object
+    }
+
+    func append(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     func writeString(_ string: String) {
-        Self.appendQuoted(string, to: &buffer)
-    }
-
-    /// `,"key":` (the comma when `comma`).
-    static func appendKey(_ key: String, comma: Bool, to buffer: inout ByteBuffer) {
-        if comma { buffer.writeInteger(UInt8(ascii: ",")) }
-        appendQuoted(key, to: &buffer)
-        buffer.writeInteger(UInt8(ascii: ":"))
+        Self.appendQuoted(string, to: &bytes)
     }
 
     @inline(__always)
@@ -122,48 +121,63 @@ final class JSONStreamState {
     }
 
     /// `string` as a JSON string, quoted and escaped (RFC 8259 §7).
-    static func appendQuoted(_ string: String, to buffer: inout ByteBuffer) {
+    static func appendQuoted(_ string: String, to bytes: inout [UInt8]) {
         var string = string
-        string.withUTF8 { bytes in
-            if !bytes.contains(where: needsEscape) {
-                // The common case: one copy between the quotes.
-                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes.count + 2) { space in
-                    space[0] = UInt8(ascii: "\"")
-                    UnsafeMutableRawBufferPointer(rebasing: space[1...]).copyMemory(from: UnsafeRawBufferPointer(bytes))
-                    space[bytes.count + 1] = UInt8(ascii: "\"")
-                    return bytes.count + 2
-                }
-                return
+        string.withUTF8 { utf8 in
+            bytes.append(UInt8(ascii: "\""))
+            if !utf8.contains(where: needsEscape) {
+                bytes.append(contentsOf: utf8)  // the common case: one copy
+            } else {
+                for byte in utf8 { appendEscaped(byte, to: &bytes) }
             }
-            buffer.writeInteger(UInt8(ascii: "\""))
-            var runStart = 0
-            for index in 0..<bytes.count {
-                let byte = bytes[index]
-                guard needsEscape(byte) else { continue }
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart..<index]))
-                runStart = index + 1
-                switch byte {
-                case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-                case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
-                case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
-                case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
-                default:
-                    let hex: StaticString = "0123456789abcdef"
-                    buffer.writeStaticString("\\u00")
-                    hex.withUTF8Buffer { hex in
-                        buffer.writeInteger(hex[Int(byte >> 4)])
-                        buffer.writeInteger(hex[Int(byte & 0xF)])
-                    }
-                }
-            }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart...]))
-            buffer.writeInteger(UInt8(ascii: "\""))
+            bytes.append(UInt8(ascii: "\""))
         }
     }
 
+    private static func appendEscaped(_ byte: UInt8, to bytes: inout [UInt8]) {
+        guard needsEscape(byte) else {
+            bytes.append(byte)
+            return
+        }
+        bytes.append(UInt8(ascii: "\\"))
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+        case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "n"))
+        case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "r"))
+        case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "t"))
+        default:
+            // A control character: \u00XX, lowercase hex.
+            bytes.append(UInt8(ascii: "u"))
+            bytes.append(UInt8(ascii: "0"))
+            bytes.append(UInt8(ascii: "0"))
+            bytes.append(hexDigit(byte >> 4))
+            bytes.append(hexDigit(byte & 0xF))
+        }
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? nibble + UInt8(ascii: "0") : nibble - 10 + UInt8(ascii: "a")
+    }
+
     func writeInteger(_ value: some BinaryInteger) {
-        buffer.writeString(String(value))
+        guard let magnitude = UInt64(exactly: value.magnitude) else {
+            bytes.append(contentsOf: String(value).utf8)
+            return
+        }
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        Self.appendDigits(magnitude, to: &bytes)
+    }
+
+    /// The decimal digits of `value`.
+    static func appendDigits(_ value: UInt64, to bytes: inout [UInt8]) {
+        let start = bytes.count
+        var rest = value
+        repeat {
+            bytes.append(UInt8(truncatingIfNeeded: rest % 10) &+ UInt8(ascii: "0"))
+            rest /= 10
+        } while rest > 0
+        bytes[start...].reverse()
     }
 
     func writeFloat(_ value: Double, codingPath: [any CodingKey]) throws {
@@ -172,14 +186,14 @@ final class JSONStreamState {
                 value, EncodingError.Context(codingPath: codingPath, debugDescription: "\(value) is not valid JSON"))
         }
         if value == value.rounded(), abs(value) < 1e15 {
-            buffer.writeString(String(Int64(value)))
+            writeInteger(Int64(value))
         } else {
-            buffer.writeString(value.description)
+            bytes.append(contentsOf: value.description.utf8)
         }
     }
 
     func writeBool(_ value: Bool) {
-        if value { buffer.writeStaticString("true") } else { buffer.writeStaticString("false") }
+        if value { append("true") } else { append("false") }
     }
 
     /// Writes a primitive, or recurses for anything else.
@@ -194,6 +208,8 @@ final class JSONStreamState {
         case let int as UInt64: writeInteger(int)
         case let double as Double: try writeFloat(double, codingPath: codingPath)
         case let float as Float: try writeFloat(Double(float), codingPath: codingPath)
+        // The other integer types (their own `encode(to:)` would come back here for ever).
+        case let int as any BinaryInteger: writeInteger(int)
         default: try encodeValue(value, codingPath: codingPath)
         }
     }
@@ -228,7 +244,7 @@ struct JSONStreamKeyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     mutating func encodeNil(forKey key: Key) throws {
         state.writeKey(key.stringValue, depth: depth)
-        state.buffer.writeStaticString("null")
+        state.append("null")
     }
 
     mutating func encode(_ value: String, forKey key: Key) throws {
@@ -290,7 +306,7 @@ struct JSONStreamUnkeyed: UnkeyedEncodingContainer {
 
     mutating func encodeNil() throws {
         state.beginElement(depth: depth)
-        state.buffer.writeStaticString("null")
+        state.append("null")
     }
 
     mutating func encode(_ value: String) throws {
@@ -326,7 +342,7 @@ struct JSONStreamSingle: SingleValueEncodingContainer {
     let depth: Int
     let codingPath: [any CodingKey]
 
-    mutating func encodeNil() throws { state.buffer.writeStaticString("null") }
+    mutating func encodeNil() throws { state.append("null") }
     mutating func encode(_ value: String) throws { state.writeString(value) }
     mutating func encode(_ value: Bool) throws { state.writeBool(value) }
     mutating func encode(_ value: Int) throws { state.writeInteger(value) }

@@ -87,6 +87,14 @@ private struct Nothing: Encodable {
         #expect(try JSONDecoder().decode([String].self, from: Data(json.utf8)) == [text])
     }
 
+    @Test func integersAtTheirLimitsAndControlCharacters() throws {
+        #expect(try encode([Int.min, Int.max, 0, -7]) == "[-9223372036854775808,9223372036854775807,0,-7]")
+        #expect(try encode([UInt64.max]) == "[18446744073709551615]")
+        #expect(try encode([Int8.min]) == "[-128]")
+        #expect(try encode(["\u{1F}\u{0}"]) == #"["\u001f\u0000"]"#)
+        #expect(try encode([-2.0, 1.5]) == "[-2,1.5]")
+    }
+
     @Test func rejectsNonFiniteNumbers() {
         #expect(throws: EncodingError.self) { try encode([Double.nan]) }
         #expect(throws: EncodingError.self) { try encode(["x": Double.infinity]) }
