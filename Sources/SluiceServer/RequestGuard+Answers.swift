@@ -39,7 +39,9 @@ extension RequestGuard {
             // The encoding writes HTTP/1.1 whatever the head says (a server answers in its own version, RFC 9110
             // §6.2), and chunks by the framing, so what the framing says and what is sent are one.
             var rewrote = false
-            framing = ResponseFraming.frame(&head, method: method, version: version, keepAlive: keepAlive, rewrote: &rewrote)
+            framing = ResponseFraming.frame(
+                &head, method: method, version: version, keepAlive: keepAlive, rewrote: &rewrote,
+                lengthAdded: addedFields?.contentLength != nil)
             closing = framing.closesConnection
             if closing { readAhead.responseHead(keepAlive: false) }
             // An unchanged head goes on as it came: no new box for it.

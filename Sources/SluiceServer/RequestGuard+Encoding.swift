@@ -37,7 +37,7 @@ extension RequestGuard {
         }
         writePendingHead(context: context)
         var buffer = context.channel.allocator.buffer(capacity: 256)
-        ResponseEncoding.writeHead(head, into: &buffer)
+        ResponseEncoding.writeHead(head, added: head.status.code >= 200 ? addedFields : nil, into: &buffer)
         if promise == nil && head.status.code >= 200 {
             pendingHead = buffer
         } else {

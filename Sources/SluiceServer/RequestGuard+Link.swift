@@ -44,6 +44,24 @@ extension RequestGuard {
         return true
     }
 
+    /// Writes a final head as `writeFromNext(.head(head))` would once `content-length` (when given) and `date` were
+    /// added to its fields, without adding them: on HTTP/1 the guard writes them after the head's fields. The head
+    /// must not have either field already.
+    public func writeHeadFromNext(_ head: HTTPResponseHead, contentLength: Int?, date: String) -> Bool {
+        guard let context = ownContext else { return false }
+        guard http1 else {
+            var head = head
+            if let contentLength { head.headers.add(name: "content-length", value: String(contentLength)) }
+            head.headers.add(name: "date", value: date)
+            write(.head(head), original: nil, context: context, promise: nil)
+            return true
+        }
+        addedFields = ResponseEncoding.AddedFields(contentLength: contentLength, date: date)
+        write(.head(head), original: nil, context: context, promise: nil)
+        addedFields = nil
+        return true
+    }
+
     /// Holds the connection's reads (the ones NIO makes after each read, and the guard's own read-ahead) until
     /// `releaseReads()`. While held, the client is not the one stalling: the body timer waits.
     public func holdReads() {

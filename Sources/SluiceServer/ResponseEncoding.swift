@@ -8,9 +8,30 @@ import NIOHTTP1
 enum ResponseEncoding {
     /// The status line and the fields, through the empty line that ends the head. A server answers in its own
     /// version (RFC 9110 §6.2), whatever the head says.
-    static func writeHead(_ head: HTTPResponseHead, into buffer: inout ByteBuffer) {
+    static func writeHead(_ head: HTTPResponseHead, added: AddedFields? = nil, into buffer: inout ByteBuffer) {
         writeStatusLine(head.status, into: &buffer)
         writeFields(head.headers, into: &buffer)
+        if let added { write(added, status: head.status, into: &buffer) }
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// The fields a handler right after the guard leaves for the guard to write (`RequestGuard.writeHeadFromNext`):
+    /// writing them as bytes costs less than adding them to the head's `HTTPHeaders` first.
+    struct AddedFields {
+        /// `content-length`; not written where a status has no body framing (1xx, 204).
+        var contentLength: Int?
+        /// `date`, as `HTTPDate` writes it.
+        var date: String
+    }
+
+    private static func write(_ added: AddedFields, status: HTTPResponseStatus, into buffer: inout ByteBuffer) {
+        if let length = added.contentLength, status.code >= 200, status.code != 204 {
+            buffer.writeStaticString("content-length: ")
+            buffer.writeString(String(length))
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("date: ")
+        buffer.writeString(added.date)
         buffer.writeStaticString("\r\n")
     }
 

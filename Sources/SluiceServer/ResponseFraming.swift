@@ -25,12 +25,14 @@ public struct ResponseFraming: Hashable, Sendable {
     }
 
     /// `frame`, also telling whether `head` was changed (so an unchanged head can be passed on as it came).
+    /// `lengthAdded`: a `Content-Length` is to be written after the head's fields (`ResponseEncoding.AddedFields`).
     public static func frame(
-        _ head: inout HTTPResponseHead, method: HTTPMethod, version: HTTPVersion, keepAlive: Bool, rewrote: inout Bool
+        _ head: inout HTTPResponseHead, method: HTTPMethod, version: HTTPVersion, keepAlive: Bool, rewrote: inout Bool,
+        lengthAdded: Bool = false
     ) -> ResponseFraming {
         let code = head.status.code
         // One pass over the fields for the three that framing reads.
-        var hasLength = false
+        var hasLength = lengthAdded
         var hasCoding = false
         var saysClose = false
         for (name, value) in head.headers {

@@ -245,14 +245,17 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         let keepAlive = c.isKeepAlive && bodySource == nil
         let bodyLength = c.responseFile.map { $0.region.readableBytes } ?? c.responseBody?.readableBytes ?? 0
         let bodyAllowed = c.responseStatus.mayHaveResponseBody
-        // Added in place: `c.responseHeaders` is the only reference, so no copy is made.
-        if bodyAllowed {
-            c.responseHeaders.add(name: "content-length", value: String(bodyLength))
-        }
-        c.responseHeaders.add(name: "date", value: HTTPDate.now())
+        let date = HTTPDate.now()
+        let length = bodyAllowed ? bodyLength : nil
         c.setConnectionHeader(keepAlive: keepAlive)
+        // Over the link the guard writes `content-length` and `date` after the fields: no `HTTPHeaders.add` for them.
         let head = HTTPResponseHead(version: c.version, status: c.responseStatus, headers: c.responseHeaders)
-        emit(.head(head), context: context)
+        if link?.writeHeadFromNext(head, contentLength: length, date: date) != true {
+            var head = head
+            if let length { head.headers.add(name: "content-length", value: String(length)) }
+            head.headers.add(name: "date", value: date)
+            emit(.head(head), context: context)
+        }
         if bodyAllowed, c.method != .HEAD {
             if let file = c.responseFile, !fileRegions {
                 // No sendfile through TLS or HTTP/2 framing: the file is read off the loop in 64 KiB parts, each

@@ -74,6 +74,56 @@ import Testing
         #expect(linked.wire == piped.wire)
     }
 
+    /// Answers with `writeHeadFromNext` (the guard adds `content-length` and `date`), a body and an end.
+    final class AddingApp: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        let link: RequestGuard
+        let status: HTTPResponseStatus
+        init(link: RequestGuard, status: HTTPResponseStatus) {
+            self.link = link
+            self.status = status
+        }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard case .end = unwrapInboundIn(data) else { return }
+            let head = HTTPResponseHead(version: .http1_1, status: status, headers: ["content-type": "text/plain"])
+            _ = link.writeHeadFromNext(head, contentLength: status == .noContent ? nil : 2, date: "Sun, 06 Dec 2026 00:00:00 GMT")
+            _ = link.writeFromNext(.body(.byteBuffer(ByteBuffer(string: "ok"))), flush: false, promise: nil)
+            _ = link.writeFromNext(.end(nil), flush: true, promise: nil)
+        }
+    }
+
+    private func answer(_ request: String, status: HTTPResponseStatus) throws -> String {
+        let channel = EmbeddedChannel()
+        try HTTPServer.configureHTTP(channel: channel, configuration: ServerConfiguration())
+        let link = try channel.pipeline.syncOperations.handler(type: RequestGuard.self)
+        try channel.pipeline.syncOperations.addHandler(AddingApp(link: link, status: status))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.writeInbound(ByteBuffer(string: request))
+        var wire = ""
+        while let buffer = try channel.readOutbound(as: IOData.self) {
+            if case .byteBuffer(let bytes) = buffer { wire += String(buffer: bytes) }
+        }
+        _ = try channel.finish(acceptAlreadyClosed: true)
+        return wire
+    }
+
+    @Test func theGuardWritesTheFieldsLeftToItAndFramesByThem() throws {
+        let date = "date: Sun, 06 Dec 2026 00:00:00 GMT\r\n"
+        #expect(
+            try answer("GET / HTTP/1.1\r\nHost: x\r\n\r\n", status: .ok)
+                == "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\(date)\r\nok")
+        #expect(
+            try answer("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", status: .ok)
+                == "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\(date)\r\n", "HEAD: the length, no body")
+        #expect(
+            try answer("GET / HTTP/1.0\r\n\r\n", status: .ok)
+                == "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: 2\r\n\(date)\r\nok",
+            "HTTP/1.0 without keep-alive: framed by the length, then closed")
+        #expect(
+            try answer("GET / HTTP/1.1\r\nHost: x\r\n\r\n", status: .noContent)
+                == "HTTP/1.1 204 No Content\r\ncontent-type: text/plain\r\n\(date)\r\n", "204: no length, no body")
+    }
+
     /// Counts the reads that reach the head of the pipeline.
     final class ReadCounter: ChannelOutboundHandler {
         typealias OutboundIn = Any
