@@ -30,7 +30,7 @@ extension RequestGuard {
         switch part {
         case .head(let head):
             // llhttp's own rule: it stops after CONNECT, and after `Upgrade` with a `Connection: upgrade` token.
-            stopsParser = head.method == .CONNECT || RequestHeadCheck.asksForUpgrade(head.headers)
+            stopsParser = head.method.is(.CONNECT) || RequestHeadCheck.asksForUpgrade(head.headers)
             readAhead.requestHead(keepAlive: head.isKeepAlive)
         case .body:
             break

@@ -50,7 +50,7 @@ public struct ResponseFraming: Hashable, Sendable {
             if hasLength { remove("content-length", from: &head, rewrote: &rewrote) }
             if hasCoding { remove("transfer-encoding", from: &head, rewrote: &rewrote) }
             dropsBody = true
-        } else if method == .HEAD || code == 304 {
+        } else if method.is(.HEAD) || code == 304 {
             if hasCoding { remove("transfer-encoding", from: &head, rewrote: &rewrote) }
             dropsBody = true
         } else {

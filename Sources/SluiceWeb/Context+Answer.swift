@@ -33,6 +33,13 @@ extension Context {
         responseStatus = status
         if hasContentType {
             responseHeaders.replaceOrAdd(name: "content-type", value: contentType)
+        } else if responseHeaders.isEmpty {
+            // The usual answer's first field: its storage made with room for the rest, without `add`'s checks.
+            var fields: [(String, String)] = []
+            fields.reserveCapacity(6)
+            fields.append(("content-type", contentType))
+            responseHeaders = HTTPHeaders(fields)
+            hasContentType = true
         } else {
             responseHeaders.add(name: "content-type", value: contentType)
             hasContentType = true

@@ -96,9 +96,7 @@ public final class Context: @unchecked Sendable {
         self.body = body
         self.channel = channel
         self.givenRemoteAddress = remoteAddress
-        var responseHeaders = HTTPHeaders()
-        responseHeaders.reserveCapacity(6)  // the usual answer's headers, without regrowing
-        self.responseHeaders = responseHeaders
+        self.responseHeaders = HTTPHeaders()  // storage made at the first field (see `data`)
         self.eventLoop = eventLoop
         self.allocator = allocator
         self.parameters = parameters

@@ -256,7 +256,7 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
             head.headers.add(name: "date", value: date)
             emit(.head(head), context: context)
         }
-        if bodyAllowed, c.method != .HEAD {
+        if bodyAllowed, !c.method.is(.HEAD) {
             if let file = c.responseFile, !fileRegions {
                 // No sendfile through TLS or HTTP/2 framing: the file is read off the loop in 64 KiB parts, each
                 // written before the next is read, so a large file costs the memory of a part, not of the file.
