@@ -79,8 +79,8 @@ struct JSONScanner {
     private mutating func scanValue(depth: Int) throws(SyntaxError) {
         guard position < bytes.count else { throw SyntaxError(offset: position) }
         switch bytes[position] {
-        case UInt8(ascii: "{"): try scanObject(depth: depth + 1)
-        case UInt8(ascii: "["): try scanArray(depth: depth + 1)
+        case UInt8(ascii: "{"): try scanContainer(.object, depth: depth + 1)
+        case UInt8(ascii: "["): try scanContainer(.array, depth: depth + 1)
         case UInt8(ascii: "\""): try scanString()
         case UInt8(ascii: "t"): try scanLiteral("true", .true)
         case UInt8(ascii: "f"): try scanLiteral("false", .false)
@@ -89,27 +89,21 @@ struct JSONScanner {
         }
     }
 
-    private mutating func scanObject(depth: Int) throws(SyntaxError) {
+    /// An object (`{` key `:` value, …`}`) or an array (`[` value, …`]`) from its opening bracket.
+    private mutating func scanContainer(_ kind: JSONToken.Kind, depth: Int) throws(SyntaxError) {
         guard depth <= Self.maxDepth else { throw SyntaxError(offset: position) }
+        let object = kind == .object
+        let close = object ? UInt8(ascii: "}") : UInt8(ascii: "]")
         let index = tokens.count
-        tokens.append(JSONToken(kind: .object, flags: 0, start: position, end: 0, next: 0))
+        tokens.append(JSONToken(kind: kind, flags: 0, start: position, end: 0, next: 0))
         position += 1
         skipWhitespace()
         var count = 0
-        if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
+        if position < bytes.count, bytes[position] == close {
             position += 1
         } else {
             while true {
-                guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
-                    throw SyntaxError(offset: position)
-                }
-                try scanString()
-                skipWhitespace()
-                guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
-                    throw SyntaxError(offset: position)
-                }
-                position += 1
-                skipWhitespace()
+                if object { try scanKey() }
                 try scanValue(depth: depth)
                 count += 1
                 skipWhitespace()
@@ -117,7 +111,7 @@ struct JSONScanner {
                 if bytes[position] == UInt8(ascii: ",") {
                     position += 1
                     skipWhitespace()
-                } else if bytes[position] == UInt8(ascii: "}") {
+                } else if bytes[position] == close {
                     position += 1
                     break
                 } else {
@@ -129,34 +123,14 @@ struct JSONScanner {
         tokens[index].next = tokens.count
     }
 
-    private mutating func scanArray(depth: Int) throws(SyntaxError) {
-        guard depth <= Self.maxDepth else { throw SyntaxError(offset: position) }
-        let index = tokens.count
-        tokens.append(JSONToken(kind: .array, flags: 0, start: position, end: 0, next: 0))
+    /// A member's key and the colon after it, up to its value.
+    private mutating func scanKey() throws(SyntaxError) {
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw SyntaxError(offset: position) }
+        try scanString()
+        skipWhitespace()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw SyntaxError(offset: position) }
         position += 1
         skipWhitespace()
-        var count = 0
-        if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
-            position += 1
-        } else {
-            while true {
-                try scanValue(depth: depth)
-                count += 1
-                skipWhitespace()
-                guard position < bytes.count else { throw SyntaxError(offset: position) }
-                if bytes[position] == UInt8(ascii: ",") {
-                    position += 1
-                    skipWhitespace()
-                } else if bytes[position] == UInt8(ascii: "]") {
-                    position += 1
-                    break
-                } else {
-                    throw SyntaxError(offset: position)
-                }
-            }
-        }
-        tokens[index].end = count
-        tokens[index].next = tokens.count
     }
 
     /// A string from its opening quote: control characters are refused, escapes are checked (`\u` needs four hex

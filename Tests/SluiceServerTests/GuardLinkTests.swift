@@ -124,19 +124,9 @@ import Testing
                 == "HTTP/1.1 204 No Content\r\ncontent-type: text/plain\r\n\(date)\r\n", "204: no length, no body")
     }
 
-    /// Counts the reads that reach the head of the pipeline.
-    final class ReadCounter: ChannelOutboundHandler {
-        typealias OutboundIn = Any
-        var reads = 0
-        func read(context: ChannelHandlerContext) {
-            reads += 1
-            context.read()
-        }
-    }
-
     @Test func heldReadsWaitAtTheGuardUntilReleased() throws {
         let channel = EmbeddedChannel()
-        let counter = ReadCounter()
+        let counter = ReadAheadTests.ReadCounter()
         let guardHandler = RequestGuard(configuration: ServerConfiguration(), decoderSignal: RearmingRequestDecoder.Signal())
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(guardHandler)
