@@ -8,9 +8,10 @@ extension RequestGuard {
     }
 
     /// `original` is the part as the application wrote it (nil when it came over the direct link), passed on as it
-    /// is when nothing changed.
+    /// is when nothing changed. `added`: fields a final head leaves to the guard (`writeHeadFromNext`).
     func write(
-        _ part: HTTPServerResponsePart, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
+        _ part: HTTPServerResponsePart, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?,
+        added: ResponseEncoding.AddedFields? = nil
     ) {
         switch part {
         case .head(var head) where head.status.code >= 200:
@@ -41,11 +42,11 @@ extension RequestGuard {
             var rewrote = false
             framing = ResponseFraming.frame(
                 &head, method: method, version: version, keepAlive: keepAlive, rewrote: &rewrote,
-                lengthAdded: addedFields?.contentLength != nil)
+                lengthAdded: added?.contentLength != nil)
             closing = framing.closesConnection
             if closing { readAhead.responseHead(keepAlive: false) }
             // An unchanged head goes on as it came: no new box for it.
-            emitHead(head, original: rewrote ? nil : original, context: context, promise: promise)
+            emitHead(head, original: rewrote ? nil : original, context: context, promise: promise, added: added)
         case .head(let head):
             // 1xx: only to HTTP/1.1 clients, never once the final answer started.
             if responseOpen || responseDone || version.minor == 0 {

@@ -29,7 +29,8 @@ extension RequestGuard {
 
     /// `original` is the part as the application wrote it, passed on as it is when nothing changed.
     func emitHead(
-        _ head: HTTPResponseHead, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
+        _ head: HTTPResponseHead, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?,
+        added: ResponseEncoding.AddedFields? = nil
     ) {
         guard http1 else {
             context.write(original ?? wrapOutboundOut(.head(head)), promise: promise)
@@ -37,7 +38,7 @@ extension RequestGuard {
         }
         writePendingHead(context: context)
         var buffer = context.channel.allocator.buffer(capacity: 256)
-        ResponseEncoding.writeHead(head, added: head.status.code >= 200 ? addedFields : nil, into: &buffer)
+        ResponseEncoding.writeHead(head, added: added, into: &buffer)
         if promise == nil && head.status.code >= 200 {
             pendingHead = buffer
         } else {

@@ -56,9 +56,8 @@ extension RequestGuard {
             write(.head(head), original: nil, context: context, promise: nil)
             return true
         }
-        addedFields = ResponseEncoding.AddedFields(contentLength: contentLength, date: date)
-        write(.head(head), original: nil, context: context, promise: nil)
-        addedFields = nil
+        let added = ResponseEncoding.AddedFields(contentLength: contentLength, date: date)
+        write(.head(head), original: nil, context: context, promise: nil, added: head.status.code >= 200 ? added : nil)
         return true
     }
 

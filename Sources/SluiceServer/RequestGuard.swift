@@ -111,8 +111,6 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     @exclusivity(unchecked) var applicationHoldsReads = false
     /// A read that came while the application held reads: issued when it lets go.
     @exclusivity(unchecked) var applicationReadHeld = false
-    /// The fields the head being written over the link leaves to the guard (`writeHeadFromNext`).
-    @exclusivity(unchecked) var addedFields: ResponseEncoding.AddedFields?
     /// The handler right after this one, when it takes request parts directly.
     @exclusivity(unchecked) var receiver: (any RequestPartReceiver)?
 

@@ -79,24 +79,28 @@ import Testing
         typealias InboundIn = HTTPServerRequestPart
         let link: RequestGuard
         let status: HTTPResponseStatus
-        init(link: RequestGuard, status: HTTPResponseStatus) {
+        let headers: HTTPHeaders
+        init(link: RequestGuard, status: HTTPResponseStatus, headers: HTTPHeaders) {
             self.link = link
             self.status = status
+            self.headers = headers
         }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard case .end = unwrapInboundIn(data) else { return }
-            let head = HTTPResponseHead(version: .http1_1, status: status, headers: ["content-type": "text/plain"])
+            let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
             _ = link.writeHeadFromNext(head, contentLength: status == .noContent ? nil : 2, date: "Sun, 06 Dec 2026 00:00:00 GMT")
             _ = link.writeFromNext(.body(.byteBuffer(ByteBuffer(string: "ok"))), flush: false, promise: nil)
             _ = link.writeFromNext(.end(nil), flush: true, promise: nil)
         }
     }
 
-    private func answer(_ request: String, status: HTTPResponseStatus) throws -> String {
+    private func answer(
+        _ request: String, status: HTTPResponseStatus, headers: HTTPHeaders = ["content-type": "text/plain"]
+    ) throws -> String {
         let channel = EmbeddedChannel()
         try HTTPServer.configureHTTP(channel: channel, configuration: ServerConfiguration())
         let link = try channel.pipeline.syncOperations.handler(type: RequestGuard.self)
-        try channel.pipeline.syncOperations.addHandler(AddingApp(link: link, status: status))
+        try channel.pipeline.syncOperations.addHandler(AddingApp(link: link, status: status, headers: headers))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         try channel.writeInbound(ByteBuffer(string: request))
         var wire = ""
@@ -122,6 +126,12 @@ import Testing
         #expect(
             try answer("GET / HTTP/1.1\r\nHost: x\r\n\r\n", status: .noContent)
                 == "HTTP/1.1 204 No Content\r\ncontent-type: text/plain\r\n\(date)\r\n", "204: no length, no body")
+        // A field that could split the head: the guard's own 500, with its own length and date only.
+        let refused = try answer("GET / HTTP/1.1\r\nHost: x\r\n\r\n", status: .ok, headers: ["x-a": "b\r\nx-b: c"])
+        #expect(refused.hasPrefix("HTTP/1.1 500 Internal Server Error\r\n"), "\(refused)")
+        #expect(refused.components(separatedBy: "\r\ndate: ").count == 2, "one date: \(refused)")
+        #expect(refused.contains("content-length: 26\r\n") && !refused.contains("content-length: 2\r\n"), "\(refused)")
+        #expect(!refused.contains("x-b"))
     }
 
     @Test func heldReadsWaitAtTheGuardUntilReleased() throws {
