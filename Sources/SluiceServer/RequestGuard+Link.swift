@@ -57,7 +57,7 @@ extension RequestGuard {
             return true
         }
         let added = ResponseEncoding.AddedFields(contentLength: contentLength, date: date)
-        write(.head(head), original: nil, context: context, promise: nil, added: head.status.code >= 200 ? added : nil)
+        write(.head(head), original: nil, context: context, promise: nil, added: added)
         return true
     }
 

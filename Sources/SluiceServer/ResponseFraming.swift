@@ -32,7 +32,7 @@ public struct ResponseFraming: Hashable, Sendable {
     ) -> ResponseFraming {
         let code = head.status.code
         // One pass over the fields for the three that framing reads.
-        var hasLength = lengthAdded
+        var hasLength = false
         var hasCoding = false
         var saysClose = false
         for (name, value) in head.headers {
@@ -55,7 +55,7 @@ public struct ResponseFraming: Hashable, Sendable {
             dropsBody = true
         } else {
             dropsBody = false
-            if hasLength {
+            if hasLength || lengthAdded {
                 if hasCoding { remove("transfer-encoding", from: &head, rewrote: &rewrote) }
             } else if version.major == 1 && version.minor >= 1 {
                 head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")

@@ -26,8 +26,11 @@ extension Context {
     /// has no field of its own makes none, and one that gets several does not regrow it field by field.
     @inline(__always)
     func reserveHeaders() {
-        if responseHeaders.isEmpty { responseHeaders.reserveCapacity(6) }
+        if responseHeaders.isEmpty { responseHeaders.reserveCapacity(Self.headerRoom) }
     }
+
+    /// Room for the fields of a usual answer (its own few, then `content-length`, `date`, `connection`).
+    static var headerRoom: Int { 6 }
 
     /// Answers `status` with `value` encoded as JSON.
     public func json(_ status: HTTPResponseStatus, _ value: some Encodable) throws {
@@ -49,7 +52,7 @@ extension Context {
         } else if responseHeaders.isEmpty {
             // The usual answer's first field: its storage made with room for the rest, without `add`'s checks.
             var fields: [(String, String)] = []
-            fields.reserveCapacity(6)
+            fields.reserveCapacity(Self.headerRoom)
             fields.append(("content-type", contentType))
             responseHeaders = HTTPHeaders(fields)
             hasContentType = true
