@@ -5,14 +5,34 @@ import NIOHTTP1
 /// has already framed, chunk framing, and the last chunk with trailers. What NIO's `HTTPResponseEncoder` does,
 /// done inside `RequestGuard` so that a response crosses no further handler, and so that a small answer's head
 /// and body go out as one buffer.
+///
+/// A head is measured first and then copied in one pass into space reserved once: each separate `ByteBuffer`
+/// write costs a few hundred instructions of bounds, uniqueness and exclusivity checks, more than the copy itself.
 enum ResponseEncoding {
     /// The status line and the fields, through the empty line that ends the head. A server answers in its own
     /// version (RFC 9110 §6.2), whatever the head says.
     static func writeHead(_ head: HTTPResponseHead, added: AddedFields? = nil, into buffer: inout ByteBuffer) {
-        writeStatusLine(head.status, into: &buffer)
-        writeFields(head.headers, into: &buffer)
-        if let added { write(added, status: head.status, into: &buffer) }
-        buffer.writeStaticString("\r\n")
+        let status = head.status
+        let statusLine = StatusLine(status)
+        let length = added.flatMap { status.code >= 200 && status.code != 204 ? $0.contentLength : nil }
+        var size = statusLine.size + fieldsSize(head.headers) + 2
+        if let length { size += 18 + digitCount(length) }
+        if let added { size += 8 + added.date.utf8.count }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
+            var at = statusLine.put(into: space)
+            at = putFields(head.headers, into: space, at: at)
+            if let length {
+                at = put("content-length: ", into: space, at: at)
+                at = putDecimal(length, into: space, at: at)
+                at = putCRLF(into: space, at: at)
+            }
+            if let added {
+                at = put("date: ", into: space, at: at)
+                at = put(added.date, into: space, at: at)
+                at = putCRLF(into: space, at: at)
+            }
+            return putCRLF(into: space, at: at)
+        }
     }
 
     /// The fields a handler right after the guard leaves for the guard to write (`RequestGuard.writeHeadFromNext`):
@@ -24,39 +44,66 @@ enum ResponseEncoding {
         var date: String
     }
 
-    private static func write(_ added: AddedFields, status: HTTPResponseStatus, into buffer: inout ByteBuffer) {
-        if let length = added.contentLength, status.code >= 200, status.code != 204 {
-            buffer.writeStaticString("content-length: ")
-            buffer.writeString(String(length))
-            buffer.writeStaticString("\r\n")
-        }
-        buffer.writeStaticString("date: ")
-        buffer.writeString(added.date)
-        buffer.writeStaticString("\r\n")
-    }
-
     /// `name: value` CRLF for each field, copied in one pass into space reserved once.
     static func writeFields(_ headers: HTTPHeaders, into buffer: inout ByteBuffer) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: fieldsSize(headers)) { space in
+            putFields(headers, into: space, at: 0)
+        }
+    }
+
+    /// A chunk's size line (RFC 9112 §7.1); the chunk's data and a CRLF follow it.
+    static func writeChunkSize(_ size: Int, into buffer: inout ByteBuffer) {
+        var digits = 1
+        while size >> (4 * digits) != 0 { digits += 1 }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: digits + 2) { space in
+            for place in 0..<digits {
+                let nibble = UInt8(truncatingIfNeeded: size >> (4 * (digits - 1 - place))) & 0x0F
+                space[place] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+            }
+            return putCRLF(into: space, at: digits)
+        }
+    }
+
+    /// The last chunk, the trailer fields and the empty line that end a chunked body.
+    static func writeLastChunk(trailers: HTTPHeaders?, into buffer: inout ByteBuffer) {
+        let fields = trailers.map(fieldsSize) ?? 0
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: fields + 5) { space in
+            var at = put("0\r\n", into: space, at: 0)
+            if let trailers { at = putFields(trailers, into: space, at: at) }
+            return putCRLF(into: space, at: at)
+        }
+    }
+
+    // MARK: Measuring and copying
+
+    private static func fieldsSize(_ headers: HTTPHeaders) -> Int {
         var size = 0
         for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
-            var at = 0
-            for (name, value) in headers {
-                at = put(name, into: space, at: at)
-                space[at] = UInt8(ascii: ":")
-                space[at + 1] = UInt8(ascii: " ")
-                at = put(value, into: space, at: at + 2)
-                space[at] = UInt8(ascii: "\r")
-                space[at + 1] = UInt8(ascii: "\n")
-                at += 2
-            }
-            return at
+        return size
+    }
+
+    private static func putFields(_ headers: HTTPHeaders, into space: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+        var at = at
+        for (name, value) in headers {
+            at = put(name, into: space, at: at)
+            space[at] = UInt8(ascii: ":")
+            space[at + 1] = UInt8(ascii: " ")
+            at = put(value, into: space, at: at + 2)
+            at = putCRLF(into: space, at: at)
         }
+        return at
+    }
+
+    @inline(__always)
+    private static func putCRLF(into space: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+        space[at] = UInt8(ascii: "\r")
+        space[at + 1] = UInt8(ascii: "\n")
+        return at + 2
     }
 
     /// Copies `text`'s UTF-8 into `space` at `at`; returns where it ended.
     @inline(__always)
-    private static func put(_ text: String, into space: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+    fileprivate static func put(_ text: String, into space: UnsafeMutableRawBufferPointer, at: Int) -> Int {
         let copied = text.utf8.withContiguousStorageIfAvailable { bytes in
             UnsafeMutableRawBufferPointer(rebasing: space[at..<at + bytes.count]).copyMemory(from: UnsafeRawBufferPointer(bytes))
             return at + bytes.count
@@ -70,38 +117,88 @@ enum ResponseEncoding {
         return end
     }
 
-    static func writeStatusLine(_ status: HTTPResponseStatus, into buffer: inout ByteBuffer) {
-        switch status {
-        case .ok: buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
-        case .created: buffer.writeStaticString("HTTP/1.1 201 Created\r\n")
-        case .noContent: buffer.writeStaticString("HTTP/1.1 204 No Content\r\n")
-        case .notModified: buffer.writeStaticString("HTTP/1.1 304 Not Modified\r\n")
-        case .badRequest: buffer.writeStaticString("HTTP/1.1 400 Bad Request\r\n")
-        case .notFound: buffer.writeStaticString("HTTP/1.1 404 Not Found\r\n")
-        case .tooManyRequests: buffer.writeStaticString("HTTP/1.1 429 Too Many Requests\r\n")
-        case .continue: buffer.writeStaticString("HTTP/1.1 100 Continue\r\n")
-        default:
-            buffer.writeStaticString("HTTP/1.1 ")
-            buffer.writeString(String(status.code))
-            buffer.writeStaticString(" ")
-            // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ): a custom phrase never ends or splits the head.
-            for byte in status.reasonPhrase.utf8 where byte == 0x09 || (byte >= 0x20 && byte != 0x7F) {
-                buffer.writeInteger(byte)
-            }
-            buffer.writeStaticString("\r\n")
+    @inline(__always)
+    fileprivate static func put(_ text: StaticString, into space: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+        let count = text.utf8CodeUnitCount
+        UnsafeMutableRawBufferPointer(rebasing: space[at..<at + count])
+            .copyMemory(from: UnsafeRawBufferPointer(start: text.utf8Start, count: count))
+        return at + count
+    }
+
+    fileprivate static func digitCount(_ value: Int) -> Int {
+        var count = 1
+        var rest = value.magnitude / 10
+        while rest != 0 {
+            count += 1
+            rest /= 10
         }
+        return count + (value < 0 ? 1 : 0)
     }
 
-    /// A chunk's size line (RFC 9112 §7.1); the chunk's data and a CRLF follow it.
-    static func writeChunkSize(_ size: Int, into buffer: inout ByteBuffer) {
-        buffer.writeString(String(size, radix: 16))
-        buffer.writeStaticString("\r\n")
+    /// `value` in decimal digits; returns where they ended.
+    fileprivate static func putDecimal(_ value: Int, into space: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+        let end = at + digitCount(value)
+        var rest = value.magnitude
+        var place = end
+        repeat {
+            place -= 1
+            space[place] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+        } while rest != 0
+        if value < 0 { space[at] = UInt8(ascii: "-") }
+        return end
     }
 
-    /// The last chunk, the trailer fields and the empty line that end a chunked body.
-    static func writeLastChunk(trailers: HTTPHeaders?, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString("0\r\n")
-        if let trailers { writeFields(trailers, into: &buffer) }
-        buffer.writeStaticString("\r\n")
+    /// A status line: the common ones as constants, any other built from its code and reason phrase.
+    private struct StatusLine {
+        private let constant: StaticString?
+        private let code: Int
+        private let reason: String
+        let size: Int
+
+        init(_ status: HTTPResponseStatus) {
+            switch status {
+            case .ok: constant = "HTTP/1.1 200 OK\r\n"
+            case .created: constant = "HTTP/1.1 201 Created\r\n"
+            case .noContent: constant = "HTTP/1.1 204 No Content\r\n"
+            case .notModified: constant = "HTTP/1.1 304 Not Modified\r\n"
+            case .badRequest: constant = "HTTP/1.1 400 Bad Request\r\n"
+            case .notFound: constant = "HTTP/1.1 404 Not Found\r\n"
+            case .tooManyRequests: constant = "HTTP/1.1 429 Too Many Requests\r\n"
+            case .continue: constant = "HTTP/1.1 100 Continue\r\n"
+            default: constant = nil
+            }
+            if let constant {
+                code = 0
+                reason = ""
+                size = constant.utf8CodeUnitCount
+            } else {
+                code = Int(status.code)
+                reason = status.reasonPhrase
+                var reasonSize = 0
+                for byte in reason.utf8 where Self.isReasonByte(byte) { reasonSize += 1 }
+                size = 9 + ResponseEncoding.digitCount(code) + 1 + reasonSize + 2
+            }
+        }
+
+        /// reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ): a custom phrase never ends or splits the head.
+        private static func isReasonByte(_ byte: UInt8) -> Bool {
+            byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
+        }
+
+        func put(into space: UnsafeMutableRawBufferPointer) -> Int {
+            if let constant { return ResponseEncoding.put(constant, into: space, at: 0) }
+            var at = ResponseEncoding.put("HTTP/1.1 ", into: space, at: 0)
+            at = ResponseEncoding.putDecimal(code, into: space, at: at)
+            space[at] = UInt8(ascii: " ")
+            at += 1
+            for byte in reason.utf8 where Self.isReasonByte(byte) {
+                space[at] = byte
+                at += 1
+            }
+            space[at] = UInt8(ascii: "\r")
+            space[at + 1] = UInt8(ascii: "\n")
+            return at + 2
+        }
     }
 }

@@ -61,10 +61,18 @@ extension Context {
 
     /// Runs the part of the chain left after the synchronous dispatch stopped at an async handler. In a task on the
     /// connection's loop.
+    @inline(__always)
     nonisolated(nonsending) func runSuspendedChain() async {
         do {
             while let resume = resumeIndex, !isAborted {
                 resumeIndex = nil
+                if resume == steps.count - 1, case .async(let handler) = steps[resume] {
+                    // The route's own handler, last in its chain (the common case): called directly, as `next()`
+                    // would, without its frame and the executor check after each of its awaits.
+                    index = resume
+                    try await handler(self)
+                    continue
+                }
                 index = resume - 1
                 try await next()
             }

@@ -137,13 +137,9 @@ public struct Responder: Sendable {
         }
         if c.resumeIndex != nil, !c.isAborted {
             c.connection = sink
-            // Started immediately: the async part runs on this thread until its first real suspension, so a handler
-            // that never waits answers in this call, with no trip through the loop's task queue; after a suspension
-            // it resumes on the connection's loop (the executor preference).
-            c.task = Task.immediate(executorPreference: sink.taskExecutor) {
-                await c.runSuspendedChain()
-                if !c.pending { c.sendIfUnanswered() }
-            }
+            // One task per connection serves the async parts in turn (`AsyncChainRunner`); a new one is started
+            // immediately, so a handler that never waits answers in this call.
+            sink.asyncRunner.start(c)
             return false
         }
         if c.pending {

@@ -21,7 +21,7 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     @exclusivity(unchecked) private var channelContext: ChannelHandlerContext?
     /// The request being served, while its answer is due (async, pending or streaming).
     @exclusivity(unchecked) private var current: Context?
-    @exclusivity(unchecked) private var executor: EventLoopTaskExecutor?
+    @exclusivity(unchecked) private var runner: AsyncChainRunner?
     /// Feeds the body of a `streaming` route's request until its end.
     @exclusivity(unchecked) private var bodySource: RequestBodyStream.Producer.Source?
     /// The streaming body's consumer has enough: reads are held until it asks for more.
@@ -79,13 +79,14 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     /// off`), the request's task is cancelled, since a client that closed cannot be told apart from one that only
     /// shut its half. The answer, if the handler still gives one, is written; the server layer then closes.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed { current?.task?.cancel() }
+        if let event = event as? ChannelEvent, event == .inputClosed { current?.cancelAsyncPart() }
         context.fireUserInboundEventTriggered(event)
     }
 
     private func cancelCurrent() {
-        current?.task?.cancel()
+        current?.cancelAsyncPart()
         current = nil
+        runner?.finish()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -105,7 +106,7 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
             if head.version.minor >= 1, head.headers.contains(name: "expect") { continueIfAsked(head, context: context) }
             if responder.hasStreamingRoutes {
                 // Looked up at the head (once): a streaming route starts now, any other keeps its lookup for `.end`.
-                let resolved = responder.resolve(method: head.method, path: Self.path(of: head.uri))
+                let resolved = responder.resolve(method: head.method, path: Context.path(of: head.uri))
                 if let route = resolved.route, route.streamsBody {
                     startStreaming(head, resolved, route: route, context: context)
                     return
@@ -198,13 +199,8 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
-    private static func path(of uri: String) -> Substring {
-        if let question = uri.utf8.firstIndex(of: UInt8(ascii: "?")) { return uri[..<question] }
-        return uri[...]
-    }
-
     private func serve(_ head: HTTPRequestHead, _ body: ByteBuffer?, context: ChannelHandlerContext) {
-        let resolved = headResolution ?? responder.resolve(method: head.method, path: Self.path(of: head.uri))
+        let resolved = headResolution ?? responder.resolve(method: head.method, path: Context.path(of: head.uri))
         headResolution = nil
         let c = Context(
             head: head, body: body, channel: context.channel, eventLoop: context.eventLoop,
@@ -225,11 +221,11 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     // MARK: ResponseSink
 
     /// Made on the first async handler of the connection, then kept.
-    var taskExecutor: EventLoopTaskExecutor {
-        if let executor { return executor }
+    var asyncRunner: AsyncChainRunner {
+        if let runner { return runner }
         // Only asked for while a request is served, so the handler is in its pipeline.
-        let made = EventLoopTaskExecutor(channelContext!.eventLoop)
-        executor = made
+        let made = AsyncChainRunner(executor: EventLoopTaskExecutor(channelContext!.eventLoop))
+        runner = made
         return made
     }
 

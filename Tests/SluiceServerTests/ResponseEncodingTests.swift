@@ -24,12 +24,58 @@ import Testing
         #expect(head(sneaky) == "HTTP/1.1 299 FineSet-Cookie: a=b\r\n\r\n")
     }
 
+    @Test func fieldsLeftToTheGuardFollowTheHeadsOwn() {
+        func withAdded(_ status: HTTPResponseStatus, _ length: Int?) -> String {
+            var buffer = ByteBuffer()
+            let head = HTTPResponseHead(version: .http1_1, status: status, headers: ["x-a": "b"])
+            let added = ResponseEncoding.AddedFields(contentLength: length, date: "Sun, 06 Dec 2026 02:00:00 GMT")
+            ResponseEncoding.writeHead(head, added: added, into: &buffer)
+            return String(buffer: buffer)
+        }
+        let date = "date: Sun, 06 Dec 2026 02:00:00 GMT\r\n"
+        for length in [0, 7, 9, 10, 99, 100, 1_234_567, Int.max] {
+            #expect(withAdded(.ok, length) == "HTTP/1.1 200 OK\r\nx-a: b\r\ncontent-length: \(length)\r\n\(date)\r\n")
+        }
+        #expect(withAdded(.ok, nil) == "HTTP/1.1 200 OK\r\nx-a: b\r\n\(date)\r\n")
+        #expect(withAdded(.noContent, 0) == "HTTP/1.1 204 No Content\r\nx-a: b\r\n\(date)\r\n", "no length on a 204")
+        #expect(withAdded(.continue, 5) == "HTTP/1.1 100 Continue\r\nx-a: b\r\n\(date)\r\n", "nor on a 1xx")
+        #expect(withAdded(.imATeapot, 3) == "HTTP/1.1 418 I'm a teapot\r\nx-a: b\r\ncontent-length: 3\r\n\(date)\r\n")
+    }
+
+    @Test func everyByteIsJudgedAtEveryPlaceOfAWord() {
+        func expectedValue(_ bytes: [UInt8]) -> Bool { bytes.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) } }
+        let tchars = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for length in [1, 7, 8, 9, 16, 17] {
+            for place in 0..<length {
+                for byte in UInt8.min...UInt8.max {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[place] = byte
+                    let value = bytes.withUnsafeBytes { ResponseHeaderCheck.isFieldValue($0) }
+                    #expect(value == expectedValue(bytes), "value byte \(byte) at \(place) of \(length)")
+                    if length == 1 {
+                        #expect(ResponseHeaderCheck.isTokenByte(byte) == tchars.contains(byte), "token byte \(byte)")
+                    }
+                }
+            }
+        }
+        #expect(ResponseHeaderCheck.isFieldValue("application/json; charset=utf-8"))
+        #expect(ResponseHeaderCheck.isFieldValue("obs-text é and a\ttab, long enough for words"))
+        #expect(!ResponseHeaderCheck.isFieldValue("a long value that ends in a line feed\n"))
+        #expect(ResponseHeaderCheck.isToken("content-type"))
+        #expect(!ResponseHeaderCheck.isToken("content type"))
+    }
+
     @Test func chunkSizesAreHexAndTheLastChunkCarriesTrailers() {
         var buffer = ByteBuffer()
         ResponseEncoding.writeChunkSize(255, into: &buffer)
         ResponseEncoding.writeLastChunk(trailers: ["grpc-status": "0"], into: &buffer)
         ResponseEncoding.writeLastChunk(trailers: nil, into: &buffer)
         #expect(String(buffer: buffer) == "ff\r\n0\r\ngrpc-status: 0\r\n\r\n0\r\n\r\n")
+        for size in [0, 1, 9, 10, 15, 16, 0xabc, 0x10000, 0x7fff_ffff] {
+            var line = ByteBuffer()
+            ResponseEncoding.writeChunkSize(size, into: &line)
+            #expect(String(buffer: line) == String(size, radix: 16) + "\r\n")
+        }
     }
 
     /// An application that writes one streamed answer: a head without length, then the given parts.

@@ -16,7 +16,7 @@ public func Timeout(_ amount: TimeAmount, status: HTTPResponseStatus = .serviceU
         c.deadline = deadline
         let timer = c.eventLoop.scheduleTask(deadline: deadline) {
             guard !c.answered else { return }
-            c.task?.cancel()
+            c.cancelAsyncPart()
             c.abort()
             c.pending = false
             c.errorAnswer(status, "the request took longer than \(amount.text)")

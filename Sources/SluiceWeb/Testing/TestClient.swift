@@ -173,12 +173,12 @@ final class CollectingSink: ResponseSink {
     private let loop: any EventLoop
     private var head: (status: HTTPResponseStatus, headers: HTTPHeaders)?
     private var parts: [ByteBuffer] = []
-    let taskExecutor: EventLoopTaskExecutor
+    let asyncRunner: AsyncChainRunner
 
     init(promise: EventLoopPromise<TestResponse>, loop: any EventLoop, executor: EventLoopTaskExecutor) {
         self.promise = promise
         self.loop = loop
-        self.taskExecutor = executor
+        self.asyncRunner = AsyncChainRunner(executor: executor, waitsForNext: false)
     }
 
     func send(_ c: Context) {
