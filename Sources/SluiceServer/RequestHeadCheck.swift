@@ -273,15 +273,12 @@ public enum RequestHeadCheck {
         return true
     }
 
+    /// ALPHA / DIGIT / "-" / "." / "_" / "~" as bits: bytes 0–63 in the first word, 64–127 in the second.
     @inline(__always)
     private static func isHostByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-            true
-        default:
-            false
-        }
+        guard byte < 128 else { return false }
+        let word: UInt64 = byte < 64 ? 0x03FF_6000_0000_0000 : 0x47FF_FFFE_87FF_FFFE
+        return word >> UInt64(byte & 63) & 1 == 1
     }
 
     private static func isValidHostSlow(_ host: String) -> Bool {

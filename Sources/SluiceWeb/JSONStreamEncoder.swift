@@ -122,16 +122,40 @@ final class JSONStreamState {
 
     /// `string` as a JSON string, quoted and escaped (RFC 8259 §7).
     static func appendQuoted(_ string: String, to bytes: inout [UInt8]) {
+        if let done = string.utf8.withContiguousStorageIfAvailable({ appendQuoted($0, to: &bytes) }) { return done }
         var string = string
-        string.withUTF8 { utf8 in
-            bytes.append(UInt8(ascii: "\""))
-            if !utf8.contains(where: needsEscape) {
-                bytes.append(contentsOf: utf8)  // the common case: one copy
-            } else {
-                for byte in utf8 { appendEscaped(byte, to: &bytes) }
-            }
-            bytes.append(UInt8(ascii: "\""))
+        string.withUTF8 { appendQuoted($0, to: &bytes) }
+    }
+
+    private static func appendQuoted(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        bytes.reserveCapacity(bytes.count + utf8.count + 2)
+        bytes.append(UInt8(ascii: "\""))
+        if !containsEscape(UnsafeRawBufferPointer(utf8)) {
+            bytes.append(contentsOf: utf8)  // the common case: one copy
+        } else {
+            for byte in utf8 { appendEscaped(byte, to: &bytes) }
         }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether any byte needs escaping: eight at a time (below 0x20, a quote or a backslash), then the rest.
+    static func containsEscape(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var at = 0
+        while at + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            let found = ((word &- ones &* 0x20) | (quote &- ones) | (backslash &- ones)) & ~word & highs
+            if found != 0 { return true }
+            at += 8
+        }
+        while at < bytes.count {
+            if needsEscape(bytes[at]) { return true }
+            at += 1
+        }
+        return false
     }
 
     private static func appendEscaped(_ byte: UInt8, to bytes: inout [UInt8]) {

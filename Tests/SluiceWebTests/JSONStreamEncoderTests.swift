@@ -87,6 +87,22 @@ private struct Nothing: Encodable {
         #expect(try JSONDecoder().decode([String].self, from: Data(json.utf8)) == [text])
     }
 
+    @Test func everyByteIsEscapedOrNotAtEveryPlaceOfAWord() throws {
+        for length in [1, 7, 8, 9, 16, 17] {
+            for place in 0..<length {
+                for byte in UInt8(0)...UInt8(127) {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[place] = byte
+                    let text = String(decoding: bytes, as: UTF8.self)
+                    let json = try encode([text])
+                    #expect(try JSONDecoder().decode([String].self, from: Data(json.utf8)) == [text], "byte \(byte) at \(place)")
+                    let escaped = byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+                    #expect((json.utf8.count > length + 4) == escaped, "byte \(byte) at \(place) of \(length)")
+                }
+            }
+        }
+    }
+
     @Test func integersAtTheirLimitsAndControlCharacters() throws {
         #expect(try encode([Int.min, Int.max, 0, -7]) == "[-9223372036854775808,9223372036854775807,0,-7]")
         #expect(try encode([UInt64.max]) == "[18446744073709551615]")
