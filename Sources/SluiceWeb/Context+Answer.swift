@@ -22,6 +22,20 @@ extension Context {
         responseHeaders.add(name: name, value: value)
     }
 
+    /// Adds a field the framework made from values known to be valid (a constant name, a number): fields that were
+    /// known valid stay so.
+    func addKnownValidHeader(_ name: String, _ value: String) {
+        keepingFieldsValid { addHeader(name, value) }
+    }
+
+    /// Runs a change to the fields that only writes values known to be valid.
+    @inline(__always)
+    func keepingFieldsValid(_ change: () -> Void) {
+        let valid = fieldsKnownValid
+        change()
+        fieldsKnownValid = valid
+    }
+
     /// The answer's fields get their storage at the first one, with room for the usual few: a context whose answer
     /// has no field of its own makes none, and one that gets several does not regrow it field by field.
     @inline(__always)
@@ -36,12 +50,12 @@ extension Context {
     public func json(_ status: HTTPResponseStatus, _ value: some Encodable) throws {
         var buffer = allocator.buffer(capacity: 256)
         try JSONStreamEncoder.shared.encode(value, into: &buffer)
-        data(status, contentType: "application/json; charset=utf-8", buffer)
+        keepingFieldsValid { data(status, contentType: "application/json; charset=utf-8", buffer) }
     }
 
     /// Answers `status` with `text` as `text/plain`.
     public func text(_ status: HTTPResponseStatus, _ text: String) {
-        data(status, contentType: "text/plain; charset=utf-8", allocator.buffer(string: text))
+        keepingFieldsValid { data(status, contentType: "text/plain; charset=utf-8", allocator.buffer(string: text)) }
     }
 
     /// Answers `status` with `bytes` of the given content type.

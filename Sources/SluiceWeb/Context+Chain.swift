@@ -113,6 +113,6 @@ extension Context {
         responseFile = nil
         var buffer = allocator.buffer(capacity: message.utf8.count + 16)
         try? JSONStreamEncoder.shared.encode(["error": message], into: &buffer)
-        data(status, contentType: "application/json; charset=utf-8", buffer)
+        keepingFieldsValid { data(status, contentType: "application/json; charset=utf-8", buffer) }
     }
 }

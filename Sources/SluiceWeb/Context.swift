@@ -52,7 +52,14 @@ public final class Context: @unchecked Sendable {
     // MARK: Response
 
     @exclusivity(unchecked) public var responseStatus: HTTPResponseStatus = .ok
-    @exclusivity(unchecked) public var responseHeaders: HTTPHeaders
+    @exclusivity(unchecked) public var responseHeaders: HTTPHeaders {
+        // Any change from outside the framework's own writes (`keepingFieldsValid`) means the fields are checked
+        // before they are sent.
+        didSet { fieldsKnownValid = false }
+    }
+    /// Whether every response field was written by the framework from values known to be valid (a constant content
+    /// type, a number): the check before sending (`refuseInvalidHeaders`) is then skipped.
+    @exclusivity(unchecked) var fieldsKnownValid = true
     @exclusivity(unchecked) public internal(set) var responseBody: ByteBuffer?
     /// A file (or part of one) to send as the body; see `file(_:)`.
     @exclusivity(unchecked) var responseFile: FileBody?

@@ -353,7 +353,7 @@ extension Context {
     /// A whole answer whose header fields could split the head (CR, LF, NUL, a name that is not a token) becomes a
     /// 500, and the handler's mistake is logged: the server checks its own heads, so the pipeline has no validator.
     func refuseInvalidHeaders() {
-        guard !ResponseHeaderCheck.isValidToSend(responseHeaders) else { return }
+        guard !fieldsKnownValid, !ResponseHeaderCheck.isValidToSend(responseHeaders) else { return }
         logger.error("answer dropped: a response header field is not valid to send", metadata: ["path": "\(path)"])
         if let file = responseFile { try? file.handle.close() }
         responseFile = nil
@@ -364,7 +364,7 @@ extension Context {
 
     /// A streamed answer's head is sent without its invalid fields (its status is already promised to the writer).
     func dropInvalidHeaders() {
-        guard !ResponseHeaderCheck.isValidToSend(responseHeaders) else { return }
+        guard !fieldsKnownValid, !ResponseHeaderCheck.isValidToSend(responseHeaders) else { return }
         logger.error("response header fields dropped: not valid to send", metadata: ["path": "\(path)"])
         var kept = HTTPHeaders()
         for (name, value) in responseHeaders
@@ -384,9 +384,9 @@ extension Context {
 
     func setConnectionHeader(keepAlive: Bool) {
         if !keepAlive {
-            responseHeaders.replaceOrAdd(name: "connection", value: "close")
+            keepingFieldsValid { responseHeaders.replaceOrAdd(name: "connection", value: "close") }
         } else if version.major == 1 && version.minor == 0 {
-            responseHeaders.replaceOrAdd(name: "connection", value: "keep-alive")
+            keepingFieldsValid { responseHeaders.replaceOrAdd(name: "connection", value: "keep-alive") }
         }
     }
 }

@@ -279,6 +279,20 @@ private func readUntil(_ socket: TestSocket, _ marker: String) async throws -> S
             c.responseHeaders.add(name: "x-echo", value: "a\r\nset-cookie: stolen=1")
             c.text(.ok, "fine\n")
         }
+        // Fields changed after the framework's own (which skip the check while they are all it wrote).
+        try engine.get("/after") { c in
+            c.text(.ok, "fine\n")
+            c.responseHeaders.replaceOrAdd(name: "content-type", value: "text/plain\r\nx-evil: 1")
+        }
+        try engine.get("/replaced") { c in
+            try c.json(.ok, ["a": 1])
+            c.responseHeaders = ["x-a": "b\nc"]
+        }
+        try engine.get("/set") { c in
+            c.setHeader("x-a", "b\rc")
+            c.text(.ok, "fine\n")
+        }
+        try engine.get("/type") { c in c.data(.ok, contentType: "text/plain\nx-evil: 1", ByteBuffer(string: "x")) }
         try engine.get("/stream") { c async throws in
             c.responseHeaders.add(name: "x-bad", value: "a\nb")
             c.responseHeaders.add(name: "x-good", value: "yes")
@@ -290,6 +304,11 @@ private func readUntil(_ socket: TestSocket, _ marker: String) async throws -> S
                 #expect(split.status == .internalServerError)
                 #expect(split.header("set-cookie") == nil)
                 #expect(split.header("x-echo") == nil)
+                for path in ["/after", "/replaced", "/set", "/type"] {
+                    let refused = try await client.get(path)
+                    #expect(refused.status == .internalServerError, "\(path)")
+                    #expect(refused.header("x-evil") == nil && refused.header("x-a") == nil, "\(path)")
+                }
                 let stream = try await client.get("/stream")
                 #expect(stream.status == .ok)
                 #expect(stream.text == "streamed\n")

@@ -29,7 +29,7 @@ public func RateLimit(_ policy: RateLimitPolicy, key: RateLimitKey = .clientIP, 
         case .custom(let make): name = make(c) ?? ""
         }
         let decision = limiter.acquire(key: name, now: MonotonicClock.now)
-        RateLimitHeaders.write(limit: limitText, decision: decision) { c.addHeader($0, $1) }
+        RateLimitHeaders.write(limit: limitText, decision: decision) { c.addKnownValidHeader($0, $1) }
         guard decision.isAdmitted else {
             c.abort()
             c.errorAnswer(.tooManyRequests, "too many requests")
