@@ -11,15 +11,28 @@ import Darwin
 /// The current time as servers write it, formatted at most once a second per thread: the `Date` header value
 /// (RFC 9110 §5.6.7, IMF-fixdate) and the access log's time (nginx's `$time_local`, in UTC).
 public enum HTTPDate {
-    private final class Cache {
-        var second = -1
-        var value = ""
-        var logValue = ""
-        var isoValue = ""
+    /// One thread's formatted times. A loop-bound handler keeps its loop's (`forThisThread()`) and asks it for
+    /// `now()`, which saves the thread-specific lookup on every answer; it must be used on that thread only.
+    public final class ThreadCache {
+        fileprivate var second = -1
+        fileprivate var value = ""
+        fileprivate var logValue = ""
+        fileprivate var isoValue = ""
+
+        /// Now, as `Sun, 06 Nov 1994 08:49:37 GMT`.
+        public func now() -> String { HTTPDate.refresh(self).value }
     }
 
     /// One cache per thread, so event loops never contend.
-    nonisolated(unsafe) private static let cache = ThreadSpecificVariable<Cache>()
+    nonisolated(unsafe) private static let cache = ThreadSpecificVariable<ThreadCache>()
+
+    /// This thread's cache.
+    public static func forThisThread() -> ThreadCache {
+        if let current = Self.cache.currentValue { return current }
+        let made = ThreadCache()
+        Self.cache.currentValue = made
+        return made
+    }
 
     /// Now, as `Sun, 06 Nov 1994 08:49:37 GMT`.
     public static func now() -> String { current().value }
@@ -30,14 +43,9 @@ public enum HTTPDate {
     /// Now, in ISO 8601 (RFC 3339) UTC: `1994-11-06T08:49:37Z`.
     public static func nowISO() -> String { current().isoValue }
 
-    private static func current() -> Cache {
-        let cache: Cache
-        if let current = Self.cache.currentValue {
-            cache = current
-        } else {
-            cache = Cache()
-            Self.cache.currentValue = cache
-        }
+    private static func current() -> ThreadCache { refresh(forThisThread()) }
+
+    private static func refresh(_ cache: ThreadCache) -> ThreadCache {
         var now = time(nil)
         if now != cache.second {
             cache.second = now
@@ -97,3 +105,6 @@ public enum HTTPDate {
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
     }
 }
+
+@available(*, unavailable)
+extension HTTPDate.ThreadCache: Sendable {}

@@ -26,11 +26,21 @@ extension RequestGuard {
     /// Hands a request part on: to the attached receiver, or through the pipeline (`data` is the part as it came,
     /// re-sent as it is; nil when it was rewritten).
     @inline(__always)
-    func hand(_ part: HTTPServerRequestPart, _ data: NIOAny?, context: ChannelHandlerContext) {
+    func hand(_ part: HTTPServerRequestPart, _ data: NIOAny, context: ChannelHandlerContext) {
         if let receiver {
             receiver.receive(part)
         } else {
-            context.fireChannelRead(data ?? wrapInboundOut(part))
+            context.fireChannelRead(data)
+        }
+    }
+
+    /// `hand` for a part the guard made (a rewritten head): there is no original to pass on. Two functions, not an
+    /// optional original, because wrapping a `NIOAny` in an optional copies it through its value witnesses.
+    func hand(made part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        if let receiver {
+            receiver.receive(part)
+        } else {
+            context.fireChannelRead(wrapInboundOut(part))
         }
     }
 

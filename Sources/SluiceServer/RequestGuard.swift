@@ -198,7 +198,11 @@ public final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
                     reject(context: context, status: .payloadTooLarge)
                     return
                 }
-                hand(accepted.rewritten ? .head(accepted.head) : part, accepted.rewritten ? nil : data, context: context)
+                if accepted.rewritten {
+                    hand(made: .head(accepted.head), context: context)
+                } else {
+                    hand(part, data, context: context)
+                }
             }
         case .body(let buffer):
             if discarding { return }

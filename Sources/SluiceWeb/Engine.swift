@@ -104,26 +104,33 @@ public struct Responder: Sendable {
         EngineChannelHandler(responder: self, link: requestGuard)
     }
 
-    /// A request's chain, parameters and matched route.
-    typealias Resolution = (steps: [HandlerStep], parameters: Parameters, route: HandlerChain?)
+    /// A request's chain, parameters and matched route. A struct, not a tuple: a tuple type kept in a stored
+    /// optional was copied through the runtime's generic value witnesses, some 250 instructions a copy.
+    struct Resolution {
+        let steps: [HandlerStep]
+        let parameters: Parameters
+        let route: HandlerChain?
+    }
 
     /// Looks the request up and returns its chain, parameters and matched route.
     func resolve(method: HTTPMethod, path: Substring) -> Resolution {
         switch router.lookup(method.rawValue, path) {
         case .found(let chain, let parameters):
-            return (chain.steps, parameters, chain)
+            return Resolution(steps: chain.steps, parameters: parameters, route: chain)
         case .redirect(let location):
             let status: HTTPResponseStatus = method == .GET || method == .HEAD ? .movedPermanently : .permanentRedirect
-            return (middleware + [Self.redirect(status, location)], Parameters(), nil)
+            return Resolution(steps: middleware + [Self.redirect(status, location)], parameters: Parameters(), route: nil)
         case .methodNotAllowed(let allowed):
             if method == .HEAD, case .found(let chain, let parameters) = router.lookup("GET", path) {
-                return (chain.steps, parameters, chain)
+                return Resolution(steps: chain.steps, parameters: parameters, route: chain)
             }
-            guard handleMethodNotAllowed else { return (middleware + notFound, Parameters(), nil) }
-            let allow = Self.allow(allowed)
-            return (middleware + [allow] + (noMethod.isEmpty ? [Self.methodNotAllowed] : noMethod), Parameters(), nil)
+            guard handleMethodNotAllowed else {
+                return Resolution(steps: middleware + notFound, parameters: Parameters(), route: nil)
+            }
+            let steps = middleware + [Self.allow(allowed)] + (noMethod.isEmpty ? [Self.methodNotAllowed] : noMethod)
+            return Resolution(steps: steps, parameters: Parameters(), route: nil)
         case .notFound:
-            return (middleware + notFound, Parameters(), nil)
+            return Resolution(steps: middleware + notFound, parameters: Parameters(), route: nil)
         }
     }
 

@@ -22,6 +22,8 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     /// The request being served, while its answer is due (async, pending or streaming).
     @exclusivity(unchecked) private var current: Context?
     @exclusivity(unchecked) private var runner: AsyncChainRunner?
+    /// The loop's formatted dates, kept so that an answer's `date` costs no thread-specific lookup.
+    @exclusivity(unchecked) private var dates: HTTPDate.ThreadCache?
     /// Feeds the body of a `streaming` route's request until its end.
     @exclusivity(unchecked) private var bodySource: RequestBodyStream.Producer.Source?
     /// The streaming body's consumer has enough: reads are held until it asks for more.
@@ -43,6 +45,7 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
 
     func handlerAdded(context: ChannelHandlerContext) {
         channelContext = context
+        dates = HTTPDate.forThisThread()
         readGate = link ?? (try? context.pipeline.syncOperations.handler(type: RequestGuard.self))
         link?.attach(self)
     }
@@ -200,8 +203,13 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     private func serve(_ head: HTTPRequestHead, _ body: ByteBuffer?, context: ChannelHandlerContext) {
-        let resolved = headResolution ?? responder.resolve(method: head.method, path: Context.path(of: head.uri))
-        headResolution = nil
+        let resolved: Responder.Resolution
+        if let looked = headResolution {
+            resolved = looked
+            headResolution = nil
+        } else {
+            resolved = responder.resolve(method: head.method, path: Context.path(of: head.uri))
+        }
         let c = Context(
             head: head, body: body, channel: context.channel, eventLoop: context.eventLoop,
             allocator: context.channel.allocator, parameters: resolved.parameters, route: resolved.route,
@@ -241,7 +249,7 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         let keepAlive = c.isKeepAlive && bodySource == nil
         let bodyLength = c.responseFile.map { $0.region.readableBytes } ?? c.responseBody?.readableBytes ?? 0
         let bodyAllowed = c.responseStatus.mayHaveResponseBody
-        let date = HTTPDate.now()
+        let date = dates?.now() ?? HTTPDate.now()
         let length = bodyAllowed ? bodyLength : nil
         c.setConnectionHeader(keepAlive: keepAlive)
         // Over the link the guard writes `content-length` and `date` after the fields: no `HTTPHeaders.add` for them.
