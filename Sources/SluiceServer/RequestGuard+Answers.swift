@@ -7,11 +7,11 @@ extension RequestGuard {
         write(unwrapOutboundIn(data), original: data, context: context, promise: promise)
     }
 
-    /// `original` is the part as the application wrote it (nil when it came over the direct link), passed on as it
-    /// is when nothing changed. `added`: fields a final head leaves to the guard (`writeHeadFromNext`).
-    func write(
-        _ part: HTTPServerResponsePart, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?,
-        added: ResponseEncoding.AddedFields? = nil
+    /// `original` is the part as the application wrote it (`NoOriginal` when it came over the direct link), passed on
+    /// as it is when nothing changed. `added`: fields a final head leaves to the guard (`writeHeadFromNext`).
+    func write<Original: OriginalPart>(
+        _ part: HTTPServerResponsePart, original: Original, context: ChannelHandlerContext,
+        promise: EventLoopPromise<Void>?, added: ResponseEncoding.AddedFields? = nil
     ) {
         switch part {
         case .head(var head) where head.status.code >= 200:
@@ -46,7 +46,7 @@ extension RequestGuard {
             closing = framing.closesConnection
             if closing { readAhead.responseHead(keepAlive: false) }
             // An unchanged head goes on as it came: no new box for it.
-            emitHead(head, original: rewrote ? nil : original, context: context, promise: promise, added: added)
+            emitHead(head, original: original, unchanged: !rewrote, context: context, promise: promise, added: added)
         case .head(let head):
             // 1xx: only to HTTP/1.1 clients, never once the final answer started.
             if responseOpen || responseDone || version.minor == 0 {

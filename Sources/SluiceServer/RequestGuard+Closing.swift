@@ -33,9 +33,11 @@ extension RequestGuard {
         responseDone = true
         closing = true  // this answer says close too: nothing after it (found by FuzzGateway)
         framing = ResponseFraming(dropsBody: method == .HEAD, closesConnection: true)
-        emitHead(HTTPResponseHead(version: .http1_1, status: status, headers: headers), original: nil, context: context, promise: nil)
+        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+        emitHead(head, original: NoOriginal(), context: context, promise: nil)
         if method != .HEAD {
-            emitBody(.byteBuffer(context.channel.allocator.buffer(string: body)), original: nil, context: context, promise: nil)
+            let bytes = context.channel.allocator.buffer(string: body)
+            emitBody(.byteBuffer(bytes), original: NoOriginal(), context: context, promise: nil)
         }
         // A client that does not read (a full TCP window, an HTTP/2 stream window of 0) would keep the write, and so
         // the connection, pending forever: past this deadline it is closed whatever was written.
@@ -44,7 +46,7 @@ extension RequestGuard {
         ) { context.close(promise: nil) }
         if http1 { readAhead.responseHead(keepAlive: false) }
         let written = context.eventLoop.makePromise(of: Void.self)
-        emitEnd(nil, original: nil, context: context, promise: written)
+        emitEnd(nil, original: NoOriginal(), context: context, promise: written)
         context.flush()
         written.futureResult.assumeIsolated().whenComplete { [self] _ in
             deadline.cancel()

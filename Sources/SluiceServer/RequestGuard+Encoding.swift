@@ -27,13 +27,13 @@ extension RequestGuard {
         context.write(NIOAny(IOData.byteBuffer(head)), promise: nil)
     }
 
-    /// `original` is the part as the application wrote it, passed on as it is when nothing changed.
-    func emitHead(
-        _ head: HTTPResponseHead, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?,
-        added: ResponseEncoding.AddedFields? = nil
+    /// `original` is the part as the application wrote it, passed on as it is when nothing changed (`unchanged`).
+    func emitHead<Original: OriginalPart>(
+        _ head: HTTPResponseHead, original: Original, unchanged: Bool = true, context: ChannelHandlerContext,
+        promise: EventLoopPromise<Void>?, added: ResponseEncoding.AddedFields? = nil
     ) {
         guard http1 else {
-            context.write(original ?? wrapOutboundOut(.head(head)), promise: promise)
+            context.write((unchanged ? original.passedOn : nil) ?? wrapOutboundOut(.head(head)), promise: promise)
             return
         }
         writePendingHead(context: context)
@@ -46,9 +46,11 @@ extension RequestGuard {
         }
     }
 
-    func emitBody(_ body: IOData, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+    func emitBody<Original: OriginalPart>(
+        _ body: IOData, original: Original, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
+    ) {
         guard http1 else {
-            context.write(original ?? wrapOutboundOut(.body(body)), promise: promise)
+            context.write(original.passedOn ?? wrapOutboundOut(.body(body)), promise: promise)
             return
         }
         let size = body.readableBytes
@@ -78,11 +80,11 @@ extension RequestGuard {
         context.write(NIOAny(IOData.byteBuffer(ByteBuffer(staticString: "\r\n"))), promise: promise)
     }
 
-    func emitEnd(
-        _ trailers: HTTPHeaders?, original: NIOAny?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
+    func emitEnd<Original: OriginalPart>(
+        _ trailers: HTTPHeaders?, original: Original, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
     ) {
         guard http1 else {
-            context.write(original ?? wrapOutboundOut(.end(trailers)), promise: promise)
+            context.write(original.passedOn ?? wrapOutboundOut(.end(trailers)), promise: promise)
             return
         }
         if framing.chunked && !framing.dropsBody {
@@ -97,4 +99,22 @@ extension RequestGuard {
             context.write(NIOAny(IOData.byteBuffer(ByteBuffer())), promise: promise)
         }
     }
+}
+
+/// The part as the application wrote it, passed on unchanged where the guard does not encode (HTTP/2 streams), or
+/// none (`NoOriginal`: a part from the direct link, or one the guard made). A generic parameter rather than an
+/// optional `NIOAny`: an optional existential is copied and destroyed through value witnesses at every step, some
+/// 400 instructions an answer that the direct link does not need to pay.
+protocol OriginalPart {
+    /// The part to pass on as it came, or nil to wrap it anew.
+    var passedOn: NIOAny? { get }
+}
+
+extension NIOAny: OriginalPart {
+    var passedOn: NIOAny? { self }
+}
+
+/// No original part to pass on.
+struct NoOriginal: OriginalPart {
+    var passedOn: NIOAny? { nil }
 }

@@ -49,7 +49,7 @@ extension RequestGuard {
     /// upgrade): the caller then writes through its own context. On the loop only.
     public func writeFromNext(_ part: HTTPServerResponsePart, flush: Bool, promise: EventLoopPromise<Void>?) -> Bool {
         guard let context = ownContext else { return false }
-        write(part, original: nil, context: context, promise: promise)
+        write(part, original: NoOriginal(), context: context, promise: promise)
         if flush { self.flush(context: context) }
         return true
     }
@@ -63,11 +63,11 @@ extension RequestGuard {
             var head = head
             if let contentLength { head.headers.add(name: "content-length", value: String(contentLength)) }
             head.headers.add(name: "date", value: date)
-            write(.head(head), original: nil, context: context, promise: nil)
+            write(.head(head), original: NoOriginal(), context: context, promise: nil)
             return true
         }
         let added = ResponseEncoding.AddedFields(contentLength: contentLength, date: date)
-        write(.head(head), original: nil, context: context, promise: nil, added: added)
+        write(.head(head), original: NoOriginal(), context: context, promise: nil, added: added)
         return true
     }
 
