@@ -29,25 +29,9 @@ public enum ResponseHeaderCheck {
     /// Words with no byte below 0x20 and no 0x7F pass at once; a word with one (a tab, or a byte to refuse) is
     /// looked at byte by byte.
     static func isFieldValue(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        var at = 0
-        while at + 8 <= bytes.count {
-            let word = bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)
-            // A byte below 0x20 (0x20 ≤ 128, so the borrow trick is exact), or a zero byte once 0x7F is xored out.
-            let low = (word &- ones &* 0x20) & ~word & highs
-            let deleted = word ^ (ones &* 0x7F)
-            let del = (deleted &- ones) & ~deleted & highs
-            if low | del != 0 {
-                for index in at..<at + 8 where !isFieldValueByte(bytes[index]) { return false }
-            }
-            at += 8
-        }
-        while at < bytes.count {
-            if !isFieldValueByte(bytes[at]) { return false }
-            at += 1
-        }
-        return true
+        !ByteWords.contains(
+            bytes, mayHave: { ByteWords.below(0x20, in: $0) | ByteWords.equal(0x7F, in: $0) != 0 },
+            picks: { !isFieldValueByte($0) })
     }
 
     /// field-vchar / SP / HTAB / obs-text.

@@ -1,5 +1,6 @@
 public import NIOCore
 import NIOPosix
+import SluiceServer
 
 /// Encodes `Encodable` values as compact JSON straight into a `ByteBuffer`, with no intermediate tree.
 ///
@@ -138,24 +139,15 @@ final class JSONStreamState {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// Whether any byte needs escaping: eight at a time (below 0x20, a quote or a backslash), then the rest.
+    /// Whether any byte needs escaping (below 0x20, a quote or a backslash), looked for eight at a time.
     static func containsEscape(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        var at = 0
-        while at + 8 <= bytes.count {
-            let word = bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)
-            let quote = word ^ (ones &* 0x22)
-            let backslash = word ^ (ones &* 0x5C)
-            let found = ((word &- ones &* 0x20) | (quote &- ones) | (backslash &- ones)) & ~word & highs
-            if found != 0 { return true }
-            at += 8
-        }
-        while at < bytes.count {
-            if needsEscape(bytes[at]) { return true }
-            at += 1
-        }
-        return false
+        ByteWords.contains(
+            bytes,
+            mayHave: {
+                ByteWords.below(0x20, in: $0) | ByteWords.equal(UInt8(ascii: "\""), in: $0)
+                    | ByteWords.equal(UInt8(ascii: "\\"), in: $0) != 0
+            },
+            picks: needsEscape)
     }
 
     private static func appendEscaped(_ byte: UInt8, to bytes: inout [UInt8]) {
