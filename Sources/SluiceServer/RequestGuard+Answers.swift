@@ -7,6 +7,49 @@ extension RequestGuard {
         write(unwrapOutboundIn(data), original: data, context: context, promise: promise)
     }
 
+    /// A final head (2xx–5xx), as its parts: the direct link writes one without making an `HTTPResponseHead`.
+    /// `headVersion` is the version the head said, kept only for a head passed on as a part (HTTP/2).
+    func writeFinalHead<Original: OriginalPart>(
+        status: HTTPResponseStatus, headers: HTTPHeaders, version headVersion: HTTPVersion, original: Original,
+        context: ChannelHandlerContext, promise: EventLoopPromise<Void>?, added: ResponseEncoding.AddedFields?
+    ) {
+        if responseDone || droppingResponse {
+            // A second answer to one request: never on the wire.
+            droppingResponse = true
+            promise?.succeed()
+            return
+        }
+        responseOpen = true
+        if closing {
+            // After an answer that said `Connection: close` nothing more goes out (RFC 9112 §9.6).
+            responseOpen = false
+            droppingResponse = true
+            promise?.succeed()
+            return
+        }
+        if http1 && configuration.validateOutboundHeaders && !ResponseHeaderCheck.isValidToSend(headers) {
+            // A field that could split the head (CR, LF, NUL) or is no token: a 500 instead, never the field.
+            responseOpen = false
+            promise?.fail(HTTPParserError.invalidHeaderToken)
+            reject(context: context, status: .internalServerError)
+            droppingResponse = true
+            return
+        }
+        // The encoding writes HTTP/1.1 whatever the head says (a server answers in its own version, RFC 9110
+        // §6.2), and chunks by the framing, so what the framing says and what is sent are one.
+        var rewrote = false
+        var headers = headers
+        framing = ResponseFraming.frame(
+            status: status, headers: &headers, method: method, version: version, keepAlive: keepAlive,
+            rewrote: &rewrote, lengthAdded: added?.contentLength != nil)
+        closing = framing.closesConnection
+        if closing { readAhead.responseHead(keepAlive: false) }
+        // An unchanged head goes on as it came: no new box for it.
+        emitFinalHead(
+            status: status, headers: headers, version: headVersion, original: original, unchanged: !rewrote,
+            context: context, promise: promise, added: added)
+    }
+
     /// `original` is the part as the application wrote it (`NoOriginal` when it came over the direct link), passed on
     /// as it is when nothing changed. `added`: fields a final head leaves to the guard (`writeHeadFromNext`).
     func write<Original: OriginalPart>(
@@ -14,39 +57,10 @@ extension RequestGuard {
         promise: EventLoopPromise<Void>?, added: ResponseEncoding.AddedFields? = nil
     ) {
         switch part {
-        case .head(var head) where head.status.code >= 200:
-            if responseDone || droppingResponse {
-                // A second answer to one request: never on the wire.
-                droppingResponse = true
-                promise?.succeed()
-                return
-            }
-            responseOpen = true
-            if closing {
-                // After an answer that said `Connection: close` nothing more goes out (RFC 9112 §9.6).
-                responseOpen = false
-                droppingResponse = true
-                promise?.succeed()
-                return
-            }
-            if http1 && configuration.validateOutboundHeaders && !ResponseHeaderCheck.isValidToSend(head.headers) {
-                // A field that could split the head (CR, LF, NUL) or is no token: a 500 instead, never the field.
-                responseOpen = false
-                promise?.fail(HTTPParserError.invalidHeaderToken)
-                reject(context: context, status: .internalServerError)
-                droppingResponse = true
-                return
-            }
-            // The encoding writes HTTP/1.1 whatever the head says (a server answers in its own version, RFC 9110
-            // §6.2), and chunks by the framing, so what the framing says and what is sent are one.
-            var rewrote = false
-            framing = ResponseFraming.frame(
-                &head, method: method, version: version, keepAlive: keepAlive, rewrote: &rewrote,
-                lengthAdded: added?.contentLength != nil)
-            closing = framing.closesConnection
-            if closing { readAhead.responseHead(keepAlive: false) }
-            // An unchanged head goes on as it came: no new box for it.
-            emitHead(head, original: original, unchanged: !rewrote, context: context, promise: promise, added: added)
+        case .head(let head) where head.status.code >= 200:
+            writeFinalHead(
+                status: head.status, headers: head.headers, version: head.version, original: original,
+                context: context, promise: promise, added: added)
         case .head(let head):
             // 1xx: only to HTTP/1.1 clients, never once the final answer started.
             if responseOpen || responseDone || version.minor == 0 {

@@ -46,6 +46,27 @@ extension RequestGuard {
         }
     }
 
+    /// `emitHead` for a final head given as its parts (`writeFinalHead`).
+    func emitFinalHead<Original: OriginalPart>(
+        status: HTTPResponseStatus, headers: HTTPHeaders, version headVersion: HTTPVersion, original: Original,
+        unchanged: Bool, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?,
+        added: ResponseEncoding.AddedFields?
+    ) {
+        guard http1 else {
+            let head = HTTPResponseHead(version: headVersion, status: status, headers: headers)
+            context.write((unchanged ? original.passedOn : nil) ?? wrapOutboundOut(.head(head)), promise: promise)
+            return
+        }
+        writePendingHead(context: context)
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        ResponseEncoding.writeHead(status: status, headers: headers, added: added, into: &buffer)
+        if promise == nil {
+            pendingHead = buffer
+        } else {
+            context.write(NIOAny(IOData.byteBuffer(buffer)), promise: promise)
+        }
+    }
+
     func emitBody<Original: OriginalPart>(
         _ body: IOData, original: Original, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
     ) {

@@ -58,16 +58,32 @@ extension RequestGuard {
     /// added to its fields, without adding them: on HTTP/1 the guard writes them after the head's fields. The head
     /// must not have either field already.
     public func writeHeadFromNext(_ head: HTTPResponseHead, contentLength: Int?, date: String) -> Bool {
+        writeHeadFromNext(
+            status: head.status, headers: head.headers, version: head.version, contentLength: contentLength, date: date)
+    }
+
+    /// `writeHeadFromNext` on a head's parts, so that the caller makes no `HTTPResponseHead` (a boxed value) for it.
+    public func writeHeadFromNext(
+        status: HTTPResponseStatus, headers: HTTPHeaders, version: HTTPVersion, contentLength: Int?, date: String
+    ) -> Bool {
         guard let context = ownContext else { return false }
         guard http1 else {
-            var head = head
+            var head = HTTPResponseHead(version: version, status: status, headers: headers)
             if let contentLength { head.headers.add(name: "content-length", value: String(contentLength)) }
             head.headers.add(name: "date", value: date)
             write(.head(head), original: NoOriginal(), context: context, promise: nil)
             return true
         }
+        guard status.code >= 200 else {
+            // An interim head: nothing is added to it.
+            let head = HTTPResponseHead(version: version, status: status, headers: headers)
+            write(.head(head), original: NoOriginal(), context: context, promise: nil)
+            return true
+        }
         let added = ResponseEncoding.AddedFields(contentLength: contentLength, date: date)
-        write(.head(head), original: NoOriginal(), context: context, promise: nil, added: added)
+        writeFinalHead(
+            status: status, headers: headers, version: version, original: NoOriginal(), context: context,
+            promise: nil, added: added)
         return true
     }
 

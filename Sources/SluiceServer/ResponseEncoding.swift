@@ -12,15 +12,21 @@ enum ResponseEncoding {
     /// The status line and the fields, through the empty line that ends the head. A server answers in its own
     /// version (RFC 9110 §6.2), whatever the head says.
     static func writeHead(_ head: HTTPResponseHead, added: AddedFields? = nil, into buffer: inout ByteBuffer) {
-        let status = head.status
+        writeHead(status: head.status, headers: head.headers, added: added, into: &buffer)
+    }
+
+    /// `writeHead` on a head's parts.
+    static func writeHead(
+        status: HTTPResponseStatus, headers: HTTPHeaders, added: AddedFields? = nil, into buffer: inout ByteBuffer
+    ) {
         let statusLine = StatusLine(status)
         let length = added.flatMap { status.code >= 200 && status.code != 204 ? $0.contentLength : nil }
-        var size = statusLine.size + fieldsSize(head.headers) + 2
+        var size = statusLine.size + fieldsSize(headers) + 2
         if let length { size += 18 + digitCount(length) }
         if let added { size += 8 + added.date.utf8.count }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
             var at = statusLine.put(into: space)
-            at = putFields(head.headers, into: space, at: at)
+            at = putFields(headers, into: space, at: at)
             if let length {
                 at = put("content-length: ", into: space, at: at)
                 at = putDecimal(length, into: space, at: at)

@@ -30,12 +30,22 @@ public struct ResponseFraming: Hashable, Sendable {
         _ head: inout HTTPResponseHead, method: HTTPMethod, version: HTTPVersion, keepAlive: Bool, rewrote: inout Bool,
         lengthAdded: Bool = false
     ) -> ResponseFraming {
-        let code = head.status.code
+        frame(
+            status: head.status, headers: &head.headers, method: method, version: version, keepAlive: keepAlive,
+            rewrote: &rewrote, lengthAdded: lengthAdded)
+    }
+
+    /// `frame` on a head's parts.
+    public static func frame(
+        status: HTTPResponseStatus, headers: inout HTTPHeaders, method: HTTPMethod, version: HTTPVersion,
+        keepAlive: Bool, rewrote: inout Bool, lengthAdded: Bool = false
+    ) -> ResponseFraming {
+        let code = status.code
         // One pass over the fields for the three that framing reads.
         var hasLength = false
         var hasCoding = false
         var saysClose = false
-        for (name, value) in head.headers {
+        for (name, value) in headers {
             switch name.utf8.count {
             case 14 where name.caseInsensitiveEquals("content-length"): hasLength = true
             case 17 where name.caseInsensitiveEquals("transfer-encoding"): hasCoding = true
@@ -47,39 +57,39 @@ public struct ResponseFraming: Hashable, Sendable {
         let dropsBody: Bool
         var chunked = false
         if code < 200 || code == 204 {
-            if hasLength { remove("content-length", from: &head, rewrote: &rewrote) }
-            if hasCoding { remove("transfer-encoding", from: &head, rewrote: &rewrote) }
+            if hasLength { remove("content-length", from: &headers, rewrote: &rewrote) }
+            if hasCoding { remove("transfer-encoding", from: &headers, rewrote: &rewrote) }
             dropsBody = true
         } else if method.is(.HEAD) || code == 304 {
-            if hasCoding { remove("transfer-encoding", from: &head, rewrote: &rewrote) }
+            if hasCoding { remove("transfer-encoding", from: &headers, rewrote: &rewrote) }
             dropsBody = true
         } else {
             dropsBody = false
             if hasLength || lengthAdded {
-                if hasCoding { remove("transfer-encoding", from: &head, rewrote: &rewrote) }
+                if hasCoding { remove("transfer-encoding", from: &headers, rewrote: &rewrote) }
             } else if version.major == 1 && version.minor >= 1 {
-                head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+                headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
                 rewrote = true
                 chunked = true
             } else {
-                if hasCoding { remove("transfer-encoding", from: &head, rewrote: &rewrote) }
+                if hasCoding { remove("transfer-encoding", from: &headers, rewrote: &rewrote) }
                 closes = true
             }
         }
         if code >= 200 {
             if closes {
-                head.headers.replaceOrAdd(name: "connection", value: "close")
+                headers.replaceOrAdd(name: "connection", value: "close")
                 rewrote = true
             } else if version.minor == 0 {
-                head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
+                headers.replaceOrAdd(name: "connection", value: "keep-alive")
                 rewrote = true
             }
         }
         return ResponseFraming(dropsBody: dropsBody, closesConnection: closes, chunked: chunked)
     }
 
-    private static func remove(_ name: String, from head: inout HTTPResponseHead, rewrote: inout Bool) {
-        head.headers.remove(name: name)
+    private static func remove(_ name: String, from headers: inout HTTPHeaders, rewrote: inout Bool) {
+        headers.remove(name: name)
         rewrote = true
     }
 

@@ -253,9 +253,10 @@ final class EngineChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         let length = bodyAllowed ? bodyLength : nil
         c.setConnectionHeader(keepAlive: keepAlive)
         // Over the link the guard writes `content-length` and `date` after the fields: no `HTTPHeaders.add` for them.
-        let head = HTTPResponseHead(version: c.version, status: c.responseStatus, headers: c.responseHeaders)
-        if link?.writeHeadFromNext(head, contentLength: length, date: date) != true {
-            var head = head
+        let sentByLink = link?.writeHeadFromNext(
+            status: c.responseStatus, headers: c.responseHeaders, version: c.version, contentLength: length, date: date)
+        if sentByLink != true {
+            var head = HTTPResponseHead(version: c.version, status: c.responseStatus, headers: c.responseHeaders)
             if let length { head.headers.add(name: "content-length", value: String(length)) }
             head.headers.add(name: "date", value: date)
             emit(.head(head), context: context)
