@@ -8,16 +8,17 @@
 public typealias Handler = @Sendable (Context) throws -> Void
 
 /// A handler that may suspend: `engine.get("/users/:id") { c async throws in … }`. It runs on the connection's event
-/// loop through a task executor bound to that loop, so there is no thread hop per request and the `Context` stays
-/// on its loop across `await`s. The task is cancelled when the client goes away.
+/// loop, in the connection's one task (`AsyncChainRunner`) with a task executor bound to that loop, so there is no
+/// thread hop per request and the `Context` stays on its loop across `await`s. The request's async part is cancelled
+/// when the client goes away or a `Timeout` fires (the next request then gets a new task).
 ///
 /// Async middleware calls `try await c.next()` and wraps the whole rest of the chain, async handlers included. A
 /// synchronous middleware's code after `try c.next()` runs when the synchronous part of the chain has returned, which
 /// is before any async handler after it has run: use `c.onFinish` (or write the middleware async) for work after the
 /// answer.
 ///
-/// `nonisolated(nonsending)`: it runs on the executor of whoever calls it (the request's task, on the connection's
-/// loop), so entering a handler is a plain call and not an executor switch.
+/// `nonisolated(nonsending)`: it runs on the executor of whoever calls it (the connection's task, on its loop), so
+/// entering a handler is a plain call and not an executor switch.
 public typealias AsyncHandler = nonisolated(nonsending) @Sendable (Context) async throws -> Void
 
 /// One element of a route's chain: a synchronous handler or an async one.
