@@ -1,6 +1,7 @@
-/// Scans bytes eight at a time for any that a test picks out: `mayHave` looks at a whole word and may say yes
+/// Byte tests for the request path. Scans bytes eight at a time for any that a test picks out: `mayHave` looks at a whole word and may say yes
 /// wrongly but never no wrongly; `picks` then decides byte by byte, for a word it flagged and for the last few
 /// bytes. Header values and JSON strings pass every answer's path, and most words need no look at their bytes.
+/// Single bytes are tested against sets kept as bits (tokens, host names).
 package enum ByteWords {
     /// `0x01` in every byte of a word.
     package static var ones: UInt64 { 0x0101_0101_0101_0101 }
@@ -37,5 +38,12 @@ package enum ByteWords {
             at += 1
         }
         return false
+    }
+
+    /// Whether `byte` is in the ASCII set given as bits: bytes 0–63 in `low`, 64–127 in `high`.
+    @inlinable @inline(__always)
+    package static func isIn(_ byte: UInt8, low: UInt64, high: UInt64) -> Bool {
+        guard byte < 128 else { return false }
+        return (byte < 64 ? low : high) >> UInt64(byte & 63) & 1 == 1
     }
 }

@@ -45,7 +45,7 @@ extension RequestGuard {
         closing = framing.closesConnection
         if closing { readAhead.responseHead(keepAlive: false) }
         // An unchanged head goes on as it came: no new box for it.
-        emitFinalHead(
+        emitHead(
             status: status, headers: headers, version: headVersion, original: original, unchanged: !rewrote,
             context: context, promise: promise, added: added)
     }

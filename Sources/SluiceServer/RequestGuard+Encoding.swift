@@ -27,40 +27,33 @@ extension RequestGuard {
         context.write(NIOAny(IOData.byteBuffer(head)), promise: nil)
     }
 
-    /// `original` is the part as the application wrote it, passed on as it is when nothing changed (`unchanged`).
     func emitHead<Original: OriginalPart>(
-        _ head: HTTPResponseHead, original: Original, unchanged: Bool = true, context: ChannelHandlerContext,
-        promise: EventLoopPromise<Void>?, added: ResponseEncoding.AddedFields? = nil
+        _ head: HTTPResponseHead, original: Original, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
     ) {
-        guard http1 else {
-            context.write((unchanged ? original.passedOn : nil) ?? wrapOutboundOut(.head(head)), promise: promise)
-            return
-        }
-        writePendingHead(context: context)
-        var buffer = context.channel.allocator.buffer(capacity: 256)
-        ResponseEncoding.writeHead(head, added: added, into: &buffer)
-        if promise == nil && head.status.code >= 200 {
-            pendingHead = buffer
-        } else {
-            context.write(NIOAny(IOData.byteBuffer(buffer)), promise: promise)
-        }
+        emitHead(
+            status: head.status, headers: head.headers, version: head.version, original: original, unchanged: true,
+            context: context, promise: promise, added: nil)
     }
 
-    /// `emitHead` for a final head given as its parts (`writeFinalHead`).
-    func emitFinalHead<Original: OriginalPart>(
+    /// Writes a head given as its parts. `original` is the part as the application wrote it, passed on as it is when
+    /// nothing changed (`unchanged`); `headVersion` the version it said, for a head passed on as a part (HTTP/2).
+    /// A final head with no promise waits for its body (`pendingHead`).
+    func emitHead<Original: OriginalPart>(
         status: HTTPResponseStatus, headers: HTTPHeaders, version headVersion: HTTPVersion, original: Original,
         unchanged: Bool, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?,
         added: ResponseEncoding.AddedFields?
     ) {
         guard http1 else {
-            let head = HTTPResponseHead(version: headVersion, status: status, headers: headers)
-            context.write((unchanged ? original.passedOn : nil) ?? wrapOutboundOut(.head(head)), promise: promise)
+            let part = unchanged ? original.passedOn : nil
+            context.write(
+                part ?? wrapOutboundOut(.head(HTTPResponseHead(version: headVersion, status: status, headers: headers))),
+                promise: promise)
             return
         }
         writePendingHead(context: context)
         var buffer = context.channel.allocator.buffer(capacity: 256)
         ResponseEncoding.writeHead(status: status, headers: headers, added: added, into: &buffer)
-        if promise == nil {
+        if promise == nil && status.code >= 200 {
             pendingHead = buffer
         } else {
             context.write(NIOAny(IOData.byteBuffer(buffer)), promise: promise)

@@ -24,7 +24,7 @@ extension RequestGuard {
     }
 
     /// Hands a request part on: to the attached receiver, or through the pipeline (`data` is the part as it came,
-    /// re-sent as it is; nil when it was rewritten).
+    /// re-sent as it is; a part the guard rewrote goes by `hand(made:)`).
     @inline(__always)
     func hand(_ part: HTTPServerRequestPart, _ data: NIOAny, context: ChannelHandlerContext) {
         if let receiver {

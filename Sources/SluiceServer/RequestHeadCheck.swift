@@ -273,12 +273,10 @@ public enum RequestHeadCheck {
         return true
     }
 
-    /// ALPHA / DIGIT / "-" / "." / "_" / "~" as bits: bytes 0–63 in the first word, 64–127 in the second.
+    /// ALPHA / DIGIT / "-" / "." / "_" / "~".
     @inline(__always)
     private static func isHostByte(_ byte: UInt8) -> Bool {
-        guard byte < 128 else { return false }
-        let word: UInt64 = byte < 64 ? 0x03FF_6000_0000_0000 : 0x47FF_FFFE_87FF_FFFE
-        return word >> UInt64(byte & 63) & 1 == 1
+        ByteWords.isIn(byte, low: 0x03FF_6000_0000_0000, high: 0x47FF_FFFE_87FF_FFFE)
     }
 
     private static func isValidHostSlow(_ host: String) -> Bool {
@@ -328,36 +326,33 @@ public enum RequestHeadCheck {
 extension String {
     /// ASCII case-insensitive equality, for header names, without allocating.
     package func caseInsensitiveEquals(_ other: String) -> Bool {
-        guard utf8.count == other.utf8.count else { return false }
-        // On the strings' own bytes: going through a `Substring` first cost more than the comparison.
-        let fast = utf8.withContiguousStorageIfAvailable { a in
-            other.utf8.withContiguousStorageIfAvailable { b in caseInsensitiveSame(a, b) }
-        }
-        if let result = fast ?? nil { return result }
-        return self[...].caseInsensitiveEquals(other)
+        utf8.count == other.utf8.count && caseInsensitiveEqual(utf8, other.utf8)
     }
 }
 
 extension Substring {
     /// ASCII case-insensitive equality, without allocating.
-    func caseInsensitiveEquals(_ other: String) -> Bool {
-        let fast = utf8.withContiguousStorageIfAvailable { a in
-            other.utf8.withContiguousStorageIfAvailable { b in caseInsensitiveSame(a, b) }
+    func caseInsensitiveEquals(_ other: String) -> Bool { caseInsensitiveEqual(utf8, other.utf8) }
+}
+
+/// On the contiguous bytes of both when they have them (going through a `Substring` view first cost more than the
+/// comparison), else element by element.
+@inline(__always)
+private func caseInsensitiveEqual(_ a: some Collection<UInt8>, _ b: String.UTF8View) -> Bool {
+    let fast = a.withContiguousStorageIfAvailable { a in
+        b.withContiguousStorageIfAvailable { b in
+            guard a.count == b.count else { return false }
+            for i in 0..<a.count where !caseInsensitiveSameByte(a[i], b[i]) { return false }
+            return true
         }
-        if let result = fast ?? nil { return result }
-        return utf8.elementsEqual(other.utf8, by: caseInsensitiveSameByte)
     }
+    if let result = fast ?? nil { return result }
+    return a.elementsEqual(b, by: caseInsensitiveSameByte)
 }
 
 @inline(__always)
 private func caseInsensitiveSameByte(_ x: UInt8, _ y: UInt8) -> Bool {
     x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))
-}
-
-private func caseInsensitiveSame(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-    guard a.count == b.count else { return false }
-    for i in 0..<a.count where !caseInsensitiveSameByte(a[i], b[i]) { return false }
-    return true
 }
 
 extension HTTPMethod {

@@ -50,13 +50,6 @@ enum ResponseEncoding {
         var date: String
     }
 
-    /// `name: value` CRLF for each field, copied in one pass into space reserved once.
-    static func writeFields(_ headers: HTTPHeaders, into buffer: inout ByteBuffer) {
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: fieldsSize(headers)) { space in
-            putFields(headers, into: space, at: 0)
-        }
-    }
-
     /// A chunk's size line (RFC 9112 §7.1); the chunk's data and a CRLF follow it.
     static func writeChunkSize(_ size: Int, into buffer: inout ByteBuffer) {
         var digits = 1
@@ -101,7 +94,7 @@ enum ResponseEncoding {
     }
 
     @inline(__always)
-    private static func putCRLF(into space: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+    fileprivate static func putCRLF(into space: UnsafeMutableRawBufferPointer, at: Int) -> Int {
         space[at] = UInt8(ascii: "\r")
         space[at + 1] = UInt8(ascii: "\n")
         return at + 2
@@ -182,14 +175,11 @@ enum ResponseEncoding {
                 code = Int(status.code)
                 reason = status.reasonPhrase
                 var reasonSize = 0
-                for byte in reason.utf8 where Self.isReasonByte(byte) { reasonSize += 1 }
+                // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text), a field value's bytes: a custom phrase never
+                // ends or splits the head; other bytes are left out.
+                for byte in reason.utf8 where ResponseHeaderCheck.isFieldValueByte(byte) { reasonSize += 1 }
                 size = 9 + ResponseEncoding.digitCount(code) + 1 + reasonSize + 2
             }
-        }
-
-        /// reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ): a custom phrase never ends or splits the head.
-        private static func isReasonByte(_ byte: UInt8) -> Bool {
-            byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
         }
 
         func put(into space: UnsafeMutableRawBufferPointer) -> Int {
@@ -198,13 +188,11 @@ enum ResponseEncoding {
             at = ResponseEncoding.putDecimal(code, into: space, at: at)
             space[at] = UInt8(ascii: " ")
             at += 1
-            for byte in reason.utf8 where Self.isReasonByte(byte) {
+            for byte in reason.utf8 where ResponseHeaderCheck.isFieldValueByte(byte) {
                 space[at] = byte
                 at += 1
             }
-            space[at] = UInt8(ascii: "\r")
-            space[at + 1] = UInt8(ascii: "\n")
-            return at + 2
+            return ResponseEncoding.putCRLF(into: space, at: at)
         }
     }
 }

@@ -38,15 +38,9 @@ public enum ResponseHeaderCheck {
     @inline(__always)
     static func isFieldValueByte(_ byte: UInt8) -> Bool { byte >= 0x20 ? byte != 0x7F : byte == 0x09 }
 
-    /// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA,
-    /// as bits: bytes 0–63 in the first word, 64–127 in the second.
-    private static var tokenBitsLow: UInt64 { 0x03FF_6CFA_0000_0000 }
-    private static var tokenBitsHigh: UInt64 { 0x57FF_FFFF_C7FF_FFFE }
-
+    /// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA.
     @inline(__always)
     static func isTokenByte(_ byte: UInt8) -> Bool {
-        guard byte < 128 else { return false }
-        let word = byte < 64 ? tokenBitsLow : tokenBitsHigh
-        return word >> UInt64(byte & 63) & 1 == 1
+        ByteWords.isIn(byte, low: 0x03FF_6CFA_0000_0000, high: 0x57FF_FFFF_C7FF_FFFE)
     }
 }

@@ -33,9 +33,7 @@ final class AsyncChainRunner: @unchecked Sendable {
     @exclusivity(unchecked) private var task: Task<Void, Never>?
     /// Which task serves: a given-up task sees it changed and ends.
     @exclusivity(unchecked) private var generation = 0
-    /// A cancel that came before the serving task's handle did.
-    @exclusivity(unchecked) private var cancelOnStart = false
-    /// The request whose chain the task is running.
+    /// The request whose chain the current task is running (only the current task sets it).
     @exclusivity(unchecked) private var serving: Context?
 
     init(executor: EventLoopTaskExecutor, waitsForNext: Bool = true) {
@@ -46,7 +44,6 @@ final class AsyncChainRunner: @unchecked Sendable {
     /// Runs `c`'s chain from where its synchronous part stopped.
     func start(_ c: Context) {
         c.runner = self
-        c.runnerGeneration = generation
         switch state {
         case .waiting(let next):
             state = .running
@@ -56,31 +53,24 @@ final class AsyncChainRunner: @unchecked Sendable {
         case .idle:
             state = .running
             generation += 1
-            c.runnerGeneration = generation
             queued.append(c)
             let generation = self.generation
-            cancelOnStart = false
             // The task takes its requests from `queued`, not from its closure, which would keep the first one (and
             // its body) for as long as the connection lives.
             let started = Task.immediate(executorPreference: executor) { await self.serve(generation: generation) }
             guard generation == self.generation else {
-                // Given up while it started (a cancel during its immediate part).
+                // Given up during its immediate part (cancelled, or the connection ended): cancel it now.
                 started.cancel()
                 return
             }
             task = started
-            if cancelOnStart { started.cancel() }
         }
     }
 
-    /// Cancels `c`'s async part if it is still running, and gives its task up.
+    /// Cancels `c`'s async part if its chain is still running, and gives its task up.
     func cancel(_ c: Context) {
-        guard c.runnerGeneration == generation, serving === c, case .running = state else { return }
-        if let task {
-            task.cancel()
-        } else {
-            cancelOnStart = true
-        }
+        guard serving === c else { return }
+        task?.cancel()  // nil during the task's immediate part: `start` cancels it once it has the handle
         giveUp()
         // Requests that came meanwhile start in a new task.
         let waiting = queued
@@ -96,7 +86,6 @@ final class AsyncChainRunner: @unchecked Sendable {
             next.resume(returning: nil)
         case .running:
             task?.cancel()
-            cancelOnStart = true
             giveUp()
         case .idle:
             break
@@ -119,11 +108,13 @@ final class AsyncChainRunner: @unchecked Sendable {
             let c: Context
             if !queued.isEmpty {
                 c = queued.removeFirst()
-            } else if waitsForNext, let next = await withUnsafeContinuation({ self.state = .waiting($0) }) {
+            } else if !waitsForNext {
+                giveUp()
+                return
+            } else if let next = await withUnsafeContinuation({ self.state = .waiting($0) }) {
                 c = next
             } else {
-                if waitsForNext == false, generation == self.generation { giveUp() }
-                return
+                return  // the connection ended (`finish`)
             }
             serving = c
             await c.runSuspendedChain()

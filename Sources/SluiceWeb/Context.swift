@@ -83,8 +83,6 @@ public final class Context: @unchecked Sendable {
     /// What runs the async part of the chain, if there is one: told to cancel it when the client goes away or a
     /// `Timeout` fires (`cancelAsyncPart`).
     @exclusivity(unchecked) var runner: AsyncChainRunner?
-    /// Which of the runner's tasks took this request.
-    @exclusivity(unchecked) var runnerGeneration = 0
     /// Set once the answer (or a streamed answer's head) went to the connection: later answers are ignored.
     @exclusivity(unchecked) var answered = false
     /// Set once the whole answer (a streamed one's end included) went to the connection.
